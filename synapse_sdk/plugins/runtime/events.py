@@ -1,0 +1,126 @@
+"""The events a :class:`~synapse_sdk.plugins.RuntimeContext` hands to its sinks.
+
+Events are small immutable records. ``to_dict()`` gives the JSON shape used by the
+JSON-lines sink and ``synapse run --json``: every dict has an ``event`` key naming its kind.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from pathlib import PurePath
+from typing import Any, ClassVar, Literal
+
+__all__ = [
+    "Event",
+    "ProgressEvent",
+    "LogEvent",
+    "MetricsEvent",
+    "StepEvent",
+    "StepStatus",
+    "REDACTED",
+    "to_jsonable",
+    "dumps",
+]
+
+REDACTED = "**********"
+"""What a secret value looks like in logs, events and errors."""
+
+StepStatus = Literal["started", "succeeded", "skipped", "failed", "rolled_back", "rollback_failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """Overall progress changed.
+
+    ``percent`` is the overall figure (0-100). Inside an orchestrated run it is the weighted
+    overall percentage; ``current``/``total`` are the step-local numbers that caused it, when
+    a step reported them through ``set_progress``.
+    """
+
+    kind: ClassVar[str] = "progress"
+    percent: int
+    step: str | None = None
+    current: float | None = None
+    total: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.kind,
+            "percent": self.percent,
+            "step": self.step,
+            "current": self.current,
+            "total": self.total,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """A log line: ``message`` is the structlog event name, ``data`` its key/values."""
+
+    kind: ClassVar[str] = "log"
+    message: str
+    level: str = "info"
+    step: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.kind,
+            "level": self.level,
+            "message": self.message,
+            "step": self.step,
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsEvent:
+    """Metric values (loss, accuracy, throughput...) reported by a step."""
+
+    kind: ClassVar[str] = "metrics"
+    values: dict[str, Any]
+    step: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, "step": self.step, "values": self.values}
+
+
+@dataclass(frozen=True, slots=True)
+class StepEvent:
+    """A step changed state: started, succeeded, skipped, failed, rolled back."""
+
+    kind: ClassVar[str] = "step"
+    step: str
+    status: StepStatus
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, "step": self.step, "status": self.status, "error": self.error}
+
+
+Event = ProgressEvent | LogEvent | MetricsEvent | StepEvent
+
+
+def to_jsonable(value: Any) -> Any:
+    """``json.dumps`` fallback: secrets become :data:`REDACTED`, other objects a readable form."""
+    if hasattr(value, "get_secret_value"):  # pydantic SecretStr / SecretBytes
+        return REDACTED
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if hasattr(value, "model_dump"):  # a pydantic model: its JSON form redacts secrets
+        return value.model_dump(mode="json")
+    return repr(value)
+
+
+def dumps(payload: Any) -> str:
+    """Serialise ``payload`` to one line of JSON, redacting secrets."""
+    return json.dumps(payload, default=to_jsonable, ensure_ascii=False)
