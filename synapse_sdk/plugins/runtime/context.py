@@ -20,7 +20,7 @@ from synapse_sdk.plugins.runtime.sinks import ProgressSink
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
-    from synapse_sdk.plugins.runtime.progress import WeightedProgress
+    from synapse_sdk.plugins.steps.progress import WeightedProgress
 
 __all__ = ["RuntimeContext"]
 

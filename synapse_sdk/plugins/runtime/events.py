@@ -6,11 +6,7 @@ JSON-lines sink and ``synapse run --json``: every dict has an ``event`` key nami
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from enum import Enum
-from pathlib import PurePath
 from typing import Any, ClassVar, Literal
 
 __all__ = [
@@ -106,6 +102,10 @@ Event = ProgressEvent | LogEvent | MetricsEvent | StepEvent
 
 def to_jsonable(value: Any) -> Any:
     """``json.dumps`` fallback: secrets become :data:`REDACTED`, other objects a readable form."""
+    from datetime import date, datetime
+    from enum import Enum
+    from pathlib import PurePath
+
     if hasattr(value, "get_secret_value"):  # pydantic SecretStr / SecretBytes
         return REDACTED
     if isinstance(value, datetime | date):
@@ -123,4 +123,6 @@ def to_jsonable(value: Any) -> Any:
 
 def dumps(payload: Any) -> str:
     """Serialise ``payload`` to one line of JSON, redacting secrets."""
+    import json  # deferred: only sinks that write JSON pay for it
+
     return json.dumps(payload, default=to_jsonable, ensure_ascii=False)

@@ -9,9 +9,9 @@ context for the rest of its life and the failure is logged; the run goes on.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
 
 from synapse_sdk.plugins.runtime.events import Event, dumps
@@ -69,8 +69,8 @@ class JsonLinesSink:
     A path is opened for appending and closed by :meth:`close`; a stream is left open.
     """
 
-    def __init__(self, target: str | Path | IO[str]) -> None:
-        if isinstance(target, str | Path):
+    def __init__(self, target: str | os.PathLike[str] | IO[str]) -> None:
+        if isinstance(target, str | os.PathLike):
             self._stream: IO[str] = open(target, "a", encoding="utf-8")  # noqa: SIM115
             self._owns_stream = True
         else:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Generic, TypedDict
 
 from synapse_sdk.exceptions import StepExecutionError
-from synapse_sdk.plugins.runtime.progress import WeightedProgress
+from synapse_sdk.plugins.steps.progress import WeightedProgress
 from synapse_sdk.plugins.steps.base import BaseStep, C, StepResult
 from synapse_sdk.plugins.steps.registry import StepRegistry
 
