@@ -20,7 +20,13 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from synapse_sdk.plugins.runtime.events import Event, LogEvent, MetricsEvent, ProgressEvent, StepEvent
+from synapse_sdk.plugins.runtime.events import (
+    Event,
+    LogEvent,
+    MetricsEvent,
+    ProgressEvent,
+    StepEvent,
+)
 
 __all__ = ["TerminalSink"]
 
@@ -82,7 +88,9 @@ class TerminalSink:
                 bar.update(self._task, description=event.step)
             elif event.status in ("failed", "rollback_failed"):
                 label = "failed" if event.status == "failed" else "rollback failed"
-                self._print(Text.assemble((f"✗ {event.step} {label}", "bold red"), f": {event.error}"))
+                self._print(
+                    Text.assemble((f"✗ {event.step} {label}", "bold red"), f": {event.error}")
+                )
             elif event.status == "rolled_back":
                 self._print(Text(f"↺ {event.step} rolled back", style="yellow"))
         elif isinstance(event, LogEvent):

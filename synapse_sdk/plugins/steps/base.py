@@ -67,9 +67,9 @@ class BaseStep(ABC, Generic[C]):
         """Return True to skip this step (it is then never rolled back)."""
         return False
 
-    def rollback(self, context: C, result: StepResult) -> None:  # noqa: B027 - optional hook
+    def rollback(self, context: C, result: StepResult) -> None:
         """Undo what ``execute`` did; ``result`` is this step's own result."""
-        return None
+        return
 
     @property
     def has_rollback(self) -> bool:

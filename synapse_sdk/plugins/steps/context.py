@@ -29,7 +29,9 @@ class BaseStepContext:
     errors: list[str] = field(default_factory=list)
     current_step: str | None = None
 
-    def log(self, event: str, data: Mapping[str, Any] | None = None, *, level: str = "info") -> None:
+    def log(
+        self, event: str, data: Mapping[str, Any] | None = None, *, level: str = "info"
+    ) -> None:
         """Log through the runtime context, tagged with the current step."""
         self.runtime_ctx.log(event, data, step=self.current_step, level=level)
 

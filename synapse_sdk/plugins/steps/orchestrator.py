@@ -21,12 +21,17 @@ The contract (docs/step-orchestration.md spells it out with examples):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypedDict
 
 from synapse_sdk.exceptions import StepExecutionError
-from synapse_sdk.plugins.steps.progress import WeightedProgress
 from synapse_sdk.plugins.steps.base import BaseStep, C, StepResult
+from synapse_sdk.plugins.steps.progress import WeightedProgress
 from synapse_sdk.plugins.steps.registry import StepRegistry
+
+if TYPE_CHECKING:
+    from synapse_sdk.plugins.runtime.events import StepStatus
+    from synapse_sdk.plugins.runtime.sinks import ProgressSink
 
 __all__ = ["Orchestrator", "OrchestratorResult", "ProgressCallback"]
 
@@ -40,19 +45,31 @@ class OrchestratorResult(TypedDict):
     steps_total: int
 
 
-class _Failure:
+@dataclass(slots=True)
+class _Failure(Generic[C]):
     """Why a run stopped: the step, its failed result and the exception if there was one."""
 
-    __slots__ = ("exc", "result", "step")
+    step: BaseStep[C]
+    result: StepResult
+    exc: BaseException | None
 
-    def __init__(self, step: BaseStep[C], result: StepResult, exc: BaseException | None) -> None:
-        self.step = step
-        self.result = result
-        self.exc = exc
+
+_SKIPPED = object()
+"""Marks a step whose ``can_skip`` returned True."""
 
 
 def _error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def _wrong_type_result(step: str, outcome: object) -> StepResult:
+    return StepResult(
+        success=False,
+        error=(
+            f"step {step!r} returned {type(outcome).__name__} instead of a StepResult; "
+            "return StepResult(success=...) from execute()"
+        ),
+    )
 
 
 class Orchestrator(Generic[C]):
@@ -79,6 +96,8 @@ class Orchestrator(Generic[C]):
         self.context = context
         self.progress_callback = progress_callback
         self._callback: ProgressCallback | None = None
+        self._sinks: list[ProgressSink] = []
+        self._progress: WeightedProgress | None = None
 
     def execute(self) -> OrchestratorResult:
         """Run every step; return ``{'success': True, 'steps_executed': N, 'steps_total': M}``.
@@ -93,111 +112,118 @@ class Orchestrator(Generic[C]):
         context = self.context
         runtime = context.runtime_ctx
         steps = self.registry.get_steps()
-        context.step_results.clear()
+        results = context.step_results
+        results.clear()
         context.errors.clear()
         context.current_step = None
-        self._callback = self.progress_callback
-        progress = WeightedProgress([step.progress_weight for step in steps], self._report)
+        self._callback = callback = self.progress_callback
+        self._sinks = sinks = runtime.sinks
+        progress = self._progress = WeightedProgress(
+            [step.progress_weight for step in steps], [step.name for step in steps], self._report
+        )
         executed: list[tuple[BaseStep[C], StepResult]] = []
+        failure: _Failure[C] | None = None
+        running: BaseStep[C] | None = None
 
         with runtime.progress_scope(progress):
             if not steps:
-                progress.finish_empty()
-            for index, step in enumerate(steps):
-                name = step.name
-                context.current_step = name
-                progress.start_step(index, name)
-                runtime.report_step(name, "started")
-                try:
-                    failure = self._run_step(step, executed)
-                except BaseException as interrupt:  # KeyboardInterrupt, SystemExit
-                    if executed and executed[-1][0] is step:  # it finished just before
-                        _, failed = executed.pop()
+                self._report(100, None, None, None)
+            try:
+                # The per-step hot path: every call added here costs every step of every run.
+                for index, step in enumerate(steps):
+                    running = step
+                    name = context.current_step = step.name
+                    progress.index = index
+                    if sinks:
+                        runtime.report_step(name, "started")
+                    try:
+                        outcome: object = (
+                            _SKIPPED if step.can_skip(context) else step.execute(context)
+                        )
+                    except Exception as exc:
+                        failed = StepResult(success=False, error=_error_text(exc))
+                        failure = _Failure(step, failed, exc)
+                        break
+                    if outcome is _SKIPPED:
+                        results.append(StepResult(success=True, skipped=True))
+                        status: StepStatus = "skipped"
+                    elif not isinstance(outcome, StepResult):
+                        failure = _Failure(step, _wrong_type_result(name, outcome), None)
+                        break
+                    elif not outcome.success:
+                        if not outcome.error:
+                            outcome.error = "the step returned success=False without an error"
+                        failure = _Failure(step, outcome, None)
+                        break
                     else:
-                        failed = StepResult(success=False, error=_error_text(interrupt))
-                        context.step_results.append(failed)
-                    self._rollback(_Failure(step, failed, interrupt), executed)
-                    raise
-                finally:
-                    context.current_step = None
-                if failure is not None:
-                    self._fail(failure, executed)
-                progress.finish_step()
+                        results.append(outcome)
+                        executed.append((step, outcome))
+                        status = "succeeded"
+                    running = context.current_step = None
+                    percent = progress.finish_step(index)
+                    callback = self._callback  # a failing callback is dropped mid-run
+                    if callback is not None:
+                        try:
+                            callback(percent, 100)
+                        except Exception as exc:
+                            self._drop_callback(exc)
+                    if sinks:
+                        runtime.report_step(name, status)
+                        runtime.report_progress(percent, name, None, None)
+            except BaseException as interrupt:  # KeyboardInterrupt, SystemExit
+                self._rollback(self._interrupted(running, interrupt, executed), executed)
+                raise
+            finally:
+                context.current_step = None
 
-        return {
-            "success": True,
-            "steps_executed": sum(1 for _, result in executed if not result.skipped),
-            "steps_total": len(steps),
-        }
-
-    def _run_step(
-        self, step: BaseStep[C], executed: list[tuple[BaseStep[C], StepResult]]
-    ) -> _Failure | None:
-        """Run one step; record its result. Return the failure, if it failed."""
-        context = self.context
-        runtime = context.runtime_ctx
-        try:
-            if step.can_skip(context):
-                result = StepResult(success=True, skipped=True)
-                context.step_results.append(result)
-                executed.append((step, result))
-                runtime.report_step(step.name, "skipped")
-                return None
-            outcome: object = step.execute(context)
-        except Exception as exc:
-            failed = StepResult(success=False, error=_error_text(exc))
-            context.step_results.append(failed)
-            return _Failure(step, failed, exc)
-
-        if not isinstance(outcome, StepResult):
-            failed = StepResult(
-                success=False,
-                error=(
-                    f"step {step.name!r} returned {type(outcome).__name__} instead of a "
-                    "StepResult; return StepResult(success=...) from execute()"
-                ),
+        if failure is not None:
+            results.append(failure.result)
+            rollback_errors = self._rollback(failure, executed)
+            error = StepExecutionError(
+                failure.step.name,
+                failure.result.error or "failed",
+                result=failure.result,
+                rollback_errors=rollback_errors,
             )
-            context.step_results.append(failed)
-            return _Failure(step, failed, None)
-        context.step_results.append(outcome)
-        if not outcome.success:
-            if not outcome.error:
-                outcome.error = "step returned success=False without an error message"
-            return _Failure(step, outcome, None)
-        executed.append((step, outcome))
-        runtime.report_step(step.name, "succeeded")
-        return None
+            if failure.exc is not None:
+                raise error from failure.exc
+            raise error
 
-    def _fail(self, failure: _Failure, executed: list[tuple[BaseStep[C], StepResult]]) -> None:
-        rollback_errors = self._rollback(failure, executed)
-        exc = StepExecutionError(
-            failure.step.name,
-            failure.result.error or "failed",
-            result=failure.result,
-            rollback_errors=rollback_errors,
-        )
-        if failure.exc is not None:
-            raise exc from failure.exc
-        raise exc
+        return {"success": True, "steps_executed": len(executed), "steps_total": len(steps)}
+
+    def _interrupted(
+        self,
+        running: BaseStep[C] | None,
+        interrupt: BaseException,
+        executed: list[tuple[BaseStep[C], StepResult]],
+    ) -> _Failure[C] | None:
+        """The failure to roll back first when an interrupt stops the run (None: between steps)."""
+        if running is None:
+            return None
+        if executed and executed[-1][0] is running:  # it had finished when the interrupt came
+            _, result = executed.pop()
+            return _Failure(running, result, interrupt)
+        failed = StepResult(success=False, error=_error_text(interrupt))
+        self.context.step_results.append(failed)
+        return _Failure(running, failed, interrupt)
 
     def _rollback(
-        self, failure: _Failure, executed: list[tuple[BaseStep[C], StepResult]]
+        self, failure: _Failure[C] | None, executed: list[tuple[BaseStep[C], StepResult]]
     ) -> list[str]:
-        """Roll back the failing step, then every executed, non-skipped step in reverse.
+        """Roll back the failing step, then every executed step in reverse order.
 
         Returns one line per rollback that raised (also appended to ``context.errors``).
         """
         context = self.context
         runtime = context.runtime_ctx
-        name = failure.step.name
-        error = failure.result.error or "failed"
-        context.errors.append(f"step '{name}' failed: {error}")
-        runtime.report_step(name, "failed", error)
-        runtime.log(
-            "step_failed", {"error": error}, step=name, level="error", exc=failure.exc
-        )
-        to_undo = [(failure.step, failure.result)]
-        to_undo += [(step, result) for step, result in reversed(executed) if not result.skipped]
+        to_undo = list(reversed(executed))
+        if failure is not None:
+            name = failure.step.name
+            error = failure.result.error or "failed"
+            context.errors.append(f"step '{name}' failed: {error}")
+            runtime.report_step(name, "failed", error)
+            runtime.log("step_failed", {"error": error}, step=name, level="error", exc=failure.exc)
+            to_undo.insert(0, (failure.step, failure.result))
         rollback_errors: list[str] = []
         for step, result in to_undo:
             context.current_step = step.name
@@ -208,7 +234,9 @@ class Orchestrator(Generic[C]):
                 context.errors.append(line)
                 rollback_errors.append(line)
                 runtime.report_step(step.name, "rollback_failed", _error_text(exc))
-                runtime.log("rollback_failed", {"error": str(exc)}, step=step.name, level="error", exc=exc)
+                runtime.log(
+                    "rollback_failed", {"error": str(exc)}, step=step.name, level="error", exc=exc
+                )
             else:
                 runtime.report_step(step.name, "rolled_back")
             finally:
@@ -218,13 +246,18 @@ class Orchestrator(Generic[C]):
     def _report(
         self, percent: int, step: str | None, current: float | None, total: float | None
     ) -> None:
+        """Send an overall percentage to the callback and the sinks."""
         callback = self._callback
         if callback is not None:
             try:
                 callback(percent, 100)
             except Exception as exc:
-                self._callback = None
-                self.context.runtime_ctx.log(
-                    "progress_callback_failed", {"error": str(exc)}, level="error", exc=exc
-                )
-        self.context.runtime_ctx.report_progress(percent, step, current, total)
+                self._drop_callback(exc)
+        if self._sinks:
+            self.context.runtime_ctx.report_progress(percent, step, current, total)
+
+    def _drop_callback(self, exc: Exception) -> None:
+        self._callback = None
+        self.context.runtime_ctx.log(
+            "progress_callback_failed", {"error": str(exc)}, level="error", exc=exc
+        )

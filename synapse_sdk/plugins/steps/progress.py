@@ -2,7 +2,7 @@
 
 Each step owns a band of the 0-100 range proportional to its weight (weights are
 normalised; if they are all zero, every step gets an equal band). Reports are integers,
-never go backwards, and only changes reach the listener, so a step may report progress
+never go backwards, and only increases reach the listener, so a step may report progress
 as often as it likes at the cost of a few arithmetic operations per call.
 """
 
@@ -14,19 +14,24 @@ from collections.abc import Callable, Sequence
 __all__ = ["WeightedProgress", "ProgressListener"]
 
 ProgressListener = Callable[[int, str | None, float | None, float | None], None]
-"""Called as ``listener(percent, step, current, total)`` each time the percentage changes."""
+"""Called as ``listener(percent, step, current, total)`` when progress inside a step rises."""
 
 
 class WeightedProgress:
-    """Tracks overall progress across steps with the given weights.
+    """Overall progress across steps with the given weights.
 
-    Usage: ``start_step(i, name)``, any number of ``step_progress(current, total)``, then
-    ``finish_step()``; repeat for the next step.
+    The orchestrator sets :attr:`index` to the running step; :meth:`step_progress` maps
+    that step's ``current/total`` into its band. :attr:`ends` holds the percentage reached
+    at the end of each step and :attr:`last` the highest percentage reported so far.
+    These are plain attributes because the orchestrator updates them once per step on its
+    hot path.
     """
 
-    __slots__ = ("_bounds", "_hi", "_last", "_listener", "_lo", "_span", "_step")
+    __slots__ = ("_bounds", "_listener", "ends", "index", "last", "names")
 
-    def __init__(self, weights: Sequence[float], listener: ProgressListener) -> None:
+    def __init__(
+        self, weights: Sequence[float], names: Sequence[str], listener: ProgressListener
+    ) -> None:
         total = math.fsum(weights)
         if total <= 0:
             weights = [1.0] * len(weights)
@@ -40,25 +45,13 @@ class WeightedProgress:
             bounds[-1] = 1.0  # absorb float drift so the last step ends exactly at 100
         self._bounds = bounds
         self._listener = listener
-        self._last = -1
-        self._lo = 0.0
-        self._hi = 0.0
-        self._span = 0.0
-        self._step: str | None = None
-
-    @property
-    def percent(self) -> int:
-        """The last reported percentage (``-1`` before anything was reported)."""
-        return self._last
-
-    def start_step(self, index: int, name: str) -> None:
-        self._lo = self._bounds[index]
-        self._hi = self._bounds[index + 1]
-        self._span = self._hi - self._lo
-        self._step = name
+        self.names = list(names)
+        self.ends = [round(100 * bound) for bound in bounds[1:]]
+        self.index = 0
+        self.last = -1
 
     def step_progress(self, current: float, total: float) -> None:
-        """Move the overall figure inside the current step's band (``current/total`` of it)."""
+        """Move the overall figure inside the running step's band (``current/total`` of it)."""
         if total <= 0:
             return
         fraction = current / total
@@ -66,18 +59,17 @@ class WeightedProgress:
             return
         if fraction > 1.0:
             fraction = 1.0
-        percent = round(100 * (self._lo + self._span * fraction))
-        if percent > self._last:
-            self._last = percent
-            self._listener(percent, self._step, current, total)
+        index = self.index
+        low = self._bounds[index]
+        percent = round(100 * (low + (self._bounds[index + 1] - low) * fraction))
+        if percent > self.last:
+            self.last = percent
+            self._listener(percent, self.names[index], current, total)
 
-    def finish_step(self) -> None:
-        """Report the end of the current step's band (always reported, even if unchanged)."""
-        percent = max(self._last, round(100 * self._hi))
-        self._last = percent
-        self._listener(percent, self._step, None, None)
-
-    def finish_empty(self) -> None:
-        """A run with no steps is complete as soon as it starts."""
-        self._last = 100
-        self._listener(100, None, None, None)
+    def finish_step(self, index: int) -> int:
+        """Record the end of step ``index`` and return the overall percentage to report."""
+        percent = self.ends[index]
+        if percent < self.last:
+            percent = self.last
+        self.last = percent
+        return percent

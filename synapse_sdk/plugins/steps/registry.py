@@ -97,7 +97,9 @@ class StepRegistry(Generic[C]):
         if not isinstance(name, str) or not name:
             raise ValueError(f"step {type(step).__name__} must have a non-empty string name")
         if name != replacing and name in self:
-            raise ValueError(f"a step named {name!r} is already registered; step names must be unique")
+            raise ValueError(
+                f"a step named {name!r} is already registered; step names must be unique"
+            )
         weight = step.progress_weight
         if isinstance(weight, bool) or not isinstance(weight, int | float):
             raise TypeError(f"progress_weight of step {name!r} must be a number, got {weight!r}")
