@@ -7,7 +7,8 @@ can catch the SDK's errors in one place. The tree::
     ├── StepExecutionError (also RuntimeError)  a step failed; the run was rolled back
     ├── InvalidParamsError (also ValueError)    action params failed validation
     ├── ActionNotFoundError (also LookupError)  no installed action has that name
-    └── PluginLoadError                         a plugin could not be loaded (strict mode)
+    ├── PluginLoadError                         a plugin could not be loaded (strict mode)
+    └── PluginHookError                         a plugin's hook raised or returned nonsense
 
 Messages are written for the person running the action: they say what is wrong and
 what to do about it. Causes are always chained (``raise ... from exc``).
@@ -27,6 +28,7 @@ __all__ = [
     "InvalidParamsError",
     "ActionNotFoundError",
     "PluginLoadError",
+    "PluginHookError",
 ]
 
 
@@ -83,12 +85,29 @@ class ActionNotFoundError(SynapseError, LookupError):
     def __init__(self, name: str, available: Sequence[str]) -> None:
         self.name = name
         self.available = sorted(available)
-        hint = ", ".join(self.available) if self.available else "none are installed"
-        super().__init__(
-            f"unknown action '{name}'; installed actions: {hint}. "
-            "Run 'synapse actions list' to see them."
-        )
+        if self.available:
+            hint = f"installed actions: {', '.join(self.available)}"
+        else:
+            hint = "no actions are installed (install a plugin package that provides some)"
+        super().__init__(f"unknown action '{name}'; {hint}")
 
 
 class PluginLoadError(SynapseError):
     """A plugin failed to load while ``SYNAPSE_STRICT_PLUGINS=1`` is set."""
+
+
+class PluginHookError(SynapseError):
+    """A plugin's ``synapse_setup_steps`` or ``synapse_wrap_step`` raised or returned nonsense.
+
+    Attributes:
+        plugin: the plugin's registered name (its entry-point name when installed).
+        hook: the hook that failed.
+    """
+
+    def __init__(self, plugin: str, hook: str, message: str) -> None:
+        self.plugin = plugin
+        self.hook = hook
+        super().__init__(
+            f"plugin '{plugin}' failed in {hook}: {message}. "
+            f"Fix or update the plugin, or disable it with SYNAPSE_DISABLE_PLUGINS={plugin}."
+        )

@@ -13,6 +13,9 @@ from collections.abc import Callable, Sequence
 
 __all__ = ["WeightedProgress", "ProgressListener"]
 
+_HUGE = 1e300
+"""Weights above this are scaled down before summing (the float range ends near 1.8e308)."""
+
 ProgressListener = Callable[[int, str | None, float | None, float | None], None]
 """Called as ``listener(percent, step, current, total)`` when progress inside a step rises."""
 
@@ -32,21 +35,26 @@ class WeightedProgress:
     def __init__(
         self, weights: Sequence[float], names: Sequence[str], listener: ProgressListener
     ) -> None:
+        peak = max(weights, default=0.0)
+        if peak > _HUGE:  # finite weights so large that 100 * their sum would overflow
+            weights = [weight / peak for weight in weights]
         total = math.fsum(weights)
         if total <= 0:
             weights = [1.0] * len(weights)
             total = float(len(weights))
+        # Bounds are percentages, 100 * cumulative / total in that order: dividing first can
+        # land just below a .5 (23 / 40 < 0.575) and round the wrong way.
         bounds = [0.0]
         running = 0.0
         for weight in weights:
             running += weight
-            bounds.append(running / total)
+            bounds.append(100 * running / total)
         if len(bounds) > 1:
-            bounds[-1] = 1.0  # absorb float drift so the last step ends exactly at 100
+            bounds[-1] = 100.0  # absorb float drift so the last step ends exactly at 100
         self._bounds = bounds
         self._listener = listener
         self.names = list(names)
-        self.ends = [round(100 * bound) for bound in bounds[1:]]
+        self.ends = [round(bound) for bound in bounds[1:]]
         self.index = 0
         self.last = -1
 
@@ -61,7 +69,7 @@ class WeightedProgress:
             fraction = 1.0
         index = self.index
         low = self._bounds[index]
-        percent = round(100 * (low + (self._bounds[index + 1] - low) * fraction))
+        percent = round(low + (self._bounds[index + 1] - low) * fraction)
         if percent > self.last:
             self.last = percent
             self._listener(percent, self.names[index], current, total)

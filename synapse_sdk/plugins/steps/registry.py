@@ -65,8 +65,11 @@ class StepRegistry(Generic[C]):
 
     @property
     def total_weight(self) -> float:
-        """Sum of the steps' progress weights."""
-        return math.fsum(step.progress_weight for step in self._steps)
+        """Sum of the steps' progress weights (``inf`` if finite weights overflow the sum)."""
+        try:
+            return math.fsum(step.progress_weight for step in self._steps)
+        except OverflowError:
+            return math.inf
 
     def __len__(self) -> int:
         return len(self._steps)

@@ -1,0 +1,208 @@
+"""Commands that look without running: ``actions list``, ``actions schema``, ``plugins list``,
+``plan``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from synapse_sdk.cli.common import CliError, load_params, load_plugin_host, print_table
+
+__all__ = ["actions_group", "plan_command", "plugins_group"]
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+params_options = [
+    click.option("--params", "params_json", metavar="JSON", help="Params as a JSON object."),
+    click.option(
+        "--params-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Read params from a JSON file.",
+    ),
+]
+
+
+def with_params(function: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(params_options):
+        function = option(function)
+    return function
+
+
+def resolve(name: str):  # type: ignore[no-untyped-def]
+    """The action class for ``name``, or a CLI error (exit 2) saying what is installed."""
+    from synapse_sdk.exceptions import ActionNotFoundError
+    from synapse_sdk.plugins.catalog import ActionLoadError, resolve_action
+
+    try:
+        return resolve_action(name)
+    except ActionNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    except ActionLoadError as exc:
+        raise CliError(str(exc), exit_code=1) from exc
+
+
+@click.group("actions")
+def actions_group() -> None:
+    """List installed actions and show their params."""
+
+
+@actions_group.command("list")
+@json_option
+def list_actions(as_json: bool) -> None:
+    """Every installed action: name, kind, distribution, version (broken ones too)."""
+    from synapse_sdk.plugins.catalog import discover_actions
+
+    entries = discover_actions()
+    if as_json:
+        payload = [
+            {
+                "name": entry.name,
+                "kind": entry.kind,
+                "target": entry.target,
+                "distribution": entry.distribution,
+                "version": entry.version,
+                "error": entry.error,
+            }
+            for entry in entries
+        ]
+        click.echo(json.dumps(payload, indent=2))
+        return
+    if not entries:
+        click.echo("No actions installed. Install a plugin package that provides some.")
+        return
+    print_table(
+        ["NAME", "KIND", "DISTRIBUTION", "VERSION", "STATUS"],
+        [
+            [
+                entry.name,
+                entry.kind,
+                entry.distribution or "-",
+                entry.version or "-",
+                f"broken: {entry.error}" if entry.error else "ok",
+            ]
+            for entry in entries
+        ],
+    )
+
+
+@actions_group.command("schema")
+@click.argument("name")
+def action_schema(name: str) -> None:
+    """Print the JSON schema of action NAME's params."""
+    action_class, _ = resolve(name)
+    click.echo(json.dumps(action_class.params_model.model_json_schema(), indent=2))
+
+
+@click.group("plugins")
+def plugins_group() -> None:
+    """Inspect installed hook plugins."""
+
+
+@plugins_group.command("list")
+@json_option
+def list_plugins(as_json: bool) -> None:
+    """Every hook plugin: its hooks, distribution, version and load errors."""
+    from synapse_sdk.exceptions import PluginLoadError
+    from synapse_sdk.plugins.manager import get_plugin_host
+
+    try:
+        host = get_plugin_host()
+    except PluginLoadError as exc:
+        raise CliError(str(exc)) from exc
+    records = sorted(host.records.values(), key=lambda record: record.name)
+    if as_json:
+        payload = [
+            {
+                "name": record.name,
+                "status": record.status,
+                "hooks": record.hooks,
+                "distribution": record.distribution,
+                "version": record.version,
+                "error": record.error,
+            }
+            for record in records
+        ]
+        click.echo(json.dumps(payload, indent=2))
+        return
+    if not records:
+        click.echo("No hook plugins installed.")
+        return
+    print_table(
+        ["NAME", "STATUS", "DISTRIBUTION", "VERSION", "HOOKS", "ERROR"],
+        [
+            [
+                record.name,
+                record.status,
+                record.distribution or "-",
+                record.version or "-",
+                ", ".join(record.hooks) or "-",
+                record.error or "",
+            ]
+            for record in records
+        ],
+    )
+
+
+@click.command("plan")
+@click.argument("name")
+@with_params
+@json_option
+def plan_command(
+    name: str, params_json: str | None, params_file: Path | None, as_json: bool
+) -> None:
+    """Show the steps action NAME would run, without running anything.
+
+    Params are optional here: without them the plan is built from the params' defaults.
+    """
+    from synapse_sdk.exceptions import InvalidParamsError, PluginHookError
+
+    params = load_params(params_json, params_file)
+    host = load_plugin_host()
+    action_class, resolved = resolve(name)
+    try:
+        if params is None:
+            action = action_class.for_planning(None, plugins=host, name=resolved)
+        else:
+            action = action_class(params, plugins=host, name=resolved)
+        plan = action.plan()
+    except InvalidParamsError as exc:
+        raise CliError(str(exc)) from exc
+    except PluginHookError as exc:
+        raise CliError(str(exc), exit_code=1) from exc
+    if as_json:
+        payload = {
+            "action": plan.action,
+            "steps": [
+                {
+                    "position": step.position,
+                    "name": step.name,
+                    "weight": step.weight,
+                    "percent": step.percent,
+                    "contributed_by": step.contributed_by,
+                    "wrapped_by": list(step.wrapped_by),
+                    "has_rollback": step.has_rollback,
+                }
+                for step in plan.steps
+            ],
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    if not plan.steps:
+        click.echo(f"Action '{plan.action}' has no steps: it runs its execute() method in one go.")
+        return
+    click.echo(f"Plan for '{plan.action}' ({action_class.kind}), {len(plan.steps)} steps:")
+    print_table(
+        ["#", "STEP", "WEIGHT", "FROM", "WRAPPED BY", "ROLLBACK"],
+        [
+            [
+                step.position,
+                step.name,
+                f"{step.percent:.1f}%",
+                step.contributed_by,
+                ", ".join(step.wrapped_by) or "-",
+                "yes" if step.has_rollback else "no",
+            ]
+            for step in plan.steps
+        ],
+    )

@@ -1,0 +1,136 @@
+"""``synapse run``: run an action with a live progress bar, or JSON lines with ``--json``."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from synapse_sdk.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    CliError,
+    load_params,
+    load_plugin_host,
+)
+from synapse_sdk.cli.inspect import json_option, resolve, with_params
+
+if TYPE_CHECKING:
+    from synapse_sdk.plugins.actions.base import BaseAction
+    from synapse_sdk.plugins.runtime.sinks import JsonLinesSink, ProgressSink
+
+__all__ = ["run_command"]
+
+
+def _quiet_logger() -> Any:
+    """A structlog logger that renders nothing: the command's sinks show the logs."""
+    import structlog
+
+    def drop(_logger: Any, _method: str, _event: Any) -> Any:
+        raise structlog.DropEvent
+
+    return structlog.wrap_logger(structlog.PrintLogger(sys.stderr), processors=[drop])
+
+
+def _run_action(action: BaseAction[Any]) -> tuple[int, Any, str | None]:
+    """Run ``action``; return ``(exit code, result, error message)``."""
+    from synapse_sdk.exceptions import PluginHookError, StepExecutionError
+
+    try:
+        return EXIT_OK, action.run(), None
+    except StepExecutionError as exc:
+        return EXIT_FAILED, None, f"{exc}; the steps that ran were rolled back"
+    except PluginHookError as exc:
+        return EXIT_FAILED, None, str(exc)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED, None, "interrupted; the steps that ran were rolled back"
+    except Exception as exc:  # an action's own execute() failing is the action failing
+        return EXIT_FAILED, None, f"action '{action.name}' failed: {type(exc).__name__}: {exc}"
+
+
+def _execute(
+    name: str, params_json: str | None, params_file: Path | None, sink: ProgressSink
+) -> tuple[int, Any, str | None]:
+    from synapse_sdk.exceptions import InvalidParamsError
+    from synapse_sdk.plugins.runtime.context import RuntimeContext
+
+    params = load_params(params_json, params_file)
+    host = load_plugin_host()
+    action_class, resolved = resolve(name)
+    ctx = RuntimeContext(sinks=[sink], logger=_quiet_logger(), job_id=uuid.uuid4().hex[:12])
+    try:
+        action = action_class(params, ctx, plugins=host, name=resolved)
+    except InvalidParamsError as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        return _run_action(action)
+    finally:
+        ctx.close()
+
+
+def _run_json(name: str, params_json: str | None, params_file: Path | None) -> int:
+    from synapse_sdk.plugins.runtime.sinks import JsonLinesSink
+
+    sink: JsonLinesSink = JsonLinesSink(sys.stdout)
+    try:
+        code, result, error = _execute(name, params_json, params_file, sink)
+    except CliError as exc:
+        exc.show()
+        code, result, error = exc.exit_code, None, exc.format_message()
+    else:
+        if error:
+            click.secho(f"error: {error}", err=True, fg="red")
+    sink.write(
+        {
+            "event": "result",
+            "success": code == EXIT_OK,
+            "exit_code": code,
+            "result": result,
+            "error": error,
+        }
+    )
+    return code
+
+
+def _run_terminal(name: str, params_json: str | None, params_file: Path | None) -> int:
+    from synapse_sdk.plugins.runtime.events import dumps
+    from synapse_sdk.plugins.runtime.terminal import TerminalSink
+
+    started = time.perf_counter()
+    code, result, error = _execute(name, params_json, params_file, TerminalSink(title=name))
+    elapsed = time.perf_counter() - started
+    if code == EXIT_OK:
+        click.secho(f"✓ {name} finished in {elapsed:.1f}s", err=True, fg="green")
+        click.echo(dumps(result))
+    else:
+        click.secho(f"error: {error}", err=True, fg="red")
+    return code
+
+
+@click.command("run")
+@click.argument("name")
+@with_params
+@json_option
+def run_command(
+    name: str, params_json: str | None, params_file: Path | None, as_json: bool
+) -> None:
+    """Run action NAME with the given params.
+
+    On a terminal a live progress bar and the logs go to stderr and the result (JSON) to
+    stdout. With --json, stdout gets one JSON object per line (each with an "event" key:
+    progress, log, metrics, step) and the last line is the result.
+
+    \b
+    Exit codes:
+      0    success
+      1    the action failed (its steps were rolled back)
+      2    bad usage, unknown action or invalid params
+      130  interrupted (its steps were rolled back)
+    """
+    runner = _run_json if as_json else _run_terminal
+    sys.exit(runner(name, params_json, params_file))
