@@ -170,27 +170,49 @@ class PluginHost:
     # -- calling hooks -------------------------------------------------------------------
 
     def _implementations(self, hook_name: str) -> Iterator[tuple[str, Callable[..., Any]]]:
-        """``(plugin name, call)`` for each implementation of a hook, in pluggy's call order."""
+        """``(plugin name, call)`` for each implementation of a hook, in pluggy's call order.
+
+        ``call(**kwargs)`` passes each implementation only the arguments it declares.
+        """
         caller = getattr(self.pm.hook, hook_name)
         for impl in reversed(caller.get_hookimpls()):
-            argnames = impl.argnames
 
-            def call(_impl: Any = impl, _names: tuple[str, ...] = argnames, **kwargs: Any) -> Any:
-                return _impl.function(*[kwargs[name] for name in _names])
+            def call(_impl: Any = impl, **kwargs: Any) -> Any:
+                return _impl.function(*[kwargs[name] for name in _impl.argnames])
 
             yield impl.plugin_name, call
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+    def call_each(self, hook_name: str, /, **kwargs: Any) -> Iterator[tuple[str, Any]]:
         """Call a hook one plugin at a time, yielding ``(plugin, result)``.
 
         A plugin that raises is reported as :class:`PluginHookError` naming it.
         """
         for plugin, call in self._implementations(hook_name):
-            try:
-                result = call(**kwargs)
-            except Exception as exc:
-                raise PluginHookError(plugin, hook_name, describe_error(exc)) from exc
+            yield plugin, self._checked_call(plugin, hook_name, call, kwargs)
+
+    def chain(
+        self, hook_name: str, argument: str, value: Any, /, **kwargs: Any
+    ) -> Iterator[tuple[str, Any]]:
+        """Call a hook one plugin at a time, feeding each the previous non-None result.
+
+        ``argument`` names the hook argument that carries ``value``; yields ``(plugin,
+        result)``. Used for ``synapse_wrap_step``, where each plugin wraps what the previous
+        one returned.
+        """
+        for plugin, call in self._implementations(hook_name):
+            result = self._checked_call(plugin, hook_name, call, {**kwargs, argument: value})
+            if result is not None:
+                value = result
             yield plugin, result
+
+    @staticmethod
+    def _checked_call(
+        plugin: str, hook_name: str, call: Callable[..., Any], kwargs: dict[str, Any]
+    ) -> Any:
+        try:
+            return call(**kwargs)
+        except Exception as exc:
+            raise PluginHookError(plugin, hook_name, describe_error(exc)) from exc
 
     def notify(self, hook_name: str, runtime: RuntimeContext, **kwargs: Any) -> None:
         """Call an observer hook; an implementation that raises is logged and skipped."""

@@ -76,7 +76,7 @@ def build_plan(action: BaseAction[Any], host: PluginHost) -> Plan:
     for name in registry.names:
         step = registry.get(name)
         wrappers: list[str] = []
-        for plugin, result in host.call_each("synapse_wrap_step", action=action, step=step):
+        for plugin, result in host.chain("synapse_wrap_step", "step", step, action=action):
             if result is not None:
                 step = _check_wrapper(plugin, step, result)
                 wrappers.append(plugin)

@@ -1,0 +1,1 @@
+"""Helpers shared by the plugin and CLI tests (importable because pytest's pythonpath has tests/)."""

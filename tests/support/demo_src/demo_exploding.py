@@ -1,0 +1,3 @@
+"""A hook plugin that cannot be imported."""
+
+raise ImportError("demo_exploding needs a library that is not installed")
