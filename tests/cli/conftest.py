@@ -1,51 +1,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import Synapse
 from support.distributions import install_demo
-
-SYNAPSE = str(Path(sys.executable).with_name("synapse"))
-
-
-class Synapse:
-    """Runs the real ``synapse`` console script in a subprocess with the demo plugins installed."""
-
-    def __init__(self, site: Path, tmp_path: Path) -> None:
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": str(site),
-            "DEMO_SENTINEL_FILE": str(tmp_path / "sentinel-imported"),
-            "COLUMNS": "40",
-        }
-        self.env.pop("SYNAPSE_STRICT_PLUGINS", None)
-        self.env.pop("SYNAPSE_DISABLE_PLUGINS", None)
-
-    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [SYNAPSE, *args],
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
-
-    def popen(self, *args: str, **env: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [SYNAPSE, *args],
-            env={**self.env, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Synapse
+from support.cli import Synapse
 
 
 def test_help_everywhere(synapse: Synapse) -> None:

@@ -101,7 +101,8 @@ def test_kinds_and_contexts() -> None:
     )
     train_context = train.create_context()
     assert isinstance(train_context, TrainContext)
-    assert train_context.params.layers == 2 and train_context.runtime_ctx is train.ctx
+    assert train_context.params.layers == 2
+    assert train_context.runtime_ctx is train.ctx
     assert isinstance(export.create_context(), ExportContext)
     assert isinstance(upload.create_context(), UploadContext)
 
@@ -182,7 +183,8 @@ def test_secrets_never_appear_in_logs_events_or_errors(tmp_path: Path) -> None:
             plugins=PluginHost(),
         )
     assert secret not in str(invalid.value)
-    assert invalid.value.__cause__ is None and invalid.value.__context__ is not None
+    assert invalid.value.__cause__ is None
+    assert invalid.value.__context__ is not None
     assert secret not in "".join(str(arg) for arg in invalid.value.args)
 
 

@@ -16,10 +16,12 @@ def test_actions_are_discovered_with_distribution_and_kind(demo_site: Path) -> N
     entries = {entry.name: entry for entry in discover_actions()}
     upload = entries["demo-upload"]
     assert (upload.kind, upload.distribution, upload.version) == ("upload", "demo-actions", "1.2.0")
-    assert upload.action_class is not None and upload.action_class.__name__ == "DemoUpload"
+    assert upload.action_class is not None
+    assert upload.action_class.__name__ == "DemoUpload"
     assert entries["demo-simple"].kind == "other"
     broken = entries["demo-broken"]
-    assert broken.kind == "broken" and broken.action_class is None
+    assert broken.kind == "broken"
+    assert broken.action_class is None
     assert "ModuleNotFoundError" in (broken.error or "")
     assert "demo_missing_module" in (broken.error or "")
 
@@ -30,7 +32,7 @@ def test_resolving_names(demo_site: Path) -> None:
     action_class, name = resolve_action("demo_actions:DemoSimple")
     assert action_class.__name__ == "DemoSimple"
     with pytest.raises(
-        ActionNotFoundError, match="installed actions: .*demo-simple, demo-upload"
+        ActionNotFoundError, match=r"installed actions: .*demo-simple, demo-upload"
     ) as caught:
         resolve_action("demo-uplaod")
     assert isinstance(caught.value, LookupError)
@@ -43,7 +45,8 @@ def test_plugins_load_in_isolation(demo_site: Path, tmp_path: Path) -> None:
     failures = host.load_entry_points({"DEMO_SENTINEL_FILE": str(tmp_path / "s")})
     assert [record.name for record in failures] == ["exploding"]
     exploding = host.records["exploding"]
-    assert exploding.distribution == "demo-broken-plugin" and exploding.version == "0.0.1"
+    assert exploding.distribution == "demo-broken-plugin"
+    assert exploding.version == "0.0.1"
     assert exploding.error == "ImportError: demo_exploding needs a library that is not installed"
     assert host.records["announce"].status == "loaded"
     assert host.records["announce"].hooks == ["synapse_setup_steps"]

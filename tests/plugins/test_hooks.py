@@ -262,7 +262,8 @@ def test_failing_observer_is_logged_and_the_run_goes_on(host: PluginHost) -> Non
     with capture_logs() as logs:
         assert run(host)["success"] is True
     failures = [entry for entry in logs if entry["event"] == "plugin_hook_failed"]
-    assert failures and failures[0]["plugin"] == "metrics"
+    assert failures
+    assert failures[0]["plugin"] == "metrics"
     assert "metrics server down" in failures[0]["error"]
 
 

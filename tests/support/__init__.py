@@ -1,1 +1,1 @@
-"""Helpers shared by the plugin and CLI tests (importable because pytest's pythonpath has tests/)."""
+"""Helpers shared by the plugin and CLI tests (tests/ is on the pythonpath)."""

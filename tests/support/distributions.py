@@ -20,8 +20,8 @@ def make_distribution(
     name: str,
     version: str,
     *,
-    modules: Mapping[str, str] = {},  # noqa: B006 - read only
-    entry_points: Mapping[str, Mapping[str, str]] = {},  # noqa: B006 - read only
+    modules: Mapping[str, str] = {},
+    entry_points: Mapping[str, Mapping[str, str]] = {},
 ) -> Path:
     """Write ``modules`` (``{"pkg_mod": source}``) and a dist-info for them into ``site``."""
     site.mkdir(parents=True, exist_ok=True)

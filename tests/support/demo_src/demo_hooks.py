@@ -25,7 +25,7 @@ class Stamp(StepWrapper[Any]):
         return self.inner.execute(context)
 
 
-class announce:  # noqa: N801 - the plugin object is named after its entry point
+class announce:
     @staticmethod
     @hookimpl
     def synapse_setup_steps(action: Any, registry: Any) -> None:
@@ -33,7 +33,7 @@ class announce:  # noqa: N801 - the plugin object is named after its entry point
             registry.insert_before("copy", Announce())
 
 
-class stamp:  # noqa: N801
+class stamp:
     @staticmethod
     @hookimpl
     def synapse_wrap_step(step: BaseStep[Any]) -> BaseStep[Any]:
