@@ -32,6 +32,7 @@ __all__ = ["TerminalSink"]
 
 
 _LEVEL_STYLES = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
+_SHOWN_AS_STEP_EVENTS = frozenset({"step_failed", "rollback_failed"})
 _LEVEL_ORDER = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
 
@@ -77,29 +78,37 @@ class TerminalSink:
 
     def emit(self, event: Event) -> None:
         if isinstance(event, ProgressEvent):
-            bar = self._ensure_bar()
-            assert self._task is not None
-            description = event.step or self._title
-            bar.update(self._task, completed=event.percent, description=description)
+            self._update(completed=event.percent)
         elif isinstance(event, StepEvent):
-            bar = self._ensure_bar()
-            assert self._task is not None
-            if event.status == "started":
-                bar.update(self._task, description=event.step)
-            elif event.status in ("failed", "rollback_failed"):
-                label = "failed" if event.status == "failed" else "rollback failed"
-                self._print(
-                    Text.assemble((f"✗ {event.step} {label}", "bold red"), f": {event.error}")
-                )
-            elif event.status == "rolled_back":
-                self._print(Text(f"↺ {event.step} rolled back", style="yellow"))
+            self._step_changed(event)
         elif isinstance(event, LogEvent):
-            if _LEVEL_ORDER.get(event.level, 20) < self._min_level:
+            if event.message in _SHOWN_AS_STEP_EVENTS:
                 return
-            self._print(self._log_line(event))
+            if _LEVEL_ORDER.get(event.level, 20) >= self._min_level:
+                self._print(self._log_line(event))
         elif isinstance(event, MetricsEvent):
-            values = " ".join(f"{k}={v}" for k, v in event.values.items())
+            values = " ".join(f"{key}={value}" for key, value in event.values.items())
             self._print(Text.assemble(("metrics ", "cyan"), f"{event.step or ''} {values}"))
+
+    def _update(self, **fields: object) -> None:
+        bar = self._ensure_bar()
+        assert self._task is not None
+        bar.update(self._task, **fields)  # type: ignore[arg-type]
+
+    def _step_changed(self, event: StepEvent) -> None:
+        if event.status == "started":
+            self._update(description=f"{self._title} › {event.step}")
+            return
+        line = {
+            "succeeded": Text(f"✓ {event.step}", style="green"),
+            "skipped": Text(f"– {event.step} skipped", style="dim"),
+            "failed": Text.assemble((f"✗ {event.step} failed", "bold red"), f": {event.error}"),
+            "rolled_back": Text(f"↺ {event.step} rolled back", style="yellow"),
+            "rollback_failed": Text.assemble(
+                (f"✗ {event.step} rollback failed", "bold red"), f": {event.error}"
+            ),
+        }[event.status]
+        self._print(line)
 
     @staticmethod
     def _log_line(event: LogEvent) -> Text:
@@ -118,6 +127,8 @@ class TerminalSink:
 
     def close(self) -> None:
         if self._progress is not None:
+            assert self._task is not None
+            self._progress.update(self._task, description=self._title)
             self._progress.refresh()
             self._progress.stop()
             self._progress = None
