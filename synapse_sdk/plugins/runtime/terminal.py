@@ -97,11 +97,11 @@ class TerminalSink:
 
     def _step_changed(self, event: StepEvent) -> None:
         if event.status == "started":
-            self._update(description=f"{self._title} › {event.step}")
+            self._update(description=f"{self._title}: {event.step}")
             return
         line = {
             "succeeded": Text(f"✓ {event.step}", style="green"),
-            "skipped": Text(f"– {event.step} skipped", style="dim"),
+            "skipped": Text(f"↷ {event.step} skipped", style="dim"),
             "failed": Text.assemble((f"✗ {event.step} failed", "bold red"), f": {event.error}"),
             "rolled_back": Text(f"↺ {event.step} rolled back", style="yellow"),
             "rollback_failed": Text.assemble(
