@@ -9,7 +9,7 @@ from pydantic import Field
 
 from synapse_sdk.plugins.actions.base import ActionContext, ActionParams, BaseAction, P
 
-__all__ = ["BaseUploadAction", "UploadContext", "UploadParams"]
+__all__ = ["UPLOAD_STEP", "BaseUploadAction", "UploadContext", "UploadParams", "UploadedObject"]
 
 
 class UploadParams(ActionParams):
@@ -19,18 +19,37 @@ class UploadParams(ActionParams):
     target: str = Field(description="Destination: a directory or fsspec URL (file://, s3://...).")
 
 
+UPLOAD_STEP = "upload"
+"""Conventional name of the step that writes objects to the target.
+
+Plugins that work with any upload action (integrity checks, notifications) anchor on it:
+``registry.insert_after(UPLOAD_STEP, ...)`` when ``UPLOAD_STEP in registry``.
+"""
+
+
+@dataclass(frozen=True)
+class UploadedObject:
+    """One object an upload wrote: where it came from, where it went, and its checksum."""
+
+    source: str
+    target: str
+    size: int
+    sha256: str | None = None
+
+
 @dataclass
 class UploadContext(ActionContext):
     """State shared by the steps of an upload.
 
     Attributes:
         files: the local files selected for upload (paths relative to ``source``).
-        uploaded: the target URLs this run wrote, so rollback can remove exactly those.
+        uploaded: every object this run wrote, in order, so that rollback removes exactly
+            those and verification steps can re-read them.
         total_bytes: bytes uploaded so far.
     """
 
     files: list[str] = field(default_factory=list)
-    uploaded: list[str] = field(default_factory=list)
+    uploaded: list[UploadedObject] = field(default_factory=list)
     total_bytes: int = 0
 
 

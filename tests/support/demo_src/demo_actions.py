@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr
 
 from synapse_sdk.plugins import BaseAction, BaseUploadAction, UploadParams
 from synapse_sdk.plugins.actions.base import ActionParams
-from synapse_sdk.plugins.actions.upload import UploadContext
+from synapse_sdk.plugins.actions.upload import UploadContext, UploadedObject
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
 
 
@@ -48,7 +48,10 @@ class Copy(BaseStep[UploadContext]):
                 continue
             shutil.copy(Path(context.params.source) / name, target / name)
             written.append(name)
-            context.uploaded.append(str(target / name))
+            size = (target / name).stat().st_size
+            context.uploaded.append(
+                UploadedObject(str(Path(context.params.source) / name), str(target / name), size)
+            )
             context.set_progress(index, len(context.files))
             if context.params.hang_in_copy:
                 time.sleep(context.params.hang_in_copy)
@@ -58,8 +61,8 @@ class Copy(BaseStep[UploadContext]):
 
     def rollback(self, context: UploadContext, result: StepResult) -> None:
         target = Path(context.params.target)
-        for path in context.uploaded:
-            Path(path).unlink(missing_ok=True)
+        for uploaded in context.uploaded:
+            Path(uploaded.target).unlink(missing_ok=True)
         context.log("copy_rolled_back", {"removed": len(context.uploaded)}, level="warning")
         if not any(target.iterdir()):
             target.rmdir()
