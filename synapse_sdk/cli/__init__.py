@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from synapse_sdk.cli.inspect import actions_group, plan_command, plugins_group
+from synapse_sdk.cli.new import new_group
 from synapse_sdk.cli.run import run_command
 
 __all__ = ["cli", "main"]
@@ -27,6 +28,7 @@ cli.add_command(actions_group)
 cli.add_command(plugins_group)
 cli.add_command(plan_command)
 cli.add_command(run_command)
+cli.add_command(new_group)
 
 
 def main() -> None:

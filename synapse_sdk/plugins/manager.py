@@ -9,8 +9,9 @@ Two entry-point groups are read (with ``importlib_metadata``):
 
 Each plugin is loaded in isolation: one that fails to import or to register is recorded
 with its distribution and error and the others still load. ``SYNAPSE_STRICT_PLUGINS=1``
-turns such a failure into :class:`~synapse_sdk.exceptions.PluginLoadError`, and
-``SYNAPSE_DISABLE_PLUGINS=a,b`` skips the named entry points before they are imported.
+turns such a failure into :class:`~synapse_sdk.exceptions.PluginLoadError`,
+``SYNAPSE_DISABLE_PLUGINS=a,b`` skips the named entry points before they are imported, and
+``SYNAPSE_LOAD_PLUGINS=a,b`` loads only the named ones (set but empty: none at all).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "PLUGINS_GROUP",
     "STRICT_ENV",
     "DISABLE_ENV",
+    "LOAD_ENV",
     "PluginRecord",
     "PluginHost",
     "describe_error",
@@ -46,6 +48,7 @@ ACTIONS_GROUP = "synapse_sdk.actions"
 PLUGINS_GROUP = "synapse_sdk.plugins"
 STRICT_ENV = "SYNAPSE_STRICT_PLUGINS"
 DISABLE_ENV = "SYNAPSE_DISABLE_PLUGINS"
+LOAD_ENV = "SYNAPSE_LOAD_PLUGINS"
 
 
 @dataclass
@@ -83,9 +86,20 @@ def _is_on(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _names(value: str) -> set[str]:
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
 def disabled_plugin_names(env: Mapping[str, str]) -> set[str]:
     """Entry-point names listed in ``SYNAPSE_DISABLE_PLUGINS`` (comma separated)."""
-    return {name.strip() for name in env.get(DISABLE_ENV, "").split(",") if name.strip()}
+    return _names(env.get(DISABLE_ENV, ""))
+
+
+def _is_blocked(name: str, env: Mapping[str, str]) -> bool:
+    allowed = env.get(LOAD_ENV)
+    return name in disabled_plugin_names(env) or (
+        allowed is not None and name not in _names(allowed)
+    )
 
 
 class PluginHost:
@@ -135,11 +149,13 @@ class PluginHost:
     def load_entry_points(self, env: Mapping[str, str] | None = None) -> list[PluginRecord]:
         """Load every plugin of the ``synapse_sdk.plugins`` group; return the failures.
 
+        Plugins blocked by ``SYNAPSE_DISABLE_PLUGINS`` or left out of
+        ``SYNAPSE_LOAD_PLUGINS`` are recorded as disabled and never imported.
+
         Raises:
             PluginLoadError: a plugin failed and ``SYNAPSE_STRICT_PLUGINS`` is on.
         """
         env = os.environ if env is None else env
-        disabled = disabled_plugin_names(env)
         strict = _is_on(env.get(STRICT_ENV))
         failures: list[PluginRecord] = []
         for entry_point in importlib_metadata.entry_points(group=PLUGINS_GROUP):
@@ -147,7 +163,7 @@ class PluginHost:
             name = entry_point.name
             if name in self.records:
                 continue
-            if name in disabled:
+            if _is_blocked(name, env):
                 self.records[name] = PluginRecord(name, distribution, version, disabled=True)
                 continue
             try:

@@ -75,7 +75,7 @@ def test_disabled_plugins_are_never_imported(demo_site: Path, tmp_path: Path) ->
 
 def test_installed_hooks_shape_an_installed_action(demo_site: Path) -> None:
     host = PluginHost()
-    host.load_entry_points({"SYNAPSE_DISABLE_PLUGINS": "exploding,sentinel"})
+    host.load_entry_points({"SYNAPSE_LOAD_PLUGINS": "announce,stamp"})
     action_class, name = resolve_action("demo-upload")
     plan = action_class.for_planning(plugins=host, name=name).plan()
     assert plan.names == [
@@ -86,6 +86,23 @@ def test_installed_hooks_shape_an_installed_action(demo_site: Path) -> None:
     ]
     assert plan.steps[1].contributed_by == "announce"
     assert {step.wrapped_by for step in plan.steps} == {("stamp",)}
+
+
+def test_load_plugins_allow_list(demo_site: Path, tmp_path: Path) -> None:
+    sentinel = tmp_path / "sentinel-file"
+    host = PluginHost()
+    failures = host.load_entry_points(
+        {"SYNAPSE_LOAD_PLUGINS": "announce", "DEMO_SENTINEL_FILE": str(sentinel)}
+    )
+    assert failures == []
+    assert host.records["announce"].status == "loaded"
+    assert {host.records[name].status for name in ("stamp", "exploding", "sentinel")} == {
+        "disabled"
+    }
+    assert not sentinel.exists()
+    nothing = PluginHost()
+    nothing.load_entry_points({"SYNAPSE_LOAD_PLUGINS": ""})
+    assert {record.status for record in nothing.records.values()} == {"disabled"}
 
 
 def test_a_plugin_object_inside_a_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,6 +20,9 @@ class Synapse:
             "DEMO_SENTINEL_FILE": str(tmp_path / "sentinel-imported"),
             "COLUMNS": "40",
         }
+        # Only the demo plugins: hook plugins installed in the test environment (the
+        # examples) must not change what these tests see.
+        self.env["SYNAPSE_LOAD_PLUGINS"] = "announce,stamp,exploding,sentinel"
         self.env.pop("SYNAPSE_STRICT_PLUGINS", None)
         self.env.pop("SYNAPSE_DISABLE_PLUGINS", None)
 

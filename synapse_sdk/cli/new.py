@@ -1,0 +1,52 @@
+"""``synapse new plugin``: scaffold a plugin package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from synapse_sdk.cli.common import CliError
+
+__all__ = ["new_group"]
+
+
+@click.group("new")
+def new_group() -> None:
+    """Create new things from templates."""
+
+
+@new_group.command("plugin")
+@click.argument("name")
+@click.option(
+    "--kind",
+    type=click.Choice(["upload", "export", "train"]),
+    required=True,
+    help="The kind of action the plugin provides.",
+)
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to create the package folder.",
+)
+def new_plugin(name: str, kind: str, directory: Path) -> None:
+    """Write a ready-to-install plugin package NAME with one action of KIND.
+
+    The package has a pyproject with the entry point, one action with two steps and a
+    test that uses the SDK's pytest fixtures; `pip install -e NAME[test]` then `pytest`.
+    """
+    import synapse_sdk
+    from synapse_sdk.scaffold import ScaffoldError, create_plugin
+
+    version = synapse_sdk.__version__.split("+")[0]
+    try:
+        root = create_plugin(name, kind, directory, sdk_version=version)
+    except ScaffoldError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(f"Created {root}/")
+    click.echo("Next:")
+    click.echo(f"  pip install -e '{root}[test]'")
+    click.echo(f"  synapse plan {name}")
+    click.echo(f"  pytest {root}")
