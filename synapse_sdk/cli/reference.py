@@ -1,0 +1,53 @@
+"""The CLI reference page (docs/cli.md), generated from the commands' own help.
+
+``python -m synapse_sdk.cli.reference > docs/cli.md`` regenerates it; a test fails when the
+committed page differs from what the commands say, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import click
+
+from synapse_sdk.cli import cli
+
+__all__ = ["render_reference"]
+
+_HEADER = """# CLI reference
+
+Generated from `synapse --help` and every subcommand's help by
+`python -m synapse_sdk.cli.reference > docs/cli.md`; a test checks it is up to date.
+
+Exit codes of `synapse run`: 0 success, 1 the action failed (after rollback), 2 bad
+usage, unknown action or invalid params, 130 interrupted (after rollback).
+
+Environment: `SYNAPSE_DISABLE_PLUGINS=a,b` skips hook plugins by entry-point name,
+`SYNAPSE_LOAD_PLUGINS=a,b` loads only those (empty: none), `SYNAPSE_STRICT_PLUGINS=1`
+turns a plugin that fails to load into an error (exit 2).
+"""
+
+
+def _walk(
+    command: click.Command, path: list[str], parent: click.Context | None
+) -> Iterator[tuple[list[str], str]]:
+    settings = {**command.context_settings, "terminal_width": 100, "max_content_width": 100}
+    ctx = click.Context(command, info_name=path[-1], parent=parent, **settings)
+    yield path, command.get_help(ctx)
+    if isinstance(command, click.Group):
+        for name in sorted(command.list_commands(ctx)):
+            sub = command.get_command(ctx, name)
+            if sub is not None:
+                yield from _walk(sub, [*path, name], ctx)
+
+
+def render_reference() -> str:
+    """The Markdown text of the CLI reference."""
+    sections = [_HEADER]
+    for path, text in _walk(cli, ["synapse"], None):
+        sections.append(f"## `{' '.join(path)}`\n\n```text\n{text}\n```\n")
+    return "\n".join(sections)
+
+
+if __name__ == "__main__":
+    print(render_reference(), end="")
