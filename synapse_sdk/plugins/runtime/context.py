@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from synapse_sdk.plugins.steps.progress import WeightedProgress
+    from synapse_sdk.plugins.steps.recorder import StepRecorder
 
 __all__ = ["RuntimeContext"]
 
@@ -29,7 +30,9 @@ class RuntimeContext:
     """The run-wide context handed (through a step context) to every step.
 
     It carries a structlog logger bound with the job id, a list of progress sinks, an env
-    mapping and an optional job id. ``RuntimeContext()`` works with no arguments: the
+    mapping, an optional job id and an optional ``recorder`` (the run journal, set by
+    ``run_action``) that the orchestrator reports every step's state to.
+    ``RuntimeContext()`` works with no arguments: the
     logger is then ``structlog.get_logger("synapse_sdk")`` (so it follows the
     application's structlog configuration), there are no sinks, and ``env`` is a copy of
     ``os.environ``.
@@ -52,6 +55,7 @@ class RuntimeContext:
         self.job_id = job_id
         self.env: dict[str, str] = dict(os.environ if env is None else env)
         self.sinks: list[ProgressSink] = list(sinks)
+        self.recorder: StepRecorder | None = None
         self._logger = logger
         self._bound_logger: Any | None = None
         self._scope: WeightedProgress | None = None

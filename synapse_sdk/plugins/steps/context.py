@@ -22,12 +22,14 @@ class BaseStepContext:
         step_results: one result per step that ran, was skipped or failed, in order.
         errors: the failure and every rollback failure, one line each, naming the step.
         current_step: the running (or rolling back) step's name; None between steps.
+        recorded_rollback: per step, what it recorded with :meth:`record_rollback`.
     """
 
     runtime_ctx: RuntimeContext
     step_results: list[StepResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     current_step: str | None = None
+    recorded_rollback: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def log(
         self, event: str, data: Mapping[str, Any] | None = None, *, level: str = "info"
@@ -42,3 +44,21 @@ class BaseStepContext:
     def set_metrics(self, values: Mapping[str, Any]) -> None:
         """Report metrics, tagged with the current step."""
         self.runtime_ctx.set_metrics(values, self.current_step)
+
+    def record_rollback(self, key: str, value: Any) -> None:
+        """Record what the running step has created so far, for its rollback.
+
+        Use it for work done progressively (files uploaded one by one): ``rollback``
+        receives the recorded values in ``result.rollback_data`` even if the step never
+        finished (merged under the keys the step returns, which win). With a run journal
+        the value is on disk when this returns, so ``synapse runs rollback`` can undo the
+        work after a crash; values must then be JSON (str, numbers, bools, None, lists,
+        dicts).
+        """
+        step = self.current_step
+        if step is None:
+            raise RuntimeError("record_rollback() can only be called while a step is running")
+        recorder = self.runtime_ctx.recorder
+        if recorder is not None:
+            recorder.record(step, key, value)
+        self.recorded_rollback.setdefault(step, {})[key] = value

@@ -21,12 +21,13 @@ The contract (docs/step-orchestration.md spells it out with examples):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, TypedDict
 
 from synapse_sdk.exceptions import StepExecutionError
 from synapse_sdk.plugins.steps.base import BaseStep, C, StepResult
 from synapse_sdk.plugins.steps.progress import WeightedProgress
+from synapse_sdk.plugins.steps.recorder import StepRecorder
 from synapse_sdk.plugins.steps.registry import StepRegistry
 
 if TYPE_CHECKING:
@@ -115,7 +116,9 @@ class Orchestrator(Generic[C]):
         results = context.step_results
         results.clear()
         context.errors.clear()
+        context.recorded_rollback.clear()
         context.current_step = None
+        recorder = runtime.recorder
         self._callback = callback = self.progress_callback
         self._sinks = sinks = runtime.sinks
         progress = self._progress = WeightedProgress(
@@ -137,9 +140,13 @@ class Orchestrator(Generic[C]):
                     if sinks:
                         runtime.report_step(name, "started")
                     try:
+                        if recorder is not None:
+                            recorder.step_started(index, name)
                         outcome: object = (
                             _SKIPPED if step.can_skip(context) else step.execute(context)
                         )
+                        if recorder is not None:
+                            self._record_outcome(recorder, name, outcome)
                     except Exception as exc:
                         failed = StepResult(success=False, error=_error_text(exc))
                         failure = _Failure(step, failed, exc)
@@ -223,9 +230,13 @@ class Orchestrator(Generic[C]):
             context.errors.append(f"step '{name}' failed: {error}")
             runtime.report_step(name, "failed", error)
             runtime.log("step_failed", {"error": error}, step=name, level="error", exc=failure.exc)
+            self._journal("step_failed", name, error)
             to_undo.insert(0, (failure.step, failure.result))
         rollback_errors: list[str] = []
         for step, result in to_undo:
+            recorded = context.recorded_rollback.get(step.name)
+            if recorded:  # what the step recorded as it went; its returned keys win
+                result = replace(result, rollback_data={**recorded, **result.rollback_data})
             context.current_step = step.name
             try:
                 step.rollback(context, result)
@@ -237,11 +248,33 @@ class Orchestrator(Generic[C]):
                 runtime.log(
                     "rollback_failed", {"error": str(exc)}, step=step.name, level="error", exc=exc
                 )
+                self._journal("rollback_failed", step.name, _error_text(exc))
             else:
                 runtime.report_step(step.name, "rolled_back")
+                self._journal("step_rolled_back", step.name)
             finally:
                 context.current_step = None
         return rollback_errors
+
+    def _journal(self, event: str, *args: str) -> None:
+        """Record a rollback-time state change; a journal failure must not stop the rollback."""
+        recorder = self.context.runtime_ctx.recorder
+        if recorder is None:
+            return
+        try:
+            getattr(recorder, event)(*args)
+        except Exception as exc:
+            self.context.runtime_ctx.log(
+                "journal_write_failed", {"error": str(exc)}, level="error", exc=exc
+            )
+
+    @staticmethod
+    def _record_outcome(recorder: StepRecorder, name: str, outcome: object) -> None:
+        """Journal a finished step: skipped, or succeeded with its rollback data (durable)."""
+        if outcome is _SKIPPED:
+            recorder.step_skipped(name)
+        elif isinstance(outcome, StepResult) and outcome.success:
+            recorder.step_succeeded(name, outcome)
 
     def _report(
         self, percent: int, step: str | None, current: float | None, total: float | None
