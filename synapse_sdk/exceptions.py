@@ -10,6 +10,9 @@ can catch the SDK's errors in one place. The tree::
     ├── PluginLoadError                         a plugin could not be loaded (strict mode)
     └── PluginHookError                         a plugin's hook raised or returned nonsense
 
+One interrupt lives beside the tree: :class:`RunTerminated` (a ``SystemExit`` with code
+143) is raised in a run that receives SIGTERM, so that it rolls back like Ctrl-C does.
+
 Messages are written for the person running the action: they say what is wrong and
 what to do about it. Causes are always chained (``raise ... from exc``).
 """
@@ -29,6 +32,7 @@ __all__ = [
     "ActionNotFoundError",
     "PluginLoadError",
     "PluginHookError",
+    "RunTerminated",
 ]
 
 
@@ -111,3 +115,13 @@ class PluginHookError(SynapseError):
             f"plugin '{plugin}' failed in {hook}: {message}. "
             f"Fix or update the plugin, or disable it with SYNAPSE_DISABLE_PLUGINS={plugin}."
         )
+
+
+class RunTerminated(SystemExit):
+    """The run received SIGTERM; it was rolled back like a Ctrl-C. Exit code 143."""
+
+    def __init__(self) -> None:
+        super().__init__(143)
+
+    def __str__(self) -> str:
+        return "terminated (SIGTERM)"

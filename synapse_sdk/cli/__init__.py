@@ -7,6 +7,7 @@ import click
 from synapse_sdk.cli.inspect import actions_group, plan_command, plugins_group
 from synapse_sdk.cli.new import new_group
 from synapse_sdk.cli.run import run_command
+from synapse_sdk.cli.runs import runs_group
 
 __all__ = ["cli", "main"]
 
@@ -29,6 +30,7 @@ cli.add_command(plugins_group)
 cli.add_command(plan_command)
 cli.add_command(run_command)
 cli.add_command(new_group)
+cli.add_command(runs_group)
 
 
 def main() -> None:

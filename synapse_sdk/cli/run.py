@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +13,7 @@ from synapse_sdk.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_TERMINATED,
     CliError,
     load_params,
     load_plugin_host,
@@ -21,6 +21,7 @@ from synapse_sdk.cli.common import (
 from synapse_sdk.cli.inspect import json_option, resolve, with_params
 
 if TYPE_CHECKING:
+    from synapse_sdk.journal.store import RunJournal
     from synapse_sdk.plugins.actions.base import BaseAction
     from synapse_sdk.plugins.runtime.sinks import JsonLinesSink, ProgressSink
 
@@ -37,39 +38,58 @@ def _quiet_logger() -> Any:
     return structlog.wrap_logger(structlog.PrintLogger(sys.stderr), processors=[drop])
 
 
-def _run_action(action: BaseAction[Any]) -> tuple[int, Any, str | None]:
-    """Run ``action``; return ``(exit code, result, error message)``."""
-    from synapse_sdk.exceptions import PluginHookError, StepExecutionError
+def _outcome(action: BaseAction[Any], journal: RunJournal) -> tuple[int, Any, str | None]:
+    """Run ``action`` journalled; return ``(exit code, result, error message)``."""
+    from synapse_sdk.exceptions import PluginHookError, RunTerminated, StepExecutionError
+    from synapse_sdk.plugins.runner import run_journalled
 
     try:
-        return EXIT_OK, action.run(), None
+        return EXIT_OK, run_journalled(action, journal), None
     except StepExecutionError as exc:
-        return EXIT_FAILED, None, f"{exc}; the steps that ran were rolled back"
+        code, error = EXIT_FAILED, str(exc)
     except PluginHookError as exc:
         return EXIT_FAILED, None, str(exc)
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED, None, "interrupted; the steps that ran were rolled back"
+        code, error = EXIT_INTERRUPTED, "interrupted"
+    except RunTerminated:
+        code, error = EXIT_TERMINATED, "terminated"
     except Exception as exc:  # an action's own execute() failing is the action failing
         return EXIT_FAILED, None, f"action '{action.name}' failed: {type(exc).__name__}: {exc}"
+    run_id = action.ctx.job_id or ""
+    run = journal.get_run(run_id)
+    if run is not None and run.state == "needs_rollback":
+        return (
+            code,
+            None,
+            f"{error}; the rollback did not finish. Finish it with: synapse runs rollback {run_id}",
+        )
+    return code, None, f"{error}; the steps that ran were rolled back (run {run_id})"
 
 
 def _execute(
     name: str, params_json: str | None, params_file: Path | None, sink: ProgressSink
-) -> tuple[int, Any, str | None]:
+) -> tuple[int, Any, str | None, str | None]:
     from synapse_sdk.exceptions import InvalidParamsError
+    from synapse_sdk.journal.store import JournalError, RunJournal, default_journal_path
     from synapse_sdk.plugins.runtime.context import RuntimeContext
 
     params = load_params(params_json, params_file)
     host = load_plugin_host()
     action_class, resolved = resolve(name)
-    ctx = RuntimeContext(sinks=[sink], logger=_quiet_logger(), job_id=uuid.uuid4().hex[:12])
+    ctx = RuntimeContext(sinks=[sink], logger=_quiet_logger())
     try:
         action = action_class(params, ctx, plugins=host, name=resolved)
     except InvalidParamsError as exc:
         raise CliError(str(exc)) from exc
     try:
-        return _run_action(action)
+        journal = RunJournal(default_journal_path())
+    except JournalError as exc:
+        raise CliError(str(exc), exit_code=EXIT_FAILED) from exc
+    try:
+        code, result, error = _outcome(action, journal)
+        return code, result, error, ctx.job_id
     finally:
+        journal.close()
         ctx.close()
 
 
@@ -77,8 +97,9 @@ def _run_json(name: str, params_json: str | None, params_file: Path | None) -> i
     from synapse_sdk.plugins.runtime.sinks import JsonLinesSink
 
     sink: JsonLinesSink = JsonLinesSink(sys.stdout)
+    run_id = None
     try:
-        code, result, error = _execute(name, params_json, params_file, sink)
+        code, result, error, run_id = _execute(name, params_json, params_file, sink)
     except CliError as exc:
         exc.show()
         code, result, error = exc.exit_code, None, exc.format_message()
@@ -90,6 +111,7 @@ def _run_json(name: str, params_json: str | None, params_file: Path | None) -> i
             "event": "result",
             "success": code == EXIT_OK,
             "exit_code": code,
+            "run_id": run_id,
             "result": result,
             "error": error,
         }
@@ -102,10 +124,10 @@ def _run_terminal(name: str, params_json: str | None, params_file: Path | None) 
     from synapse_sdk.plugins.runtime.terminal import TerminalSink
 
     started = time.perf_counter()
-    code, result, error = _execute(name, params_json, params_file, TerminalSink(title=name))
+    code, result, error, run_id = _execute(name, params_json, params_file, TerminalSink(title=name))
     elapsed = time.perf_counter() - started
     if code == EXIT_OK:
-        click.secho(f"✓ {name} finished in {elapsed:.1f}s", err=True, fg="green")
+        click.secho(f"✓ {name} finished in {elapsed:.1f}s (run {run_id})", err=True, fg="green")
         click.echo(dumps(result))
     else:
         click.secho(f"error: {error}", err=True, fg="red")
@@ -130,7 +152,11 @@ def run_command(
       0    success
       1    the action failed (its steps were rolled back)
       2    bad usage, unknown action or invalid params
-      130  interrupted (its steps were rolled back)
+      130  interrupted by Ctrl-C (its steps were rolled back)
+      143  terminated by SIGTERM (its steps were rolled back)
+
+    Every run is recorded in the run journal ($SYNAPSE_HOME/runs.db, default
+    ~/.synapse/runs.db); see `synapse runs`.
     """
     runner = _run_json if as_json else _run_terminal
     sys.exit(runner(name, params_json, params_file))

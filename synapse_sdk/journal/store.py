@@ -234,9 +234,13 @@ class RunJournal:
                 (state, time.time(), error, run_id),
             )
 
-    def set_run_state(self, run_id: str, state: RunState) -> None:
+    def claim_run(self, run_id: str) -> None:
+        """Mark the run as running in this process (used while recovering it)."""
         with self._transaction() as db:
-            db.execute("UPDATE runs SET state = ? WHERE run_id = ?", (state, run_id))
+            db.execute(
+                "UPDATE runs SET state = 'running', pid = ?, host = ? WHERE run_id = ?",
+                (os.getpid(), socket.gethostname(), run_id),
+            )
 
     # -- steps ----------------------------------------------------------------------------
 

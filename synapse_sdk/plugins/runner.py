@@ -1,18 +1,82 @@
-"""``run_action``: run an action by class or installed name, as the CLI does."""
+"""Running an action for real: the run journal, SIGINT/SIGTERM handling, ``run_action``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from pydantic import BaseModel
 
+from synapse_sdk.exceptions import RunTerminated
+from synapse_sdk.journal.recorder import JournalRecorder, settled_state
+from synapse_sdk.journal.store import RunJournal, default_journal_path
 from synapse_sdk.plugins.actions.base import BaseAction
 from synapse_sdk.plugins.catalog import resolve_action
 from synapse_sdk.plugins.manager import PluginHost, get_plugin_host
 from synapse_sdk.plugins.runtime.context import RuntimeContext
 
-__all__ = ["run_action"]
+__all__ = ["cancellation_handlers", "run_action", "run_journalled"]
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise RunTerminated
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def cancellation_handlers() -> Iterator[None]:
+    """SIGINT raises ``KeyboardInterrupt`` and SIGTERM :class:`RunTerminated` while inside.
+
+    Both interrupt the running step, so the orchestrator rolls back before the exception
+    leaves the run. The previous handlers are restored on exit. Signals can only be
+    handled in the main thread; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, _interrupt),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_journalled(action: BaseAction[Any], journal: RunJournal) -> Any:
+    """Run ``action`` with every step recorded in ``journal`` under a new run id.
+
+    The run id is also the runtime context's ``job_id`` (set before the run starts). On
+    failure the run's final state is derived from its steps: ``rolled_back``,
+    ``rollback_failed``, ``failed`` (nothing ran), or ``needs_rollback`` when the rollback
+    itself was interrupted (``synapse runs rollback RUN_ID`` finishes it).
+    """
+    runtime = action.ctx
+    run_id = journal.start_run(action.name, action.redacted_params())
+    if runtime.job_id is None:
+        runtime.job_id = run_id
+    previous, runtime.recorder = runtime.recorder, JournalRecorder(journal, run_id)
+    try:
+        with cancellation_handlers():
+            result = action.run()
+    except BaseException as exc:
+        run = journal.get_run(run_id)
+        state = settled_state(run) if run is not None else "failed"
+        journal.end_run(run_id, state, error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        runtime.recorder = previous
+    journal.end_run(run_id, "succeeded")
+    return result
 
 
 def run_action(
@@ -21,8 +85,12 @@ def run_action(
     *,
     ctx: RuntimeContext | None = None,
     plugins: PluginHost | None = None,
+    journal: RunJournal | None = None,
 ) -> Any:
     """Validate ``params``, build the action and run it with the installed hook plugins.
+
+    The run is recorded in the run journal (``$SYNAPSE_HOME/runs.db`` unless ``journal``
+    is given); its run id is ``ctx.job_id``. While it runs, SIGINT and SIGTERM roll it back.
 
     Args:
         action: an action class, an installed action's name, or ``"module:Class"``.
@@ -30,14 +98,22 @@ def run_action(
         ctx: the runtime context (logger, sinks); a fresh ``RuntimeContext()`` by default.
         plugins: the plugin host; by default the process-wide one, which loads the
             plugins installed through entry points (as the ``synapse`` command does).
+        journal: the run journal to record into.
 
     Raises:
         ActionNotFoundError: ``action`` names no installed action.
         InvalidParamsError: the params are invalid (every bad field is listed).
         StepExecutionError: a step failed; the run was rolled back.
+        JournalError: the journal cannot be opened or written.
     """
     action_class, name = resolve_action(action)
     runtime = ctx if ctx is not None else RuntimeContext()
     host = plugins if plugins is not None else get_plugin_host(runtime.env)
     instance = action_class(params, runtime, plugins=host, name=name)
-    return instance.run()
+    if journal is not None:
+        return run_journalled(instance, journal)
+    own_journal = RunJournal(default_journal_path(runtime.env))
+    try:
+        return run_journalled(instance, own_journal)
+    finally:
+        own_journal.close()

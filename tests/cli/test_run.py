@@ -27,6 +27,7 @@ def test_run_json_streams_events_and_ends_with_the_result(
     assert result.returncode == 0, result.stderr
     events = parse_lines(result.stdout)
     assert all("event" in event for event in events)
+    run_id = events[-1].pop("run_id")
     assert events[-1] == {
         "event": "result",
         "success": True,
@@ -34,6 +35,7 @@ def test_run_json_streams_events_and_ends_with_the_result(
         "result": {"success": True, "steps_executed": 4, "steps_total": 4},
         "error": None,
     }
+    assert len(run_id) == 12
     progress = [event for event in events if event["event"] == "progress"]
     percents = [event["percent"] for event in progress]
     assert percents == sorted(percents)

@@ -58,6 +58,7 @@ class RuntimeContext:
         self.recorder: StepRecorder | None = None
         self._logger = logger
         self._bound_logger: Any | None = None
+        self._bound_job_id: str | None = None
         self._scope: WeightedProgress | None = None
         self._last_percent = -1
         self._last_step: str | None = None
@@ -66,14 +67,15 @@ class RuntimeContext:
 
     @property
     def logger(self) -> FilteringBoundLogger:
-        """The structlog logger, bound with ``job_id``."""
-        if self._bound_logger is None:
-            base = self._logger
-            if base is None:
+        """The structlog logger, bound with ``job_id`` (rebound if the job id changes)."""
+        if self._bound_logger is None or self._bound_job_id != self.job_id:
+            if self._logger is None:
                 import structlog
 
-                base = structlog.get_logger("synapse_sdk")
+                self._logger = structlog.get_logger("synapse_sdk")
+            base = self._logger
             self._bound_logger = base.bind(job_id=self.job_id) if self.job_id else base
+            self._bound_job_id = self.job_id
         logger: FilteringBoundLogger = self._bound_logger
         return logger
 

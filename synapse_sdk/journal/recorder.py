@@ -1,0 +1,60 @@
+"""JournalRecorder: the :class:`~synapse_sdk.plugins.steps.recorder.StepRecorder` of one run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synapse_sdk.journal.store import RunJournal, RunRecord, RunState
+from synapse_sdk.plugins.steps.base import StepResult
+
+__all__ = ["JournalRecorder", "settled_state"]
+
+
+class JournalRecorder:
+    """Writes one run's step states to the journal, each durably before returning."""
+
+    def __init__(self, journal: RunJournal, run_id: str) -> None:
+        self.journal = journal
+        self.run_id = run_id
+
+    def step_started(self, position: int, name: str) -> None:
+        self.journal.step_started(self.run_id, position, name)
+
+    def record(self, name: str, key: str, value: Any) -> None:
+        self.journal.record(self.run_id, name, key, value)
+
+    def step_succeeded(self, name: str, result: StepResult) -> None:
+        self.journal.step_finished(
+            self.run_id, name, "succeeded", rollback_data=result.rollback_data
+        )
+
+    def step_skipped(self, name: str) -> None:
+        self.journal.step_finished(self.run_id, name, "skipped")
+
+    def step_failed(self, name: str, error: str) -> None:
+        self.journal.step_finished(self.run_id, name, "failed", error=error)
+
+    def step_rolled_back(self, name: str) -> None:
+        self.journal.step_finished(self.run_id, name, "rolled_back")
+
+    def rollback_failed(self, name: str, error: str) -> None:
+        self.journal.step_finished(self.run_id, name, "rollback_failed", error=error)
+
+
+UNDONE = frozenset({"skipped", "rolled_back", "rollback_failed"})
+"""Step states that need no (further) rollback."""
+
+
+def settled_state(run: RunRecord) -> RunState:
+    """The final state of a run that did not succeed, from its steps' states.
+
+    ``rolled_back`` when every step that ran was rolled back, ``rollback_failed`` when a
+    rollback raised, ``needs_rollback`` while some step that ran is not undone yet, and
+    ``failed`` when no step ran at all (the run failed before its first step).
+    """
+    states = {step.state for step in run.steps}
+    if not run.steps:
+        return "failed"
+    if not states <= UNDONE:
+        return "needs_rollback"
+    return "rollback_failed" if "rollback_failed" in states else "rolled_back"

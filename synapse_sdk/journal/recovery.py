@@ -1,0 +1,120 @@
+"""Finishing a run that a crash left unfinished: roll back from the journal alone.
+
+A run killed with ``kill -9`` (or by a power loss, or whose rollback was interrupted by a
+second Ctrl-C) is ``needs_rollback`` in the journal. :func:`rollback_run` rebuilds the
+action from the journal (its name and params, with secrets supplied again by the caller),
+rebuilds its plan, and calls ``rollback`` on every step that ran and is not undone yet, in
+reverse order, with the ``rollback_data`` the journal holds. Each rollback is journalled
+as it finishes, so running it again after another crash never undoes a step twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from synapse_sdk.exceptions import SynapseError
+from synapse_sdk.journal.recorder import UNDONE, settled_state
+from synapse_sdk.journal.store import RunJournal, RunRecord
+from synapse_sdk.plugins.catalog import resolve_action
+from synapse_sdk.plugins.manager import PluginHost
+from synapse_sdk.plugins.runner import cancellation_handlers
+from synapse_sdk.plugins.runtime.context import RuntimeContext
+from synapse_sdk.plugins.runtime.events import REDACTED
+from synapse_sdk.plugins.steps import StepResult
+
+__all__ = ["RecoveryError", "redacted_fields", "rollback_run"]
+
+
+class RecoveryError(SynapseError):
+    """The run cannot be rolled back from the journal (unknown, not unfinished, missing secrets)."""
+
+
+def redacted_fields(params: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted names of the params whose values were redacted in the journal."""
+    found: list[str] = []
+    for key, value in params.items():
+        if value == REDACTED:
+            found.append(prefix + key)
+        elif isinstance(value, Mapping):
+            found += redacted_fields(value, f"{prefix}{key}.")
+    return found
+
+
+def rollback_run(
+    journal: RunJournal,
+    run_id: str,
+    *,
+    plugins: PluginHost,
+    ctx: RuntimeContext | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> RunRecord:
+    """Roll back an unfinished run; return its record with the final state.
+
+    Args:
+        journal: the journal holding the run.
+        run_id: the run to roll back.
+        plugins: the plugin host used to rebuild the plan (the same plugins as the run).
+        ctx: runtime context for the rollback (logs, sinks).
+        params: params overriding the journalled ones; required for secret fields, which
+            the journal only holds redacted.
+
+    Raises:
+        RecoveryError: unknown run, a run that does not need rollback, secrets missing, or
+            a journalled step the rebuilt plan does not have.
+    """
+    run = journal.get_run(run_id)
+    if run is None:
+        known = ", ".join(record.run_id for record in journal.list_runs(limit=5)) or "none"
+        raise RecoveryError(f"no run with id '{run_id}' in {journal.path}; recent runs: {known}")
+    if run.state != "needs_rollback":
+        raise RecoveryError(f"run '{run_id}' is {run.state}; only unfinished runs need a rollback")
+    merged = {**run.params, **(params or {})}
+    missing = redacted_fields(merged)
+    if missing:
+        raise RecoveryError(
+            f"run '{run_id}' had secret params ({', '.join(missing)}) that the journal does not "
+            "keep; pass them again with --params-file"
+        )
+
+    action_class, _ = resolve_action(run.action)
+    runtime = ctx if ctx is not None else RuntimeContext()
+    runtime.job_id = run_id
+    action = action_class(merged, runtime, plugins=plugins, name=run.action)
+    plan = action.plan()
+    context = action.create_context()
+    pending = [step for step in reversed(run.steps) if step.state not in UNDONE]
+    unknown = [step.name for step in pending if step.name not in plan.registry]
+    if unknown:
+        raise RecoveryError(
+            f"the plan of '{run.action}' has no step named {', '.join(unknown)}; install the "
+            "same plugins (and versions) as the original run, then try again"
+        )
+
+    journal.claim_run(run_id)
+    with cancellation_handlers():
+        for record in pending:
+            step = plan.registry.get(record.name)
+            result = StepResult(
+                success=record.state == "succeeded",
+                error=record.error,
+                rollback_data=dict(record.rollback_data),
+            )
+            context.current_step = record.name
+            try:
+                step.rollback(context, result)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                journal.step_finished(run_id, record.name, "rollback_failed", error=error)
+                runtime.log("rollback_failed", {"error": error}, step=record.name, level="error")
+            else:
+                journal.step_finished(run_id, record.name, "rolled_back")
+                runtime.log("rolled_back", {"run_id": run_id}, step=record.name)
+            finally:
+                context.current_step = None
+    final = journal.get_run(run_id)
+    assert final is not None
+    journal.end_run(run_id, settled_state(final), error=run.error)
+    finished = journal.get_run(run_id)
+    assert finished is not None
+    return finished
