@@ -48,6 +48,7 @@ class Copy(BaseStep[UploadContext]):
                 continue
             shutil.copy(Path(context.params.source) / name, target / name)
             written.append(name)
+            context.record_rollback("written", written)
             size = (target / name).stat().st_size
             context.uploaded.append(
                 UploadedObject(str(Path(context.params.source) / name), str(target / name), size)
@@ -60,11 +61,13 @@ class Copy(BaseStep[UploadContext]):
         return StepResult(success=True, rollback_data={"written": written})
 
     def rollback(self, context: UploadContext, result: StepResult) -> None:
+        # Works from the recorded names alone, so a crashed run can be undone from the journal.
         target = Path(context.params.target)
-        for uploaded in context.uploaded:
-            Path(uploaded.target).unlink(missing_ok=True)
-        context.log("copy_rolled_back", {"removed": len(context.uploaded)}, level="warning")
-        if not any(target.iterdir()):
+        written = result.rollback_data.get("written", [])
+        for name in written:
+            (target / name).unlink(missing_ok=True)
+        context.log("copy_rolled_back", {"removed": len(written)}, level="warning")
+        if target.exists() and not any(target.iterdir()):
             target.rmdir()
 
 
