@@ -31,6 +31,13 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """Build the docs site with MkDocs in strict mode (broken links and snippets fail)."""
+    session.install("-e", ".", "mkdocs>=1.6", "pymdown-extensions>=10")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+
+
+@nox.session
 def benchmarks(session: nox.Session) -> None:
     """Run every benchmark script; each prints one JSON document."""
     session.install("-e", ".")

@@ -114,7 +114,8 @@ def rollback_run(
                 context.current_step = None
     final = journal.get_run(run_id)
     assert final is not None
-    journal.end_run(run_id, settled_state(final), error=run.error)
+    # A crash before the first step left nothing to undo: that run is rolled back too.
+    journal.end_run(run_id, settled_state(final) if final.steps else "rolled_back", error=run.error)
     finished = journal.get_run(run_id)
     assert finished is not None
     return finished

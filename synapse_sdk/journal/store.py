@@ -206,6 +206,12 @@ class RunJournal:
     def close(self) -> None:
         self._db.close()
 
+    def connection_mode(self) -> tuple[str, int]:
+        """``(journal_mode, synchronous)`` of the connection: ``('wal', 2)`` means WAL, FULL."""
+        mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
+        synchronous = self._db.execute("PRAGMA synchronous").fetchone()[0]
+        return str(mode), int(synchronous)
+
     # -- runs -----------------------------------------------------------------------------
 
     def start_run(

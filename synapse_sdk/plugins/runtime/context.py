@@ -20,10 +20,37 @@ from synapse_sdk.plugins.runtime.sinks import ProgressSink
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
-    from synapse_sdk.plugins.steps.progress import WeightedProgress
+    from synapse_sdk.plugins.steps.progress import ProgressScope
     from synapse_sdk.plugins.steps.recorder import StepRecorder
 
 __all__ = ["RuntimeContext"]
+
+
+def _default_logger() -> Any:
+    """The application's structlog logger if it configured structlog, else a safe default.
+
+    structlog's own defaults print to stdout, in colour, with rich tracebacks that show
+    local variables (secrets included). Unless the application configured structlog, the
+    SDK logs plain lines to stderr at INFO and above, with plain tracebacks.
+    """
+    import logging
+    import sys
+
+    import structlog
+
+    if structlog.is_configured():
+        return structlog.get_logger("synapse_sdk")
+    return structlog.wrap_logger(
+        structlog.PrintLogger(sys.stderr),
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S"),
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            ),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    )
 
 
 class RuntimeContext:
@@ -32,10 +59,10 @@ class RuntimeContext:
     It carries a structlog logger bound with the job id, a list of progress sinks, an env
     mapping, an optional job id and an optional ``recorder`` (the run journal, set by
     ``run_action``) that the orchestrator reports every step's state to.
-    ``RuntimeContext()`` works with no arguments: the
-    logger is then ``structlog.get_logger("synapse_sdk")`` (so it follows the
-    application's structlog configuration), there are no sinks, and ``env`` is a copy of
-    ``os.environ``.
+    ``RuntimeContext()`` works with no arguments: the logger is then
+    ``structlog.get_logger("synapse_sdk")`` if the application configured structlog, else
+    plain lines on stderr (see ``_default_logger``); there are no sinks, and ``env`` is a
+    copy of ``os.environ``.
 
     Progress: outside an orchestrated run, ``set_progress(current, total)`` reports
     ``round(100 * current / total)``; inside one, the orchestrator maps it into the running
@@ -59,7 +86,7 @@ class RuntimeContext:
         self._logger = logger
         self._bound_logger: Any | None = None
         self._bound_job_id: str | None = None
-        self._scope: WeightedProgress | None = None
+        self._scope: ProgressScope | None = None
         self._last_percent = -1
         self._last_step: str | None = None
 
@@ -70,9 +97,7 @@ class RuntimeContext:
         """The structlog logger, bound with ``job_id`` (rebound if the job id changes)."""
         if self._bound_logger is None or self._bound_job_id != self.job_id:
             if self._logger is None:
-                import structlog
-
-                self._logger = structlog.get_logger("synapse_sdk")
+                self._logger = _default_logger()
             base = self._logger
             self._bound_logger = base.bind(job_id=self.job_id) if self.job_id else base
             self._bound_job_id = self.job_id
@@ -114,7 +139,10 @@ class RuntimeContext:
             return
         if total <= 0:
             return
-        percent = round(100 * min(max(current / total, 0.0), 1.0))
+        fraction = current / total
+        if fraction != fraction:  # NaN: nothing meaningful to report
+            return
+        percent = round(100 * min(max(fraction, 0.0), 1.0))
         if percent != self._last_percent or step != self._last_step:
             self._last_percent = percent
             self._last_step = step
@@ -139,7 +167,7 @@ class RuntimeContext:
             self.emit(StepEvent(step=step, status=status, error=error))
 
     @contextmanager
-    def progress_scope(self, progress: WeightedProgress) -> Iterator[WeightedProgress]:
+    def progress_scope(self, progress: ProgressScope) -> Iterator[ProgressScope]:
         """Route ``set_progress`` calls into ``progress`` for the duration of a run."""
         previous, self._scope = self._scope, progress
         try:

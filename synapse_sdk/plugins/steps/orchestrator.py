@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Generic, TypedDict
 
 from synapse_sdk.exceptions import StepExecutionError
 from synapse_sdk.plugins.steps.base import BaseStep, C, StepResult
-from synapse_sdk.plugins.steps.progress import WeightedProgress
+from synapse_sdk.plugins.steps.progress import FROZEN_PROGRESS, WeightedProgress
 from synapse_sdk.plugins.steps.recorder import StepRecorder
 from synapse_sdk.plugins.steps.registry import StepRegistry
 
@@ -61,6 +61,17 @@ _SKIPPED = object()
 
 def _error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def _failed_result(exc: Exception, outcome: object) -> StepResult:
+    """The failed result of a step that raised, or whose result could not be journalled.
+
+    In the second case the step did its work, so its data and rollback data are kept for
+    its rollback.
+    """
+    if isinstance(outcome, StepResult):
+        return replace(outcome, success=False, error=_error_text(exc))
+    return StepResult(success=False, error=_error_text(exc))
 
 
 def _wrong_type_result(step: str, outcome: object) -> StepResult:
@@ -128,6 +139,9 @@ class Orchestrator(Generic[C]):
         failure: _Failure[C] | None = None
         running: BaseStep[C] | None = None
 
+        names = progress.names
+        ends = progress.ends
+
         with runtime.progress_scope(progress):
             if not steps:
                 self._report(100, None, None, None)
@@ -135,21 +149,19 @@ class Orchestrator(Generic[C]):
                 # The per-step hot path: every call added here costs every step of every run.
                 for index, step in enumerate(steps):
                     running = step
-                    name = context.current_step = step.name
+                    name = context.current_step = names[index]
                     progress.index = index
                     if sinks:
                         runtime.report_step(name, "started")
+                    outcome: object = None
                     try:
                         if recorder is not None:
                             recorder.step_started(index, name)
-                        outcome: object = (
-                            _SKIPPED if step.can_skip(context) else step.execute(context)
-                        )
+                        outcome = _SKIPPED if step.can_skip(context) else step.execute(context)
                         if recorder is not None:
                             self._record_outcome(recorder, name, outcome)
                     except Exception as exc:
-                        failed = StepResult(success=False, error=_error_text(exc))
-                        failure = _Failure(step, failed, exc)
+                        failure = _Failure(step, _failed_result(exc, outcome), exc)
                         break
                     if outcome is _SKIPPED:
                         results.append(StepResult(success=True, skipped=True))
@@ -167,7 +179,10 @@ class Orchestrator(Generic[C]):
                         executed.append((step, outcome))
                         status = "succeeded"
                     running = context.current_step = None
-                    percent = progress.finish_step(index)
+                    percent = ends[index]
+                    if percent < progress.last:  # in-step reports may have rounded past the end
+                        percent = progress.last
+                    progress.last = percent
                     callback = self._callback  # a failing callback is dropped mid-run
                     if callback is not None:
                         try:
@@ -233,6 +248,16 @@ class Orchestrator(Generic[C]):
             self._journal("step_failed", name, error)
             to_undo.insert(0, (failure.step, failure.result))
         rollback_errors: list[str] = []
+        with runtime.progress_scope(FROZEN_PROGRESS):
+            self._undo(to_undo, rollback_errors)
+        return rollback_errors
+
+    def _undo(
+        self, to_undo: list[tuple[BaseStep[C], StepResult]], rollback_errors: list[str]
+    ) -> None:
+        """Call each rollback in order; record failures and keep going."""
+        context = self.context
+        runtime = context.runtime_ctx
         for step, result in to_undo:
             recorded = context.recorded_rollback.get(step.name)
             if recorded:  # what the step recorded as it went; its returned keys win
@@ -254,7 +279,6 @@ class Orchestrator(Generic[C]):
                 self._journal("step_rolled_back", step.name)
             finally:
                 context.current_step = None
-        return rollback_errors
 
     def _journal(self, event: str, *args: str) -> None:
         """Record a rollback-time state change; a journal failure must not stop the rollback."""

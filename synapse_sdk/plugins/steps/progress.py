@@ -10,14 +10,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
-__all__ = ["WeightedProgress", "ProgressListener"]
+__all__ = ["FROZEN_PROGRESS", "ProgressScope", "WeightedProgress", "ProgressListener"]
 
 _HUGE = 1e300
 """Weights above this are scaled down before summing (the float range ends near 1.8e308)."""
 
 ProgressListener = Callable[[int, str | None, float | None, float | None], None]
 """Called as ``listener(percent, step, current, total)`` when progress inside a step rises."""
+
+
+class ProgressScope(Protocol):
+    """Where ``set_progress`` calls go while a run is in progress."""
+
+    def step_progress(self, current: float, total: float) -> None: ...
+
+
+class _FrozenProgress:
+    """Ignores progress: rollbacks never move the overall figure (it must not go back)."""
+
+    def step_progress(self, current: float, total: float) -> None:
+        return None
+
+
+FROZEN_PROGRESS: ProgressScope = _FrozenProgress()
 
 
 class WeightedProgress:
@@ -73,11 +90,3 @@ class WeightedProgress:
         if percent > self.last:
             self.last = percent
             self._listener(percent, self.names[index], current, total)
-
-    def finish_step(self, index: int) -> int:
-        """Record the end of step ``index`` and return the overall percentage to report."""
-        percent = self.ends[index]
-        if percent < self.last:
-            percent = self.last
-        self.last = percent
-        return percent

@@ -92,10 +92,12 @@ class StepRegistry(Generic[C]):
 
     def _checked(self, step: object, replacing: str | None = None) -> BaseStep[C]:
         if not isinstance(step, BaseStep):
-            hint = ""
             if isinstance(step, type) and issubclass(step, BaseStep):
-                hint = f" Have you forgotten the () after {step.__name__}?"
-            raise TypeError(f"expected a BaseStep instance, got {type(step).__name__!r}.{hint}")
+                raise TypeError(
+                    f"expected a BaseStep instance, got the class {step.__name__}. "
+                    f"Have you forgotten the () after {step.__name__}?"
+                )
+            raise TypeError(f"expected a BaseStep instance, got {type(step).__name__!r}")
         name = step.name
         if not isinstance(name, str) or not name:
             raise ValueError(f"step {type(step).__name__} must have a non-empty string name")

@@ -1,0 +1,60 @@
+"""An action for recovery tests: ``steps`` numbered steps whose rollbacks are counted.
+
+``CRASH_AT`` makes the n-th rollback call (counting down) raise ``KeyboardInterrupt``
+before it does anything, which is how a test simulates a process dying mid-recovery.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from synapse_sdk.plugins import BaseAction
+from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
+from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
+
+COMPLETED: Counter[str] = Counter()
+CALLS: list[str] = []
+CRASH_AT: list[int] = []  # [n]: the n-th next rollback call crashes; [] never
+
+
+class CountingParams(ActionParams):
+    steps: int = 3
+
+
+class Counted(BaseStep[ActionContext]):
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    @property
+    def name(self) -> str:
+        return f"s{self.index}"
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        return StepResult(success=True, rollback_data={"index": self.index})
+
+    def rollback(self, context: ActionContext, result: StepResult) -> None:
+        CALLS.append(self.name)
+        if CRASH_AT:
+            CRASH_AT[0] -= 1
+            if CRASH_AT[0] == 0:
+                CRASH_AT.clear()
+                raise KeyboardInterrupt
+        assert result.rollback_data.get("index", self.index) == self.index
+        COMPLETED[self.name] += 1
+
+
+class CountingAction(BaseAction[CountingParams]):
+    def setup_steps(self, registry: StepRegistry[Any]) -> None:
+        for index in range(self.params.steps):
+            registry.register(Counted(index))
+
+
+def reset() -> None:
+    COMPLETED.clear()
+    CALLS.clear()
+    CRASH_AT.clear()
