@@ -67,3 +67,31 @@ def test_first_action_example_prints_the_result() -> None:
     assert (
         result.stdout.splitlines()[-1] == "{'success': True, 'steps_executed': 2, 'steps_total': 2}"
     )
+
+
+def test_readme_first_action_runs(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Your first action in 30 lines", 1)[1].split("```python\n", 1)[1]
+    code = block.split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 40
+    script = tmp_path / "first.py"
+    script.write_text(code, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout.splitlines()[-1] == "{'success': True, 'steps_executed': 1, 'steps_total': 1}"
+    )
+    assert sorted(path.name for path in (tmp_path / "greetings").iterdir()) == [
+        "greeting-1.txt",
+        "greeting-2.txt",
+    ]
+
+
+def test_readme_commands_match_ci() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    test_command = "python -m pip install -r requirements-test.txt && python -m pytest"
+    assert f"```bash\n{test_command}\n```" in readme
+    assert test_command in ci
