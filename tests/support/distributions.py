@@ -52,6 +52,7 @@ def install_demo(site: Path) -> Path:
     * ``demo-broken-plugin 0.0.1``: hook plugin ``exploding`` that raises on import.
     * ``demo-disabled 0.0.1``: hook plugin ``sentinel`` that writes a file when imported,
       so a test can prove it was never imported.
+    * ``synapse-faults 0.1.0``: hook plugin ``faults``, the fault injector of tests/faults.
     """
     site.mkdir(parents=True, exist_ok=True)
     for source in DEMO_SOURCES.glob("*.py"):
@@ -81,6 +82,12 @@ def install_demo(site: Path) -> Path:
         "demo-broken-plugin",
         "0.0.1",
         entry_points={"synapse_sdk.plugins": {"exploding": "demo_exploding"}},
+    )
+    make_distribution(
+        site,
+        "synapse-faults",
+        "0.1.0",
+        entry_points={"synapse_sdk.plugins": {"faults": "synapse_faults"}},
     )
     make_distribution(
         site,
