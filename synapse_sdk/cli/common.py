@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
+    from synapse_sdk.journal.store import RunJournal
     from synapse_sdk.plugins.manager import PluginHost
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "CliError",
     "load_params",
     "load_plugin_host",
+    "open_journal",
     "print_table",
     "warn",
 ]
@@ -94,6 +97,23 @@ def load_plugin_host() -> PluginHost:
             f"failed to load: {record.error}"
         )
     return host
+
+
+@contextmanager
+def open_journal() -> Iterator[RunJournal]:
+    """The user's run journal; a journal problem becomes a CLI error (exit 1), no traceback."""
+    from synapse_sdk.journal.store import JournalError, RunJournal, default_journal_path
+
+    try:
+        journal = RunJournal(default_journal_path())
+    except JournalError as exc:
+        raise CliError(str(exc), exit_code=EXIT_FAILED) from exc
+    try:
+        yield journal
+    except JournalError as exc:
+        raise CliError(str(exc), exit_code=EXIT_FAILED) from exc
+    finally:
+        journal.close()
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -17,6 +17,7 @@ from synapse_sdk.cli.common import (
     CliError,
     load_params,
     load_plugin_host,
+    open_journal,
 )
 from synapse_sdk.cli.inspect import json_option, resolve, with_params
 
@@ -70,7 +71,6 @@ def _execute(
     name: str, params_json: str | None, params_file: Path | None, sink: ProgressSink
 ) -> tuple[int, Any, str | None, str | None]:
     from synapse_sdk.exceptions import InvalidParamsError
-    from synapse_sdk.journal.store import JournalError, RunJournal, default_journal_path
     from synapse_sdk.plugins.runtime.context import RuntimeContext
 
     params = load_params(params_json, params_file)
@@ -82,14 +82,10 @@ def _execute(
     except InvalidParamsError as exc:
         raise CliError(str(exc)) from exc
     try:
-        journal = RunJournal(default_journal_path())
-    except JournalError as exc:
-        raise CliError(str(exc), exit_code=EXIT_FAILED) from exc
-    try:
-        code, result, error = _outcome(action, journal)
-        return code, result, error, ctx.job_id
+        with open_journal() as journal:
+            code, result, error = _outcome(action, journal)
+            return code, result, error, ctx.job_id
     finally:
-        journal.close()
         ctx.close()
 
 

@@ -9,22 +9,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from synapse_sdk.cli.common import EXIT_FAILED, CliError, load_params, load_plugin_host, print_table
+from synapse_sdk.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    CliError,
+    load_params,
+    load_plugin_host,
+    open_journal,
+    print_table,
+)
 from synapse_sdk.cli.inspect import json_option
 
 if TYPE_CHECKING:
-    from synapse_sdk.journal.store import RunJournal
+    pass
 
 __all__ = ["runs_group"]
-
-
-def _open_journal() -> RunJournal:
-    from synapse_sdk.journal.store import JournalError, RunJournal, default_journal_path
-
-    try:
-        return RunJournal(default_journal_path())
-    except JournalError as exc:
-        raise CliError(str(exc), exit_code=EXIT_FAILED) from exc
 
 
 def _when(timestamp: float | None) -> str:
@@ -43,15 +42,8 @@ def runs_group() -> None:
 @json_option
 def list_runs(limit: int, as_json: bool) -> None:
     """Recent runs, newest first. Runs marked 'needs_rollback' were left unfinished by a crash."""
-    from synapse_sdk.journal.store import JournalError
-
-    journal = _open_journal()
-    try:
+    with open_journal() as journal:
         runs = journal.list_runs(limit)
-    except JournalError as exc:
-        raise CliError(str(exc), exit_code=EXIT_FAILED) from exc
-    finally:
-        journal.close()
     if as_json:
         click.echo(
             json.dumps(
@@ -84,15 +76,8 @@ def list_runs(limit: int, as_json: bool) -> None:
 @json_option
 def show_run(run_id: str, as_json: bool) -> None:
     """One run with the state and rollback data of each step."""
-    from synapse_sdk.journal.store import JournalError
-
-    journal = _open_journal()
-    try:
+    with open_journal() as journal:
         run = journal.get_run(run_id)
-    except JournalError as exc:
-        raise CliError(str(exc), exit_code=EXIT_FAILED) from exc
-    finally:
-        journal.close()
     if run is None:
         raise CliError(f"no run with id '{run_id}'; see 'synapse runs list'")
     if as_json:
@@ -140,17 +125,16 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool) -> None:
 
     params = load_params(None, params_file)
     host = load_plugin_host()
-    journal = _open_journal()
-    try:
-        run = rollback_run(journal, run_id, plugins=host, params=params)
-    except (RecoveryError, ActionNotFoundError, InvalidParamsError, ActionLoadError) as exc:
-        raise CliError(str(exc)) from exc
-    except KeyboardInterrupt as exc:
-        raise CliError(
-            f"interrupted; run 'synapse runs rollback {run_id}' again to finish", exit_code=130
-        ) from exc
-    finally:
-        journal.close()
+    with open_journal() as journal:
+        try:
+            run = rollback_run(journal, run_id, plugins=host, params=params)
+        except (RecoveryError, ActionNotFoundError, InvalidParamsError, ActionLoadError) as exc:
+            raise CliError(str(exc)) from exc
+        except KeyboardInterrupt as exc:
+            raise CliError(
+                f"interrupted; run 'synapse runs rollback {run_id}' again to finish",
+                exit_code=EXIT_INTERRUPTED,
+            ) from exc
     if as_json:
         click.echo(json.dumps({"run_id": run.run_id, "action": run.action, "state": run.state}))
     else:
