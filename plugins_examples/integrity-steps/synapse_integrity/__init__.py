@@ -1,0 +1,1 @@
+"""The integrity-steps example hook plugin for synapse-sdk."""

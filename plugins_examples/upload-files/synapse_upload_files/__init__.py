@@ -1,0 +1,1 @@
+"""The upload-files example plugin for synapse-sdk."""

@@ -1,0 +1,35 @@
+"""The ``upload-files`` action."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from synapse_sdk.plugins import BaseUploadAction, UploadParams
+from synapse_sdk.plugins.actions.upload import UploadContext
+from synapse_sdk.plugins.steps import StepRegistry
+from synapse_upload_files.steps import Discover, Manifest, Summary, Upload, Validate
+
+
+class UploadFilesParams(UploadParams):
+    """Where from, where to, and what is allowed."""
+
+    extensions: list[str] | None = Field(
+        None, description="Allowed file extensions (e.g. ['png', 'csv']); all when omitted."
+    )
+    max_file_size: int = Field(
+        100 * 1024 * 1024, gt=0, description="Largest file accepted, in bytes."
+    )
+    manifest_name: str = Field("manifest.json", description="Name of the manifest at the target.")
+
+
+class UploadFilesAction(BaseUploadAction[UploadFilesParams]):
+    """Upload a directory tree to any fsspec URL, with a sha256 manifest."""
+
+    action_name = "upload-files"
+
+    def setup_steps(self, registry: StepRegistry[UploadContext]) -> None:
+        registry.register(Discover())
+        registry.register(Validate())
+        registry.register(Upload())
+        registry.register(Manifest())
+        registry.register(Summary())
