@@ -21,7 +21,7 @@ from synapse_sdk.plugins.manager import PluginHost
 from synapse_sdk.plugins.runner import cancellation_handlers
 from synapse_sdk.plugins.runtime.context import RuntimeContext
 from synapse_sdk.plugins.runtime.events import REDACTED
-from synapse_sdk.plugins.steps import StepResult
+from synapse_sdk.plugins.steps import BaseStep, StepResult, unwrap
 
 __all__ = ["RecoveryError", "redacted_fields", "rollback_run"]
 
@@ -39,6 +39,22 @@ def redacted_fields(params: Mapping[str, Any], prefix: str = "") -> list[str]:
         elif isinstance(value, Mapping):
             found += redacted_fields(value, f"{prefix}{key}.")
     return found
+
+
+def _steps_by_name(steps: list[BaseStep[Any]]) -> dict[str, BaseStep[Any]]:
+    """Steps by their registry name and, where unambiguous, by their innermost name.
+
+    The second lets a run be recovered after a wrapping plugin was installed since the
+    run: ``upload`` in the journal still finds the plan's ``timed_upload`` step.
+    """
+    by_name = {step.name: step for step in steps}
+    inner: dict[str, list[BaseStep[Any]]] = {}
+    for step in steps:
+        inner.setdefault(unwrap(step).name, []).append(step)
+    for name, found in inner.items():
+        if len(found) == 1:
+            by_name.setdefault(name, found[0])
+    return by_name
 
 
 def rollback_run(
@@ -84,7 +100,8 @@ def rollback_run(
     plan = action.plan()
     context = action.create_context()
     pending = [step for step in reversed(run.steps) if step.state not in UNDONE]
-    unknown = [step.name for step in pending if step.name not in plan.registry]
+    steps = _steps_by_name(plan.registry.get_steps())
+    unknown = [step.name for step in pending if step.name not in steps]
     if unknown:
         raise RecoveryError(
             f"the plan of '{run.action}' has no step named {', '.join(unknown)}; install the "
@@ -94,7 +111,7 @@ def rollback_run(
     journal.claim_run(run_id)
     with cancellation_handlers():
         for record in pending:
-            step = plan.registry.get(record.name)
+            step = steps[record.name]
             result = StepResult(
                 success=record.state == "succeeded",
                 error=record.error,
