@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from synapse_integrity.digest import digest_of
 from synapse_sdk.plugins.actions.upload import UploadContext
 from synapse_sdk.plugins.steps import BaseStep, StepResult
+
+from synapse_integrity.digest import digest_of
 
 
 class VerifyUpload(BaseStep[UploadContext]):

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import synapse_integrity.plugin as integrity
-
 from synapse_sdk.exceptions import StepExecutionError
 from synapse_sdk.plugins import hookimpl
 from synapse_sdk.plugins.steps import BaseStep, StepResult
+
+import synapse_integrity.plugin as integrity
 
 SAMPLE = Path(__file__).resolve().parents[2] / "upload-files" / "sample_data"
 SYNAPSE = str(Path(sys.executable).with_name("synapse"))

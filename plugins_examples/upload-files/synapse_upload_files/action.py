@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pydantic import Field
-
 from synapse_sdk.plugins import BaseUploadAction, UploadParams
 from synapse_sdk.plugins.actions.upload import UploadContext
 from synapse_sdk.plugins.steps import StepRegistry
+
 from synapse_upload_files.steps import Discover, Manifest, Summary, Upload, Validate
 
 

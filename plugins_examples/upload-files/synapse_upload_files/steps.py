@@ -9,6 +9,7 @@ from typing import Any
 
 from synapse_sdk.plugins.actions.upload import UPLOAD_STEP, UploadContext, UploadedObject
 from synapse_sdk.plugins.steps import BaseStep, StepResult
+
 from synapse_upload_files.storage import copy_with_digest, join, open_target, to_url
 
 

@@ -1,0 +1,1 @@
+"""The export-annotations example plugin for synapse-sdk."""

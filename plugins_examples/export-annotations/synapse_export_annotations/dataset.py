@@ -1,0 +1,72 @@
+"""The source dataset: reading and validating ``annotations.json`` against the images."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class Box:
+    category: str
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    file: str
+    width: int
+    height: int
+    boxes: tuple[Box, ...]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    categories: tuple[str, ...]
+    images: tuple[LabelledImage, ...]
+
+
+def load_dataset(folder: Path) -> tuple[Dataset | None, list[str]]:
+    """The dataset, or None and every problem found (missing images, boxes outside...)."""
+    problems: list[str] = []
+    manifest = folder / "annotations.json"
+    try:
+        raw = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        return None, [f"{manifest}: {exc}"]
+    categories = tuple(raw.get("categories", []))
+    images: list[LabelledImage] = []
+    for entry in raw.get("images", []):
+        name = entry.get("file", "?")
+        path = folder / "images" / name
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except OSError:
+            problems.append(f"{name}: image missing or unreadable")
+            continue
+        boxes = []
+        for index, box in enumerate(entry.get("boxes", [])):
+            parsed = Box(box["category"], box["x"], box["y"], box["width"], box["height"])
+            if parsed.category not in categories:
+                problems.append(f"{name} box {index}: unknown category '{parsed.category}'")
+            if parsed.width <= 0 or parsed.height <= 0:
+                problems.append(f"{name} box {index}: width and height must be positive")
+            if (
+                parsed.x < 0
+                or parsed.y < 0
+                or parsed.x + parsed.width > width
+                or parsed.y + parsed.height > height
+            ):
+                problems.append(f"{name} box {index}: outside the {width}x{height} image")
+            boxes.append(parsed)
+        images.append(LabelledImage(name, width, height, tuple(boxes)))
+    if not images and not problems:
+        problems.append(f"{manifest}: no images listed")
+    return (None, problems) if problems else (Dataset(categories, tuple(images)), [])
