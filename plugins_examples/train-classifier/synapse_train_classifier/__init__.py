@@ -1,0 +1,1 @@
+"""The train-classifier example plugin for synapse-sdk."""
