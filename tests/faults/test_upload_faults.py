@@ -153,3 +153,31 @@ def test_a_rollback_that_raises_is_reported_and_the_rest_still_run(
     ]
     assert len(failed_rollbacks) == 1
     assert snapshot(target) == before
+
+
+def test_a_second_ctrl_c_during_rollback_leaves_the_run_resumable(
+    synapse: Synapse, tmp_path: Path, source: Path, target: Path
+) -> None:
+    home = tmp_path / "home"
+    before = snapshot(target)
+    env = {
+        "SYNAPSE_FAULT": "upload:rollback_interrupt",
+        "SYNAPSE_FAULT_ALSO": f"{STEPS[-1]}:fail",
+        "SYNAPSE_FAULT_ONCE": str(tmp_path / "fired"),
+        "SYNAPSE_LOAD_PLUGINS": "faults",
+        "SYNAPSE_HOME": str(home),
+    }
+    params = json.dumps({"source": str(source), "target": str(target)})
+    result = synapse("run", ACTION, "--params", params, **env)
+    assert result.returncode == 130
+    record = only_run(synapse, home)
+    assert record["state"] == "needs_rollback"
+    expected = (
+        f"the rollback did not finish. Finish it with: synapse runs rollback {record['run_id']}"
+    )
+    assert expected in result.stderr
+    assert snapshot(target) != before  # the uploaded objects are still there
+    finished = synapse("runs", "rollback", record["run_id"], **env)
+    assert finished.returncode == 0, finished.stderr
+    assert only_run(synapse, home)["state"] == "rolled_back"
+    assert snapshot(target) == before

@@ -9,7 +9,10 @@ step whose innermost name is ``<step>``:
 * ``sigterm`` — the process sends itself SIGTERM after the step did its work;
 * ``sigkill`` — the process is killed with SIGKILL mid-step: at the second
   ``record_rollback`` of the step, or when its ``execute`` returns if it records less;
-* ``rollback_raises`` — the step's rollback raises after undoing its work.
+* ``rollback_raises`` — the step's rollback raises after undoing its work;
+* ``rollback_interrupt`` — a second Ctrl-C: the step's rollback raises
+  ``KeyboardInterrupt`` before undoing anything (only once, when ``SYNAPSE_FAULT_ONCE``
+  names a marker file: the fault fires while the file does not exist, and creates it).
 
 Faults fire after the step's own work, so every step leaves something to roll back.
 """
@@ -83,6 +86,11 @@ class Fault(StepWrapper[Any]):
         return result
 
     def rollback(self, context: Any, result: StepResult) -> None:
+        if self.mode == "rollback_interrupt":
+            marker = os.environ.get("SYNAPSE_FAULT_ONCE")
+            if marker and not os.path.exists(marker):
+                open(marker, "w").close()
+                raise KeyboardInterrupt
         self.inner.rollback(context, result)
         if self.mode == "rollback_raises":
             raise RuntimeError("injected rollback error")
