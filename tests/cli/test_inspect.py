@@ -32,7 +32,10 @@ def test_actions_list_one_row_per_action_names_in_full(synapse: Synapse) -> None
     assert rows["demo-simple"][1] == "other"
     assert rows["demo-broken"][1:5] == ["broken", "demo-actions", "1.2.0", "broken:"]
     assert "No module named 'demo_missing_module'" in " ".join(rows["demo-broken"])
-    assert len(lines) == 4  # narrow COLUMNS never wraps or truncates a row
+    # Narrow COLUMNS never wraps or truncates a row: one line per installed action.
+    installed = json.loads(synapse("actions", "list", "--json").stdout)
+    assert len(lines) == 1 + len(installed)
+    assert sorted(rows) == sorted(entry["name"] for entry in installed)
 
 
 def test_actions_list_json(synapse: Synapse) -> None:
