@@ -148,3 +148,32 @@ def test_the_real_command_with_the_sample(tmp_path: Path) -> None:
     assert "already exists at the target" in again.stderr
     assert "Traceback" not in again.stderr
     assert len(tree(tmp_path / "upload-output")) == 8
+
+
+def test_unreadable_files_are_listed_and_nothing_is_written(tmp_path: Path) -> None:
+    """Run without the capabilities that let root read any file, so permissions apply."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "ok.csv").write_text("a\n")
+    for name in ("locked1.csv", "locked2.csv"):
+        (source / name).write_text("secret\n")
+        (source / name).chmod(0)
+    target = tmp_path / "out"
+    params = json.dumps({"source": str(source), "target": str(target)})
+    env = {**os.environ, "SYNAPSE_LOAD_PLUGINS": "", "SYNAPSE_HOME": str(tmp_path / "home")}
+    command = [
+        str(Path(sys.executable).with_name("synapse")),
+        "run",
+        "upload-files",
+        "--params",
+        params,
+    ]
+    if os.geteuid() == 0:
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "2 problem(s), nothing was uploaded" in result.stderr
+    assert "locked1.csv: cannot be read (permission denied)" in result.stderr
+    assert "locked2.csv: cannot be read (permission denied)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not target.exists()
