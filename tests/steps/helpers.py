@@ -107,7 +107,7 @@ def make_registry(*steps: BaseStep[RecordingContext]) -> StepRegistry[RecordingC
 
 
 def run(
-    *steps: Step,
+    *steps: BaseStep[RecordingContext],
     context: RecordingContext | None = None,
     progress: list[tuple[int, int]] | None = None,
 ) -> tuple[dict[str, object], RecordingContext]:

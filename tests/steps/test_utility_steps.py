@@ -56,7 +56,7 @@ def test_wrapper_delegates_can_skip(wrap: Wrap, prefix: str) -> None:
     context = make_context()
     assert wrap(Step("a", skip=True)).can_skip(context) is True
     assert wrap(Step("a", skip=False)).can_skip(context) is False
-    result, context = run(wrap(Step("a", skip=True)), Step("b"))  # type: ignore[arg-type]
+    result, context = run(wrap(Step("a", skip=True)), Step("b"))
     assert context.executed == ["b"]
     assert result["steps_executed"] == 1
 
@@ -79,7 +79,7 @@ def test_wrapper_delegates_rollback_to_the_inner_step(wrap: Wrap, prefix: str) -
 def test_a_failing_wrapped_step_is_rolled_back_through_the_wrapper(wrap: Wrap, prefix: str) -> None:
     context = make_context()
     with pytest.raises(StepExecutionError, match=f"'{prefix}bad'"):
-        run(Step("ok"), wrap(Step("bad", raises=ValueError("no"))), context=context)  # type: ignore[arg-type]
+        run(Step("ok"), wrap(Step("bad", raises=ValueError("no"))), context=context)
     assert rolled_back_names(context) == ["bad", "ok"]
 
 
@@ -162,7 +162,7 @@ def test_timing_step_keeps_a_failed_result_failed() -> None:
     context = make_context()
     failed = StepResult(success=False, error="quota exceeded")
     with pytest.raises(StepExecutionError, match="quota exceeded"):
-        run(TimingStep(Step("upload", returns=failed)), context=context)  # type: ignore[arg-type]
+        run(TimingStep(Step("upload", returns=failed)), context=context)
     rolled = context.rolled_back[0][1]
     assert rolled.error == "quota exceeded"
     assert "duration_seconds" in rolled.data
@@ -170,7 +170,7 @@ def test_timing_step_keeps_a_failed_result_failed() -> None:
 
 def test_timing_step_lets_a_wrong_return_type_fail_naming_the_step() -> None:
     with pytest.raises(StepExecutionError, match="'timed_load'"):
-        run(TimingStep(Step("load", returns="oops")))  # type: ignore[arg-type]
+        run(TimingStep(Step("load", returns="oops")))
 
 
 # -- ValidationStep ----------------------------------------------------------------------
