@@ -8,7 +8,9 @@ can catch the SDK's errors in one place. The tree::
     ├── InvalidParamsError (also ValueError)    action params failed validation
     ├── ActionNotFoundError (also LookupError)  no installed action has that name
     ├── PluginLoadError                         a plugin could not be loaded (strict mode)
-    └── PluginHookError                         a plugin's hook raised or returned nonsense
+    ├── PluginHookError                         a plugin's hook raised or returned nonsense
+    ├── FanOutError                             items of ``context.map`` failed
+    └── ExecutorError                           an executor (Ray) is missing or unreachable
 
 One interrupt lives beside the tree: :class:`RunTerminated` (a ``SystemExit`` with code
 143) is raised in a run that receives SIGTERM, so that it rolls back like Ctrl-C does.
@@ -20,7 +22,8 @@ what to do about it. Causes are always chained (``raise ... from exc``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from synapse_sdk.plugins.steps.base import StepResult
@@ -32,12 +35,29 @@ __all__ = [
     "ActionNotFoundError",
     "PluginLoadError",
     "PluginHookError",
+    "FanOutError",
+    "ItemFailure",
+    "ExecutorError",
     "RunTerminated",
 ]
 
 
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
 class SynapseError(Exception):
-    """Base class of every error the SDK raises on purpose."""
+    """Base class of every error the SDK raises on purpose.
+
+    Every SDK error pickles with its attributes intact, so an error raised on a Ray
+    worker reaches the caller as the same type with the same fields.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class StepExecutionError(SynapseError, RuntimeError):
@@ -117,11 +137,54 @@ class PluginHookError(SynapseError):
         )
 
 
+@dataclass(frozen=True)
+class ItemFailure:
+    """One item of a fan-out that raised: its position, a short repr, and the error text."""
+
+    index: int
+    item: str
+    error: str
+
+
+class FanOutError(SynapseError):
+    """Some items of a ``context.map`` fan-out failed.
+
+    Every item that could run did run; the ones that succeeded are in ``results`` (and
+    recorded for rollback), the others are ``None`` there.
+
+    Attributes:
+        failures: one :class:`ItemFailure` per failed item, in item order.
+        results: the per-item results, ``None`` where the item failed or never ran.
+        total: how many items the fan-out had.
+    """
+
+    SHOWN = 5
+
+    def __init__(self, failures: Sequence[ItemFailure], results: Sequence[Any], total: int) -> None:
+        self.failures = list(failures)
+        self.results = list(results)
+        self.total = total
+        shown = "; ".join(
+            f"item {failure.index} ({failure.item}): {failure.error}"
+            for failure in self.failures[: self.SHOWN]
+        )
+        more = len(self.failures) - self.SHOWN
+        tail = f"; and {more} more" if more > 0 else ""
+        super().__init__(f"{len(self.failures)} of {total} items failed: {shown}{tail}")
+
+
+class ExecutorError(SynapseError):
+    """The requested executor cannot be used: Ray is not installed, or unreachable."""
+
+
 class RunTerminated(SystemExit):
     """The run received SIGTERM; it was rolled back like a Ctrl-C. Exit code 143."""
 
     def __init__(self) -> None:
         super().__init__(143)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RunTerminated, ())
 
     def __str__(self) -> str:
         return "terminated (SIGTERM)"

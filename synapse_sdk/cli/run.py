@@ -29,16 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["run_command"]
 
 
-def _quiet_logger() -> Any:
-    """A structlog logger that renders nothing: the command's sinks show the logs."""
-    import structlog
-
-    def drop(_logger: Any, _method: str, _event: Any) -> Any:
-        raise structlog.DropEvent
-
-    return structlog.wrap_logger(structlog.PrintLogger(sys.stderr), processors=[drop])
-
-
 def _outcome(action: BaseAction[Any], journal: RunJournal) -> tuple[int, Any, str | None]:
     """Run ``action`` journalled; return ``(exit code, result, error message)``."""
     from synapse_sdk.exceptions import PluginHookError, RunTerminated, StepExecutionError
@@ -71,12 +61,12 @@ def _execute(
     name: str, params_json: str | None, params_file: Path | None, sink: ProgressSink
 ) -> tuple[int, Any, str | None, str | None]:
     from synapse_sdk.exceptions import InvalidParamsError
-    from synapse_sdk.plugins.runtime.context import RuntimeContext
+    from synapse_sdk.plugins.runtime.context import RuntimeContext, quiet_logger
 
     params = load_params(params_json, params_file)
     host = load_plugin_host()
     action_class, resolved = resolve(name)
-    ctx = RuntimeContext(sinks=[sink], logger=_quiet_logger())
+    ctx = RuntimeContext(sinks=[sink], logger=quiet_logger())
     try:
         action = action_class(params, ctx, plugins=host, name=resolved)
     except InvalidParamsError as exc:

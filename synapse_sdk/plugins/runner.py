@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from synapse_sdk.exceptions import RunTerminated
+from synapse_sdk.exceptions import ExecutorError, RunTerminated
+from synapse_sdk.executors import EXECUTORS
 from synapse_sdk.journal.recorder import JournalRecorder, settled_state
 from synapse_sdk.journal.store import RunJournal, default_journal_path
 from synapse_sdk.plugins.actions.base import BaseAction
@@ -19,7 +20,7 @@ from synapse_sdk.plugins.catalog import resolve_action
 from synapse_sdk.plugins.manager import PluginHost, get_plugin_host
 from synapse_sdk.plugins.runtime.context import RuntimeContext
 
-__all__ = ["cancellation_handlers", "run_action", "run_journalled"]
+__all__ = ["cancellation_handlers", "execute", "run_action", "run_journalled"]
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -52,7 +53,35 @@ def cancellation_handlers() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def run_journalled(action: BaseAction[Any], journal: RunJournal) -> Any:
+def check_executor(executor: str, ray_address: str | None) -> None:
+    """Reject an unknown executor name, or a Ray address given for a local run."""
+    if executor not in EXECUTORS:
+        raise ExecutorError(
+            f"unknown executor '{executor}'; choose one of: {', '.join(EXECUTORS)}"
+        )
+    if ray_address is not None and executor != "ray":
+        raise ExecutorError("a Ray address was given for a local run; use executor='ray'")
+
+
+def execute(
+    action: BaseAction[Any], executor: str = "local", ray_address: str | None = None
+) -> Any:
+    """Run ``action`` here (``'local'``) or as a task on a Ray cluster (``'ray'``)."""
+    check_executor(executor, ray_address)
+    if executor == "ray":
+        from synapse_sdk.executors.ray_run import run_on_ray
+
+        return run_on_ray(action, address=ray_address)
+    return action.run()
+
+
+def run_journalled(
+    action: BaseAction[Any],
+    journal: RunJournal,
+    *,
+    executor: str = "local",
+    ray_address: str | None = None,
+) -> Any:
     """Run ``action`` with every step recorded in ``journal`` under a new run id.
 
     The run id is also the runtime context's ``job_id`` (set before the run starts). On
@@ -60,6 +89,11 @@ def run_journalled(action: BaseAction[Any], journal: RunJournal) -> Any:
     ``rollback_failed``, ``failed`` (nothing ran), or ``needs_rollback`` when the rollback
     itself was interrupted (``synapse runs rollback RUN_ID`` finishes it).
     """
+    check_executor(executor, ray_address)
+    if executor == "ray":  # a missing Ray is a usage error, not a failed run
+        from synapse_sdk.executors._ray import import_ray
+
+        import_ray()
     runtime = action.ctx
     run_id = journal.start_run(action.name, action.redacted_params())
     if runtime.job_id is None:
@@ -67,7 +101,7 @@ def run_journalled(action: BaseAction[Any], journal: RunJournal) -> Any:
     previous, runtime.recorder = runtime.recorder, JournalRecorder(journal, run_id)
     try:
         with cancellation_handlers():
-            result = action.run()
+            result = execute(action, executor, ray_address)
     except BaseException as exc:
         run = journal.get_run(run_id)
         state = settled_state(run) if run is not None else "failed"
@@ -86,10 +120,15 @@ def run_action(
     ctx: RuntimeContext | None = None,
     plugins: PluginHost | None = None,
     journal: RunJournal | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> Any:
     """Validate ``params``, build the action and run it with the installed hook plugins.
 
-    The run is recorded in the run journal (``$SYNAPSE_HOME/runs.db`` unless ``journal``
+    Params are always validated here, before anything runs or is sent to a cluster. With
+    ``executor='ray'`` the action runs as a task on the Ray cluster at ``ray_address``
+    (default: ``$RAY_ADDRESS``, else a local Ray started on demand); its progress, logs and
+    journal records stream back into ``ctx`` while it runs. The run is recorded in the run journal (``$SYNAPSE_HOME/runs.db`` unless ``journal``
     is given); its run id is ``ctx.job_id``. While it runs, SIGINT and SIGTERM roll it back.
 
     Args:
@@ -99,21 +138,25 @@ def run_action(
         plugins: the plugin host; by default the process-wide one, which loads the
             plugins installed through entry points (as the ``synapse`` command does).
         journal: the run journal to record into.
+        executor: ``'local'`` (this process; ``context.map`` uses threads) or ``'ray'``.
+        ray_address: the Ray cluster to join (HOST:PORT or ``ray://...``); ray only.
 
     Raises:
         ActionNotFoundError: ``action`` names no installed action.
         InvalidParamsError: the params are invalid (every bad field is listed).
         StepExecutionError: a step failed; the run was rolled back.
         JournalError: the journal cannot be opened or written.
+        ExecutorError: unknown executor, Ray not installed, or the cluster unreachable.
     """
     action_class, name = resolve_action(action)
     runtime = ctx if ctx is not None else RuntimeContext()
     host = plugins if plugins is not None else get_plugin_host(runtime.env)
     instance = action_class(params, runtime, plugins=host, name=name)
+    check_executor(executor, ray_address)
     if journal is not None:
-        return run_journalled(instance, journal)
+        return run_journalled(instance, journal, executor=executor, ray_address=ray_address)
     own_journal = RunJournal(default_journal_path(runtime.env))
     try:
-        return run_journalled(instance, own_journal)
+        return run_journalled(instance, own_journal, executor=executor, ray_address=ray_address)
     finally:
         own_journal.close()

@@ -20,10 +20,23 @@ from synapse_sdk.plugins.runtime.sinks import ProgressSink
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
+    from synapse_sdk.executors.base import Executor
     from synapse_sdk.plugins.steps.progress import ProgressScope
     from synapse_sdk.plugins.steps.recorder import StepRecorder
 
-__all__ = ["RuntimeContext"]
+__all__ = ["RuntimeContext", "quiet_logger"]
+
+
+def quiet_logger() -> Any:
+    """A structlog logger that renders nothing, for when the sinks already show every log."""
+    import sys
+
+    import structlog
+
+    def drop(_logger: Any, _method: str, _event: Any) -> Any:
+        raise structlog.DropEvent
+
+    return structlog.wrap_logger(structlog.PrintLogger(sys.stderr), processors=[drop])
 
 
 def _default_logger() -> Any:
@@ -83,12 +96,28 @@ class RuntimeContext:
         self.env: dict[str, str] = dict(os.environ if env is None else env)
         self.sinks: list[ProgressSink] = list(sinks)
         self.recorder: StepRecorder | None = None
+        self._executor: Executor | None = None
         self._logger = logger
         self._bound_logger: Any | None = None
         self._bound_job_id: str | None = None
         self._scope: ProgressScope | None = None
         self._last_percent = -1
         self._last_step: str | None = None
+
+    # -- fan-out ---------------------------------------------------------------------------
+
+    @property
+    def executor(self) -> Executor:
+        """Where ``context.map`` runs items: a thread pool unless the run is on Ray."""
+        if self._executor is None:
+            from synapse_sdk.executors.threads import ThreadExecutor
+
+            self._executor = ThreadExecutor()
+        return self._executor
+
+    @executor.setter
+    def executor(self, executor: Executor) -> None:
+        self._executor = executor
 
     # -- logging ---------------------------------------------------------------------------
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from synapse_sdk.plugins.runtime.context import RuntimeContext
     from synapse_sdk.plugins.steps.base import StepResult
 
 __all__ = ["BaseStepContext"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -62,3 +65,40 @@ class BaseStepContext:
         if recorder is not None:
             recorder.record(step, key, value)
         self.recorded_rollback.setdefault(step, {})[key] = value
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        rollback_key: str | None = None,
+        chunk_size: int | None = None,
+        fail_fast: bool = False,
+    ) -> list[R]:
+        """Run ``fn(item)`` for every item in parallel; return the results in item order.
+
+        The work goes through the run's executor: a thread pool in a local run, Ray tasks
+        when the action runs on Ray (so ``fn`` and the items must pickle, and ``fn`` must
+        not touch the context). As items finish, the step's progress moves from 0 to 100%
+        of its band.
+
+        Args:
+            fn: the work for one item. Its own partial work on failure is its to clean up.
+            items: what to work on.
+            rollback_key: if given, the results of the items that succeeded (in item
+                order) are recorded under this key with :meth:`record_rollback` as they
+                arrive, so the step's ``rollback`` undoes exactly those, even after a
+                failure or an interrupt. They must then be JSON when the run is journalled.
+            chunk_size: items per task; by default 1 for threads and enough for about 16
+                tasks per CPU on Ray.
+            fail_fast: after the first failure, start no more items (running ones finish).
+
+        Raises:
+            FanOutError: some items failed; it lists which and why. Every other item ran
+                to completion first (unless ``fail_fast``).
+        """
+        from synapse_sdk.executors.fanout import fan_out
+
+        return fan_out(
+            self, fn, items, rollback_key=rollback_key, chunk_size=chunk_size, fail_fast=fail_fast
+        )

@@ -1,0 +1,23 @@
+"""Executors: where an action's work runs.
+
+Two executors exist. ``local`` (the default) runs the action in this process and fans
+``context.map`` out over a thread pool. ``ray`` runs the action as a Ray task on a
+cluster and fans ``context.map`` out as Ray tasks; its modules import Ray, so they are
+imported only when a run asks for Ray (``pip install 'synapse-sdk[ray]'``).
+
+Modules:
+    base: the :class:`Executor` protocol and :func:`run_chunk`, what runs on a worker.
+    threads: :class:`ThreadExecutor`, the local fan-out.
+    fanout: :func:`fan_out`, the algorithm behind ``context.map``.
+    ray_tasks: :class:`RayTaskExecutor`, the fan-out as Ray tasks.
+    ray_run: :func:`run_on_ray`, an action run on Ray with live events back to the caller.
+"""
+
+from __future__ import annotations
+
+EXECUTORS = ("local", "ray")
+"""The names ``run_action(executor=...)`` and ``synapse run --executor`` accept."""
+
+RAY_INSTALL_HINT = "Install it with: pip install 'synapse-sdk[ray]'"
+
+__all__ = ["EXECUTORS", "RAY_INSTALL_HINT"]

@@ -1,0 +1,80 @@
+"""The executor protocol: how ``context.map`` hands chunks of items to workers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+__all__ = ["Chunk", "ChunkBatch", "Executor", "ItemOutcome", "run_chunk"]
+
+Chunk = Sequence[tuple[int, Any]]
+"""Items of one task, each with its position in the fan-out."""
+
+OutcomeStatus = Literal["succeeded", "failed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """What became of one item: its result, the text of its error, or that it never ran."""
+
+    index: int
+    status: OutcomeStatus
+    value: Any = None
+    error: str | None = None
+
+
+def run_chunk(fn: Callable[[Any], Any], chunk: Chunk) -> list[ItemOutcome]:
+    """Run ``fn`` over one chunk on a worker; one outcome per item, in chunk order.
+
+    An exception fails only its item. An interrupt (Ray's cancellation raises
+    ``KeyboardInterrupt`` in the task) stops the chunk: the item it hit and the items
+    after it are ``cancelled``, so the caller still learns exactly which items succeeded.
+    Errors travel as text because not every exception can be pickled.
+    """
+    outcomes: list[ItemOutcome] = []
+    try:
+        for index, item in chunk:
+            try:
+                value = fn(item)
+            except Exception as exc:
+                outcomes.append(ItemOutcome(index, "failed", error=f"{type(exc).__name__}: {exc}"))
+            else:
+                outcomes.append(ItemOutcome(index, "succeeded", value))
+    except KeyboardInterrupt:
+        finished = len(outcomes)
+        outcomes.extend(ItemOutcome(index, "cancelled") for index, _ in chunk[finished:])
+    return outcomes
+
+
+class ChunkBatch(Protocol):
+    """Chunks submitted to an executor and not yet collected."""
+
+    @property
+    def pending(self) -> int:
+        """How many chunks have not been collected yet."""
+
+    def wait(self) -> list[list[ItemOutcome]]:
+        """Block until at least one chunk is done; return every chunk done by then."""
+
+    def cancel(self) -> list[list[ItemOutcome]]:
+        """Stop: chunks not started are cancelled, running ones finish or are interrupted.
+
+        Returns the outcomes of every chunk not collected before, so that the caller
+        records exactly the items that succeeded.
+        """
+
+    def close(self) -> None:
+        """Release the workers' resources."""
+
+
+class Executor(Protocol):
+    """Runs chunks of a fan-out in parallel."""
+
+    name: str
+
+    def chunk_size(self, total: int) -> int:
+        """How many items one task gets when the caller did not say."""
+
+    def submit(self, fn: Callable[[Any], Any], chunks: Sequence[Chunk]) -> ChunkBatch:
+        """Start running ``fn`` over every chunk."""

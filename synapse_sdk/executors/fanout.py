@@ -1,0 +1,102 @@
+"""fan_out: the algorithm behind ``context.map`` (ordered results, progress, rollback data)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from synapse_sdk.exceptions import FanOutError, ItemFailure
+from synapse_sdk.executors.base import Chunk, ItemOutcome
+
+if TYPE_CHECKING:
+    from synapse_sdk.plugins.steps.context import BaseStepContext
+
+__all__ = ["fan_out"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_ITEM_REPR = 60
+
+
+def _short(item: Any) -> str:
+    text = repr(item)
+    return text if len(text) <= _ITEM_REPR else text[: _ITEM_REPR - 3] + "..."
+
+
+class _Tally:
+    """What the caller has learnt so far: results, failures, and what to roll back."""
+
+    def __init__(
+        self, context: BaseStepContext, items: list[Any], rollback_key: str | None
+    ) -> None:
+        self.context = context
+        self.items = items
+        self.rollback_key = rollback_key
+        self.results: list[Any] = [None] * len(items)
+        self.succeeded: dict[int, Any] = {}
+        self.failures: list[ItemFailure] = []
+        self.cancelled = 0
+        self.settled = 0
+
+    def absorb(self, outcomes: list[ItemOutcome]) -> None:
+        """Take in one finished chunk: record its successes first, then report progress."""
+        gained = False
+        for outcome in outcomes:
+            if outcome.status == "succeeded":
+                self.results[outcome.index] = outcome.value
+                self.succeeded[outcome.index] = outcome.value
+                gained = True
+            elif outcome.status == "failed":
+                item = _short(self.items[outcome.index])
+                self.failures.append(ItemFailure(outcome.index, item, outcome.error or "failed"))
+            else:
+                self.cancelled += 1
+        if gained and self.rollback_key is not None:
+            values = [self.succeeded[index] for index in sorted(self.succeeded)]
+            self.context.record_rollback(self.rollback_key, values)
+        self.settled += len(outcomes)
+        self.context.set_progress(self.settled, len(self.items))
+
+
+def fan_out(
+    context: BaseStepContext,
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    rollback_key: str | None = None,
+    chunk_size: int | None = None,
+    fail_fast: bool = False,
+) -> list[R]:
+    """Run ``fn`` over ``items`` through the run's executor; see ``BaseStepContext.map``."""
+    pending_items = list(items)
+    total = len(pending_items)
+    if total == 0:
+        return []
+    executor = context.runtime_ctx.executor
+    size = chunk_size if chunk_size is not None else executor.chunk_size(total)
+    if size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {size}")
+    indexed = list(enumerate(pending_items))
+    chunks: list[Chunk] = [indexed[start : start + size] for start in range(0, total, size)]
+    tally = _Tally(context, pending_items, rollback_key)
+    batch = executor.submit(fn, chunks)
+    try:
+        while batch.pending:
+            for outcomes in batch.wait():
+                tally.absorb(outcomes)
+            if fail_fast and tally.failures and batch.pending:
+                for outcomes in batch.cancel():
+                    tally.absorb(outcomes)
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM, a step timeout): let the running items settle so
+        # the step's rollback knows every item that succeeded, then interrupt the step.
+        for outcomes in batch.cancel():
+            tally.absorb(outcomes)
+        raise
+    finally:
+        batch.close()
+    if tally.failures:
+        raise FanOutError(tally.failures, tally.results, total)
+    results: list[R] = tally.results
+    return results

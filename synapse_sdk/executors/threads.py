@@ -1,0 +1,67 @@
+"""ThreadExecutor: the local fan-out, one thread pool per ``context.map`` call."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from synapse_sdk.executors.base import Chunk, ItemOutcome, run_chunk
+
+__all__ = ["ThreadExecutor"]
+
+
+class _ThreadBatch:
+    def __init__(
+        self, pool: ThreadPoolExecutor, fn: Callable[[Any], Any], chunks: Sequence[Chunk]
+    ) -> None:
+        self._pool = pool
+        self._chunks: dict[Future[list[ItemOutcome]], Chunk] = {
+            pool.submit(run_chunk, fn, chunk): chunk for chunk in chunks
+        }
+
+    @property
+    def pending(self) -> int:
+        return len(self._chunks)
+
+    def wait(self) -> list[list[ItemOutcome]]:
+        done, _ = wait(self._chunks, return_when=FIRST_COMPLETED)
+        return [self._collect(future) for future in done]
+
+    def cancel(self) -> list[list[ItemOutcome]]:
+        cancelled = [future for future in self._chunks if future.cancel()]
+        wait(self._chunks)
+        collected = [self._collect(future) for future in cancelled]
+        return collected + [self._collect(future) for future in list(self._chunks)]
+
+    def _collect(self, future: Future[list[ItemOutcome]]) -> list[ItemOutcome]:
+        chunk = self._chunks.pop(future)
+        if future.cancelled():
+            return [ItemOutcome(index, "cancelled") for index, _ in chunk]
+        return future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class ThreadExecutor:
+    """Fans out over threads in this process: right for I/O-bound items (uploads, HTTP).
+
+    Args:
+        max_workers: threads per fan-out; by default ``min(32, cpus + 4)``, as
+            :class:`concurrent.futures.ThreadPoolExecutor` chooses.
+    """
+
+    name = "local"
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        self.max_workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
+
+    def chunk_size(self, total: int) -> int:
+        return 1
+
+    def submit(self, fn: Callable[[Any], Any], chunks: Sequence[Chunk]) -> _ThreadBatch:
+        workers = max(1, min(self.max_workers, len(chunks)))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synapse-map")
+        return _ThreadBatch(pool, fn, chunks)
