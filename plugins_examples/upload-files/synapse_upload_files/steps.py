@@ -88,8 +88,31 @@ def _remove(fs: Any, paths: list[str], folders: list[str]) -> int:
     return removed
 
 
+def _upload_one(job: tuple[str, str, str]) -> dict[str, Any]:
+    """Copy one file to the target (on a worker thread, or a Ray task on the cluster).
+
+    A failed or interrupted copy removes its partial object, so only whole objects remain.
+    """
+    source, target_url, target = job
+    fs, _ = open_target(target_url)
+    try:
+        size, sha256 = copy_with_digest(Path(source), fs, target)
+    except BaseException:
+        if fs.exists(target):
+            fs.rm_file(target)
+        raise
+    return {"target": target, "size": size, "sha256": sha256}
+
+
 class Upload(BaseStep[UploadContext]):
-    """Stream each file to the target, recording it before it is written."""
+    """Copy the files to the target in parallel, through ``context.map``.
+
+    Locally the copies run on a thread pool; in a run on Ray they are Ray tasks spread
+    over the cluster. Folders are created first, in order. The planned targets are
+    recorded before any copy starts and every finished copy as it lands, so a rollback,
+    even one run by ``synapse runs rollback`` after a crash, removes exactly what this
+    step wrote (validation made sure none of the targets existed before).
+    """
 
     name = UPLOAD_STEP
     progress_weight = 0.8
@@ -97,35 +120,38 @@ class Upload(BaseStep[UploadContext]):
     def execute(self, context: UploadContext) -> StepResult:
         params = context.params
         fs, root = open_target(params.target)
-        written: list[str] = []
         folders: list[str] = []
-        total = len(context.files)
-        for index, relative in enumerate(context.files, start=1):
-            target = join(root, relative)
+        for relative in context.files:
             for folder in _missing_folders(fs, root, relative):
-                folders.append(folder)
-                context.record_rollback("folders", folders)
-                fs.makedirs(folder, exist_ok=True)
-            written.append(target)
-            context.record_rollback("written", written)  # before writing: a crash can undo it
-            size, sha256 = copy_with_digest(Path(params.source) / relative, fs, target)
+                if folder not in folders:
+                    folders.append(folder)
+                    context.record_rollback("folders", folders)
+                    fs.makedirs(folder, exist_ok=True)
+        jobs = [
+            (str(Path(params.source) / relative), params.target, join(root, relative))
+            for relative in context.files
+        ]
+        context.record_rollback("planned", [target for _, _, target in jobs])
+        copies = context.map(_upload_one, jobs, rollback_key="written")
+        for (source, _, _), copy in zip(jobs, copies, strict=True):
             context.uploaded.append(
-                UploadedObject(
-                    str(Path(params.source) / relative), to_url(fs, target), size, sha256
-                )
+                UploadedObject(source, to_url(fs, copy["target"]), copy["size"], copy["sha256"])
             )
-            context.total_bytes += size
-            context.set_progress(index, total)
+            context.total_bytes += copy["size"]
         return StepResult(
             success=True,
-            data={"objects": len(written), "bytes": context.total_bytes},
-            rollback_data={"written": written, "folders": folders},
+            data={"objects": len(copies), "bytes": context.total_bytes},
+            rollback_data={"written": copies, "folders": folders},
         )
 
     def rollback(self, context: UploadContext, result: StepResult) -> None:
         fs, _ = open_target(context.params.target)
         data = result.rollback_data
-        removed = _remove(fs, data.get("written", []), data.get("folders", []))
+        written = [copy["target"] for copy in data.get("written", [])]
+        # After a crash the copies in flight were never reported: they are planned targets
+        # that exist now, and nothing existed there before the run.
+        leftovers = [path for path in data.get("planned", []) if path not in set(written)]
+        removed = _remove(fs, written + leftovers, data.get("folders", []))
         context.log("upload_rolled_back", {"removed": removed}, level="warning")
 
 
