@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,13 +30,49 @@ if TYPE_CHECKING:
 __all__ = ["run_command"]
 
 
-def _outcome(action: BaseAction[Any], journal: RunJournal) -> tuple[int, Any, str | None]:
+@dataclass(frozen=True)
+class Placement:
+    """Where the run goes: ``--executor`` and ``--ray-address``."""
+
+    executor: str = "local"
+    ray_address: str | None = None
+
+
+def _placement(executor: str | None, ray_address: str | None) -> Placement:
+    if executor == "local" and ray_address:
+        raise CliError("--ray-address is for --executor ray; drop one of them")
+    if executor is None:
+        executor = "ray" if ray_address else "local"
+    return Placement(executor, ray_address)
+
+
+def _connect(placement: Placement, env: dict[str, str], announce: bool) -> None:
+    """Join or start Ray before the run is journalled, so a missing Ray is a usage error."""
+    from synapse_sdk.exceptions import ExecutorError
+    from synapse_sdk.executors._ray import connect
+
+    address = placement.ray_address or env.get("RAY_ADDRESS")
+    if announce:
+        where = f"joining the Ray cluster at {address}" if address else "starting a local Ray"
+        click.secho(f"{where}...", err=True, dim=True)
+    try:
+        connect(address, env)
+    except ExecutorError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _outcome(
+    action: BaseAction[Any], journal: RunJournal, placement: Placement
+) -> tuple[int, Any, str | None]:
     """Run ``action`` journalled; return ``(exit code, result, error message)``."""
     from synapse_sdk.exceptions import PluginHookError, RunTerminated, StepExecutionError
     from synapse_sdk.plugins.runner import run_journalled
 
     try:
-        return EXIT_OK, run_journalled(action, journal), None
+        result = run_journalled(
+            action, journal, executor=placement.executor, ray_address=placement.ray_address
+        )
+        return EXIT_OK, result, None
     except StepExecutionError as exc:
         code, error = EXIT_FAILED, str(exc)
     except PluginHookError as exc:
@@ -58,10 +95,15 @@ def _outcome(action: BaseAction[Any], journal: RunJournal) -> tuple[int, Any, st
 
 
 def _execute(
-    name: str, params_json: str | None, params_file: Path | None, sink: ProgressSink
+    name: str,
+    params_json: str | None,
+    params_file: Path | None,
+    sink: ProgressSink,
+    placement: Placement,
 ) -> tuple[int, Any, str | None, str | None]:
     from synapse_sdk.exceptions import InvalidParamsError
     from synapse_sdk.plugins.runtime.context import RuntimeContext, quiet_logger
+    from synapse_sdk.plugins.runtime.sinks import JsonLinesSink
 
     params = load_params(params_json, params_file)
     host = load_plugin_host()
@@ -71,21 +113,25 @@ def _execute(
         action = action_class(params, ctx, plugins=host, name=resolved)
     except InvalidParamsError as exc:
         raise CliError(str(exc)) from exc
+    if placement.executor == "ray":
+        _connect(placement, ctx.env, announce=not isinstance(sink, JsonLinesSink))
     try:
         with open_journal() as journal:
-            code, result, error = _outcome(action, journal)
+            code, result, error = _outcome(action, journal, placement)
             return code, result, error, ctx.job_id
     finally:
         ctx.close()
 
 
-def _run_json(name: str, params_json: str | None, params_file: Path | None) -> int:
+def _run_json(
+    name: str, params_json: str | None, params_file: Path | None, placement: Placement
+) -> int:
     from synapse_sdk.plugins.runtime.sinks import JsonLinesSink
 
     sink: JsonLinesSink = JsonLinesSink(sys.stdout)
     run_id = None
     try:
-        code, result, error, run_id = _execute(name, params_json, params_file, sink)
+        code, result, error, run_id = _execute(name, params_json, params_file, sink, placement)
     except CliError as exc:
         exc.show()
         code, result, error = exc.exit_code, None, exc.format_message()
@@ -105,12 +151,15 @@ def _run_json(name: str, params_json: str | None, params_file: Path | None) -> i
     return code
 
 
-def _run_terminal(name: str, params_json: str | None, params_file: Path | None) -> int:
+def _run_terminal(
+    name: str, params_json: str | None, params_file: Path | None, placement: Placement
+) -> int:
     from synapse_sdk.plugins.runtime.events import dumps
     from synapse_sdk.plugins.runtime.terminal import TerminalSink
 
     started = time.perf_counter()
-    code, result, error, run_id = _execute(name, params_json, params_file, TerminalSink(title=name))
+    sink = TerminalSink(title=name)
+    code, result, error, run_id = _execute(name, params_json, params_file, sink, placement)
     elapsed = time.perf_counter() - started
     if code == EXIT_OK:
         click.secho(f"✓ {name} finished in {elapsed:.1f}s (run {run_id})", err=True, fg="green")
@@ -124,8 +173,27 @@ def _run_terminal(name: str, params_json: str | None, params_file: Path | None) 
 @click.argument("name")
 @with_params
 @json_option
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default=None,
+    help="Where the action runs: here (local, the default) or on a Ray cluster (ray).",
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDR",
+    envvar="RAY_ADDRESS",
+    default=None,
+    help="Ray cluster to join, HOST:PORT of its head node (implies --executor ray; "
+    "default $RAY_ADDRESS, else a local Ray is started for the run).",
+)
 def run_command(
-    name: str, params_json: str | None, params_file: Path | None, as_json: bool
+    name: str,
+    params_json: str | None,
+    params_file: Path | None,
+    as_json: bool,
+    executor: str | None,
+    ray_address: str | None,
 ) -> None:
     """Run action NAME with the given params.
 
@@ -143,6 +211,11 @@ def run_command(
 
     Every run is recorded in the run journal ($SYNAPSE_HOME/runs.db, default
     ~/.synapse/runs.db); see `synapse runs`.
+
+    With --executor ray the params are checked here, then the action runs as a task on a
+    Ray cluster (pip install 'synapse-sdk[ray]'); progress, logs and the journal are
+    streamed back live, and Ctrl-C cancels the remote run and waits for its rollback.
     """
+    placement = _placement(executor, ray_address)
     runner = _run_json if as_json else _run_terminal
-    sys.exit(runner(name, params_json, params_file))
+    sys.exit(runner(name, params_json, params_file, placement))

@@ -58,7 +58,7 @@ def connect(address: str | None, env: Mapping[str, str]) -> ModuleType:
     if ray.is_initialized():
         return ray
     address = address or env.get("RAY_ADDRESS") or None
-    options: dict[str, object] = {"logging_level": logging.WARNING, "log_to_driver": False}
+    options: dict[str, object] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:
         ray.init(
             address="local", include_dashboard=False, _node_ip_address="127.0.0.1", **options

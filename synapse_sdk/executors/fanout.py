@@ -97,6 +97,7 @@ def fan_out(
     finally:
         batch.close()
     if tally.failures:
-        raise FanOutError(tally.failures, tally.results, total)
+        failures = sorted(tally.failures, key=lambda failure: failure.index)
+        raise FanOutError(failures, tally.results, total)
     results: list[R] = tally.results
     return results

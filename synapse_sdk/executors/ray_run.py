@@ -16,6 +16,7 @@ rollback has finished. A second interrupt stops waiting and kills the task.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -72,10 +73,8 @@ class _Channel:
                 self._acked = acked
                 changed.notify_all()
             if not self._messages and timeout > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait_for(lambda: bool(self._messages)), timeout)
-                except asyncio.TimeoutError:
-                    pass
             batch, self._messages = self._messages, []
             return batch
 
@@ -144,10 +143,8 @@ class _ForwardingRecorder:
 
 def _portable(exc: BaseException) -> BaseException:
     """``exc`` if it survives pickling, else an ExecutorError carrying its text."""
-    import cloudpickle
-
     try:
-        cloudpickle.loads(cloudpickle.dumps(exc))
+        ray.cloudpickle.loads(ray.cloudpickle.dumps(exc))
     except Exception:
         return ExecutorError(f"{type(exc).__name__}: {exc}")
     return exc
@@ -166,6 +163,7 @@ def _run_on_worker(
     import os
 
     from synapse_sdk.executors.ray_tasks import RayTaskExecutor
+    from synapse_sdk.plugins.manager import PluginHost
 
     sender = _Sender(channel)
     runtime = RuntimeContext(
@@ -178,7 +176,9 @@ def _run_on_worker(
     if journalled:
         runtime.recorder = _ForwardingRecorder(sender)
     try:
-        result = action_class(params, runtime, name=name).run()
+        plugins = PluginHost()  # per run: a reused worker must not keep another run's plugins
+        plugins.load_entry_points(runtime.env)
+        result = action_class(params, runtime, plugins=plugins, name=name).run()
     except BaseException as exc:
         sender.send(("failed", _portable(exc)), wait=True)
     else:
@@ -261,7 +261,7 @@ def run_on_ray(action: BaseAction[Any], *, address: str | None = None) -> Any:
     """
     runtime = action.ctx
     connect(address, runtime.env)
-    env = {key: value for key, value in runtime.env.items() if key.startswith(_FORWARDED_ENV_PREFIX)}
+    env = {k: v for k, v in runtime.env.items() if k.startswith(_FORWARDED_ENV_PREFIX)}
     channel = _RemoteChannel.remote()
     task = _remote_run.remote(
         type(action),

@@ -128,7 +128,9 @@ def run_action(
     Params are always validated here, before anything runs or is sent to a cluster. With
     ``executor='ray'`` the action runs as a task on the Ray cluster at ``ray_address``
     (default: ``$RAY_ADDRESS``, else a local Ray started on demand); its progress, logs and
-    journal records stream back into ``ctx`` while it runs. The run is recorded in the run journal (``$SYNAPSE_HOME/runs.db`` unless ``journal``
+    journal records stream back into ``ctx`` while it runs.
+
+    The run is recorded in the run journal (``$SYNAPSE_HOME/runs.db`` unless ``journal``
     is given); its run id is ``ctx.job_id``. While it runs, SIGINT and SIGTERM roll it back.
 
     Args:

@@ -46,7 +46,8 @@ def install_demo(site: Path) -> Path:
 
     * ``demo-actions 1.2.0``: actions ``demo-upload`` (copies files, can fail or hang on
       request) and ``demo-simple`` (no steps; ``execute()`` only), plus a broken action
-      entry ``demo-broken`` whose module does not exist.
+      entry ``demo-broken`` whose module does not exist; and ``demo-fanout``, whose
+      step writes one file per item through ``context.map`` (see demo_fanout.py).
     * ``demo-hooks 0.3.0``: hook plugin ``announce`` (inserts a step before ``copy``) and
       ``stamp`` (wraps every step).
     * ``demo-broken-plugin 0.0.1``: hook plugin ``exploding`` that raises on import.
@@ -65,6 +66,7 @@ def install_demo(site: Path) -> Path:
             "synapse_sdk.actions": {
                 "demo-upload": "demo_actions:DemoUpload",
                 "demo-simple": "demo_actions:DemoSimple",
+                "demo-fanout": "demo_fanout:DemoFanOut",
                 "demo-broken": "demo_missing_module:Nothing",
             }
         },

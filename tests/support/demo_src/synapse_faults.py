@@ -7,8 +7,8 @@ step whose innermost name is ``<step>``:
 * ``raise`` — it raises ``RuntimeError`` after doing its work;
 * ``interrupt`` — it raises ``KeyboardInterrupt`` after doing its work;
 * ``sigterm`` — the process sends itself SIGTERM after the step did its work;
-* ``sigkill`` — the process is killed with SIGKILL mid-step: when the step
-  records the same key a second time (``record_rollback``), or when its ``execute`` returns if it records less;
+* ``sigkill`` — the process is killed with SIGKILL mid-step: when the step records
+  the same key a second time (``record_rollback``), or when its ``execute`` returns;
 * ``rollback_raises`` — the step's rollback raises after undoing its work;
 * ``rollback_interrupt`` — a second Ctrl-C: the step's rollback raises
   ``KeyboardInterrupt`` before undoing anything (only once, when ``SYNAPSE_FAULT_ONCE``
