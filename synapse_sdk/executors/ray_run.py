@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from synapse_sdk.exceptions import ExecutorError
@@ -154,14 +153,11 @@ def _run_on_worker(
     action_class: type[BaseAction[Any]],
     name: str,
     params: Any,
-    env: Mapping[str, str],
     job_id: str | None,
     journalled: bool,
     channel: Any,
 ) -> None:
     """The Ray task: build the action from validated params and run it; report the outcome."""
-    import os
-
     from synapse_sdk.executors.ray_tasks import RayTaskExecutor
     from synapse_sdk.plugins.manager import PluginHost
 
@@ -169,7 +165,6 @@ def _run_on_worker(
     runtime = RuntimeContext(
         logger=quiet_logger(),
         sinks=[_ForwardingSink(sender)],
-        env={**os.environ, **env},
         job_id=job_id,
     )
     runtime.executor = RayTaskExecutor()
@@ -263,11 +258,13 @@ def run_on_ray(action: BaseAction[Any], *, address: str | None = None) -> Any:
     connect(address, runtime.env)
     env = {k: v for k, v in runtime.env.items() if k.startswith(_FORWARDED_ENV_PREFIX)}
     channel = _RemoteChannel.remote()
-    task = _remote_run.remote(
+    # The caller's SYNAPSE_* settings (plugin selection, plugin config) hold on the workers
+    # too, for the run and for the fan-out tasks it starts.
+    options = {"runtime_env": {"env_vars": env}} if env else {}
+    task = _remote_run.options(**options).remote(
         type(action),
         action.name,
         action.params,
-        env,
         runtime.job_id,
         runtime.recorder is not None,
         channel,

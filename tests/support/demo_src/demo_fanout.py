@@ -7,6 +7,7 @@ live events or interrupt the run. Every file written is removed by the rollbacks
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ def write_item(job: tuple[str, int, bool, float]) -> str:
     if fails:
         raise ValueError(f"item {index} refused")
     path = Path(target) / f"item-{index}.txt"
-    path.write_text(f"item {index}\n")
+    path.write_text(f"{os.getpid()}\n")  # the process that ran the item
     return str(path)
 
 
@@ -44,7 +45,7 @@ class Prepare(BaseStep[Any]):
     def execute(self, context: Any) -> StepResult:
         marker = Path(context.params.target) / "prepared.txt"
         context.record_rollback("marker", str(marker))
-        marker.write_text("prepared\n")
+        marker.write_text(f"{os.getpid()}\n")  # the process that ran the action
         started = time.monotonic()
         ticks = 0
         while (elapsed := time.monotonic() - started) < context.params.hold:
