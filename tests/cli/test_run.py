@@ -149,8 +149,8 @@ def test_unknown_action_exits_2(synapse: Synapse) -> None:
     result = synapse("run", "nope", "--params", "{}")
     assert result.returncode == 2
     assert (
-        "unknown action 'nope'; installed actions: demo-broken, demo-fanout, demo-simple, demo-upload"
-        in result.stderr
+        "unknown action 'nope'; installed actions: "
+        "demo-broken, demo-fanout, demo-simple, demo-upload" in result.stderr
     )
     assert "Traceback" not in result.stderr
 
