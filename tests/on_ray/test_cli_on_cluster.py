@@ -156,7 +156,8 @@ def test_a_failing_item_of_a_fan_out_fails_the_run_and_every_success_is_undone(
     assert result.returncode == 1, result.stderr
     error = lines(result.stdout)[-1]["error"]
     assert "step 'fan_out' failed: 2 of 40 items failed: item 3" in error
-    assert "item 31 (31): ValueError: item 31 refused" in error
+    assert "item 31 (" in error
+    assert "): ValueError: item 31 refused" in error
     removed = [e for e in lines(result.stdout) if e.get("message") == "fan_out_rolled_back"]
     assert removed[0]["data"] == {"removed": 38}
     assert list(target.iterdir()) == []
