@@ -27,6 +27,7 @@ from synapse_sdk.plugins.runtime.events import Event, LogEvent
 
 if TYPE_CHECKING:
     from synapse_sdk.plugins.actions.base import BaseAction
+    from synapse_sdk.plugins.manager import PluginRecord
     from synapse_sdk.plugins.steps.base import StepResult
 
 ray = import_ray()
@@ -153,6 +154,7 @@ def _run_on_worker(
     action_class: type[BaseAction[Any]],
     name: str,
     params: Any,
+    plugins: list[tuple[object, PluginRecord]],
     job_id: str | None,
     journalled: bool,
     channel: Any,
@@ -171,9 +173,8 @@ def _run_on_worker(
     if journalled:
         runtime.recorder = _ForwardingRecorder(sender)
     try:
-        plugins = PluginHost()  # per run: a reused worker must not keep another run's plugins
-        plugins.load_entry_points(runtime.env)
-        result = action_class(params, runtime, plugins=plugins, name=name).run()
+        host = PluginHost.with_plugins(plugins)  # the caller's plugins, not the worker's
+        result = action_class(params, runtime, plugins=host, name=name).run()
     except BaseException as exc:
         sender.send(("failed", _portable(exc)), wait=True)
     else:
@@ -240,13 +241,33 @@ class _Relay:
         raise ExecutorError("the run on Ray ended without reporting an outcome")
 
 
+def _plugins_of(action: BaseAction[Any]) -> list[tuple[object, PluginRecord]]:
+    """The action's hook plugins, checked to be sendable to the workers."""
+    from synapse_sdk.plugins.manager import get_plugin_host
+
+    host = action.plugins if action.plugins is not None else get_plugin_host(action.ctx.env)
+    plugins = host.registered()
+    for plugin, record in plugins:
+        try:
+            ray.cloudpickle.dumps(plugin)
+        except Exception as exc:
+            raise ExecutorError(
+                f"plugin '{record.name}' cannot be sent to the Ray workers "
+                f"({type(exc).__name__}: {exc}); disable it with "
+                f"SYNAPSE_DISABLE_PLUGINS={record.name} or run locally"
+            ) from None
+    return plugins
+
+
 def run_on_ray(action: BaseAction[Any], *, address: str | None = None) -> Any:
     """Run ``action`` (params already validated) on Ray; return or raise as a local run would.
 
     Progress, logs, metrics and step events go to ``action.ctx``'s sinks as they happen,
     and step records to ``action.ctx.recorder``. The action class must be importable on
-    the cluster's workers (install the plugin there), and its hook plugins are the ones
-    installed on the workers.
+    the cluster's workers (install the plugin there). The run uses the caller's hook
+    plugins (``action.plugins``, else the installed ones), sent to the workers, so a run
+    on Ray has the same steps and wrappers as a local one; the ``SYNAPSE_*`` environment
+    variables of ``action.ctx.env`` are set on the workers for the run.
 
     Raises:
         ExecutorError: Ray is missing or the cluster unreachable, or the remote run died.
@@ -265,6 +286,7 @@ def run_on_ray(action: BaseAction[Any], *, address: str | None = None) -> Any:
         type(action),
         action.name,
         action.params,
+        _plugins_of(action),
         runtime.job_id,
         runtime.recorder is not None,
         channel,

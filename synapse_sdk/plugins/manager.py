@@ -142,6 +142,23 @@ class PluginHost:
         self.records[registered] = PluginRecord(registered, distribution, version, hooks)
         return registered
 
+    def registered(self) -> list[tuple[object, PluginRecord]]:
+        """Every registered plugin with its record, in registration order (= call order)."""
+        return [(plugin, self.records[name]) for name, plugin in self.pm.list_name_plugin()]
+
+    @classmethod
+    def with_plugins(cls, plugins: list[tuple[object, PluginRecord]]) -> PluginHost:
+        """A host holding exactly ``plugins`` (from :meth:`registered`), in the same order.
+
+        Used to give a run on another machine the plugins of the host that started it.
+        """
+        host = cls()
+        for plugin, record in plugins:
+            host.register(
+                plugin, record.name, distribution=record.distribution, version=record.version
+            )
+        return host
+
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
         self.records.pop(name, None)
