@@ -49,13 +49,14 @@ def _placement(executor: str | None, ray_address: str | None) -> Placement:
 def _connect(placement: Placement, env: dict[str, str], announce: bool) -> None:
     """Join or start Ray before the run is journalled, so a missing Ray is a usage error."""
     from synapse_sdk.exceptions import ExecutorError
-    from synapse_sdk.executors._ray import connect
+    from synapse_sdk.executors._ray import connect, import_ray
 
     address = placement.ray_address or env.get("RAY_ADDRESS")
-    if announce:
-        where = f"joining the Ray cluster at {address}" if address else "starting a local Ray"
-        click.secho(f"{where}...", err=True, dim=True)
     try:
+        import_ray()
+        if announce:
+            where = f"joining the Ray cluster at {address}" if address else "starting a local Ray"
+            click.secho(f"{where}...", err=True, dim=True)
         connect(address, env)
     except ExecutorError as exc:
         raise CliError(str(exc)) from exc

@@ -60,9 +60,7 @@ def connect(address: str | None, env: Mapping[str, str]) -> ModuleType:
     address = address or env.get("RAY_ADDRESS") or None
     options: dict[str, object] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:
-        ray.init(
-            address="local", include_dashboard=False, _node_ip_address="127.0.0.1", **options
-        )
+        ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1", **options)
         return ray
     _check_reachable(address)
     try:

@@ -56,9 +56,7 @@ def cancellation_handlers() -> Iterator[None]:
 def check_executor(executor: str, ray_address: str | None) -> None:
     """Reject an unknown executor name, or a Ray address given for a local run."""
     if executor not in EXECUTORS:
-        raise ExecutorError(
-            f"unknown executor '{executor}'; choose one of: {', '.join(EXECUTORS)}"
-        )
+        raise ExecutorError(f"unknown executor '{executor}'; choose one of: {', '.join(EXECUTORS)}")
     if ray_address is not None and executor != "ray":
         raise ExecutorError("a Ray address was given for a local run; use executor='ray'")
 
