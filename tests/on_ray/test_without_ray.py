@@ -51,6 +51,7 @@ def test_local_runs_and_fan_out_work_without_ray(no_ray: Synapse, tmp_path: Path
 
 
 def test_importing_and_running_locally_never_imports_ray(tmp_path: Path) -> None:
+    sample = Path(__file__).parents[2] / "plugins_examples/upload-files/sample_data"
     script = textwrap.dedent(
         f"""
         import sys
@@ -63,8 +64,7 @@ def test_importing_and_running_locally_never_imports_ray(tmp_path: Path) -> None
         assert context.map(abs, [-1, -2]) == [1, 2]
         run_action(
             "upload-files",
-            {{"source": {str(Path(__file__).parents[2] / "plugins_examples/upload-files/sample_data")!r},
-              "target": {str(tmp_path / "out")!r}}},
+            {{"source": {str(sample)!r}, "target": {str(tmp_path / "out")!r}}},
             plugins=PluginHost(),
         )
         print(sorted(name for name in sys.modules if name == "ray" or name.startswith("ray.")))
