@@ -39,8 +39,16 @@ class _Tally:
         self.cancelled = 0
         self.settled = 0
 
-    def absorb(self, outcomes: list[ItemOutcome]) -> None:
-        """Take in one finished chunk: record its successes first, then report progress."""
+    def absorb(self, chunks: list[list[ItemOutcome]]) -> None:
+        """Take in finished chunks: record their successes first, then report progress.
+
+        One record per call, not per chunk: under load, the chunks that finish while one
+        record is being written are recorded together by the next, so a journalled run
+        writes as often as the disk allows rather than once per item.
+        """
+        outcomes = [outcome for chunk in chunks for outcome in chunk]
+        if not outcomes:
+            return
         gained = False
         for outcome in outcomes:
             if outcome.status == "succeeded":
@@ -55,8 +63,10 @@ class _Tally:
         if gained and self.rollback_key is not None:
             values = [self.succeeded[index] for index in sorted(self.succeeded)]
             self.context.record_rollback(self.rollback_key, values)
-        self.settled += len(outcomes)
-        self.context.set_progress(self.settled, len(self.items))
+        for chunk in chunks:  # progress chunk by chunk, so item by item on threads
+            if chunk:
+                self.settled += len(chunk)
+                self.context.set_progress(self.settled, len(self.items))
 
 
 def fan_out(
@@ -83,16 +93,13 @@ def fan_out(
     batch = executor.submit(fn, chunks)
     try:
         while batch.pending:
-            for outcomes in batch.wait():
-                tally.absorb(outcomes)
+            tally.absorb(batch.wait())
             if fail_fast and tally.failures and batch.pending:
-                for outcomes in batch.cancel():
-                    tally.absorb(outcomes)
+                tally.absorb(batch.cancel())
     except BaseException:
         # Interrupted (Ctrl-C, SIGTERM, a step timeout): let the running items settle so
         # the step's rollback knows every item that succeeded, then interrupt the step.
-        for outcomes in batch.cancel():
-            tally.absorb(outcomes)
+        tally.absorb(batch.cancel())
         raise
     finally:
         batch.close()

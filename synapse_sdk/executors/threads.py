@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from synapse_sdk.executors.base import Chunk, ItemOutcome, run_chunk
 
 __all__ = ["ThreadExecutor"]
+
+_POLL = 0.1
 
 
 class _ThreadBatch:
@@ -17,17 +20,28 @@ class _ThreadBatch:
         self, pool: ThreadPoolExecutor, fn: Callable[[Any], Any], chunks: Sequence[Chunk]
     ) -> None:
         self._pool = pool
-        self._chunks: dict[Future[list[ItemOutcome]], Chunk] = {
-            pool.submit(run_chunk, fn, chunk): chunk for chunk in chunks
-        }
+        self._done: SimpleQueue[Future[list[ItemOutcome]]] = SimpleQueue()
+        self._chunks: dict[Future[list[ItemOutcome]], Chunk] = {}
+        for chunk in chunks:
+            future = pool.submit(run_chunk, fn, chunk)
+            self._chunks[future] = chunk
+            future.add_done_callback(self._done.put)
 
     @property
     def pending(self) -> int:
         return len(self._chunks)
 
     def wait(self) -> list[list[ItemOutcome]]:
-        done, _ = wait(self._chunks, return_when=FIRST_COMPLETED)
-        return [self._collect(future) for future in done]
+        while True:  # short waits: an interrupt (Ray's cancel, an alarm) lands between them
+            try:
+                first = self._done.get(timeout=_POLL)
+            except Empty:
+                continue
+            break
+        done = [first]
+        while not self._done.empty():
+            done.append(self._done.get_nowait())
+        return [self._collect(future) for future in done if future in self._chunks]
 
     def cancel(self) -> list[list[ItemOutcome]]:
         cancelled = [future for future in self._chunks if future.cancel()]
