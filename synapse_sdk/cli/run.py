@@ -183,10 +183,9 @@ def _run_terminal(
 @click.option(
     "--ray-address",
     metavar="ADDR",
-    envvar="RAY_ADDRESS",
     default=None,
-    help="Ray cluster to join, HOST:PORT of its head node (implies --executor ray; "
-    "default $RAY_ADDRESS, else a local Ray is started for the run).",
+    help="Ray cluster to join, HOST:PORT of its head node (implies --executor ray). "
+    "Default for --executor ray: $RAY_ADDRESS, else a local Ray started for the run.",
 )
 def run_command(
     name: str,

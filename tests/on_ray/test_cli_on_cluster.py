@@ -267,3 +267,23 @@ def test_a_ray_address_with_the_local_executor_is_a_usage_error(
     )
     assert result.returncode == 2
     assert "--ray-address is for --executor ray" in result.stderr
+
+
+def test_ray_address_from_the_environment_is_used_when_ray_is_asked_for(
+    synapse: Synapse, ray_cluster: str, tmp_path: Path
+) -> None:
+    synapse.env["RAY_ADDRESS"] = ray_cluster
+    result = synapse("run", "demo-fanout", "--executor", "ray", "--params", fanout_params(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"joining the Ray cluster at {ray_cluster}..." in result.stderr
+    assert only_run(tmp_path / "home").state == "succeeded"
+
+
+def test_ray_address_in_the_environment_never_moves_a_run_onto_ray(
+    synapse: Synapse, tmp_path: Path
+) -> None:
+    synapse.env["RAY_ADDRESS"] = f"127.0.0.1:{free_port()}"  # nothing listens there
+    result = synapse("run", "demo-fanout", "--params", fanout_params(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "Ray" not in result.stderr
+    assert only_run(tmp_path / "home").state == "succeeded"
