@@ -40,6 +40,6 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def benchmarks(session: nox.Session) -> None:
     """Run every benchmark script; each prints one JSON document."""
-    session.install("-e", ".")
+    session.install("-e", ".[ray]", "-e", "plugins_examples/upload-files")
     for script in sorted(__import__("pathlib").Path("benchmarks").glob("bench_*.py")):
         session.run("python", str(script))

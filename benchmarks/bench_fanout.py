@@ -8,9 +8,10 @@ Ray tasks), alternately for ``--rounds`` rounds in one process. The local Ray is
 once, before the rounds, and its start-up time is reported on its own.
 
 Part 2, ``overhead``: ``context.map`` over ``--items`` items of a function that returns
-its argument, through the thread executor and through Ray tasks (default chunking, and
-one item per task), against a plain list comprehension calling the same function. The
-difference divided by the number of items is the fan-out's cost per item.
+its argument, through the thread executor (one item per task, the default, and 16) and
+through Ray tasks (default chunking, and one item per task), against a plain list
+comprehension calling the same function. The difference divided by the number of items
+is the fan-out's cost per item.
 
 Needs the ``ray`` extra and the upload example installed (``pip install -r
 requirements-test.txt``). Prints one JSON document.
@@ -33,6 +34,8 @@ from synapse_sdk.plugins import PluginHost, RuntimeContext
 from synapse_sdk.plugins.runner import run_action
 from synapse_sdk.plugins.runtime.context import quiet_logger
 from synapse_sdk.plugins.steps import BaseStepContext
+
+THREAD_CHUNK = 16
 
 
 def identity(item: Any) -> Any:
@@ -134,9 +137,11 @@ def main() -> None:
     map_once(items, threads, None)  # warm up
     map_once(items, ray_tasks, None)
     loop, loop_single, on_threads, on_ray, on_ray_single = [], [], [], [], []
+    on_threads_chunked = []
     for _ in range(args.rounds):
         loop.append(loop_once(items))
         on_threads.append(map_once(items, threads, None))
+        on_threads_chunked.append(map_once(items, threads, THREAD_CHUNK))
         on_ray.append(map_once(items, ray_tasks, None))
         loop_single.append(loop_once(single))
         on_ray_single.append(map_once(single, ray_tasks, 1))
@@ -172,6 +177,9 @@ def main() -> None:
                 "ray_s": summary(on_ray, 3),
                 "ray_chunk_size": ray_chunk,
                 "threads_us_per_item": per_item_us(on_threads, loop, args.items),
+                f"threads_chunk_size_{THREAD_CHUNK}_us_per_item": per_item_us(
+                    on_threads_chunked, loop, args.items
+                ),
                 "ray_us_per_item": per_item_us(on_ray, loop, args.items),
                 "ray_one_item_per_task": {
                     "items": args.single_items,
