@@ -64,8 +64,9 @@ class _Tally:
             values = [self.succeeded[index] for index in sorted(self.succeeded)]
             self.context.record_rollback(self.rollback_key, values)
         for chunk in chunks:  # progress chunk by chunk, so item by item on threads
-            if chunk:
-                self.settled += len(chunk)
+            ran = sum(1 for outcome in chunk if outcome.status != "cancelled")
+            if ran:  # items that never ran are not progress
+                self.settled += ran
                 self.context.set_progress(self.settled, len(self.items))
 
 

@@ -240,7 +240,8 @@ def test_an_interrupt_lets_running_items_settle_and_records_every_success(
         path.write_text(str(n))
         return str(path)
 
-    context = step_context()
+    sink = RecordingSink()
+    context = step_context(sink)
     context.runtime_ctx.executor = ThreadExecutor(max_workers=3)
     with pytest.raises(KeyboardInterrupt):
         context.map(write_or_interrupt, range(200), rollback_key="written")
@@ -248,6 +249,9 @@ def test_an_interrupt_lets_running_items_settle_and_records_every_success(
     on_disk = {str(path) for path in tmp_path.iterdir()}
     assert recorded == on_disk
     assert 0 < len(on_disk) < 200
+    # Items that never ran are not progress: the last report counts only what ran.
+    reported = [e.current for e in sink.events if isinstance(e, ProgressEvent) and e.current]
+    assert reported[-1] == len(on_disk)
 
 
 def test_the_local_executor_is_a_thread_pool_by_default() -> None:
