@@ -42,22 +42,42 @@ __all__ = [
 ]
 
 
-def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+def _rebuild(
+    cls: type[BaseException],
+    args: tuple[Any, ...],
+    state: dict[str, Any],
+    cause: BaseException | None = None,
+) -> Any:
     exc = cls.__new__(cls, *args)
     exc.args = args
     exc.__dict__.update(state)
+    exc.__cause__ = cause
     return exc
+
+
+def _portable_cause(cause: BaseException | None) -> BaseException | None:
+    """``cause`` if it pickles, else an Exception with its text (the chain survives)."""
+    if cause is None:
+        return None
+    import pickle
+
+    try:
+        pickle.dumps(cause)
+    except Exception:
+        return Exception(f"{type(cause).__name__}: {cause}")
+    return cause
 
 
 class SynapseError(Exception):
     """Base class of every error the SDK raises on purpose.
 
-    Every SDK error pickles with its attributes intact, so an error raised on a Ray
-    worker reaches the caller as the same type with the same fields.
+    Every SDK error pickles with its attributes and its ``__cause__`` intact, so an error
+    raised on a Ray worker reaches the caller as the same type with the same fields.
     """
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+        cause = _portable_cause(self.__cause__)
+        return (_rebuild, (type(self), self.args, dict(self.__dict__), cause))
 
 
 class StepExecutionError(SynapseError, RuntimeError):

@@ -60,11 +60,21 @@ def connect(address: str | None, env: Mapping[str, str]) -> ModuleType:
     address = address or env.get("RAY_ADDRESS") or None
     options: dict[str, object] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:
-        ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1", **options)
+        try:
+            ray.init(
+                address="local", include_dashboard=False, _node_ip_address="127.0.0.1", **options
+            )
+        except Exception as exc:
+            raise ExecutorError(
+                f"could not start a local Ray ({type(exc).__name__}: {exc}); "
+                "see `ray start --head` for a cluster to join instead"
+            ) from None
         return ray
     _check_reachable(address)
     try:
         ray.init(address=address, **options)
-    except ConnectionError as exc:
-        raise ExecutorError(f"cannot join the Ray cluster at {address}: {exc}") from None
+    except Exception as exc:
+        raise ExecutorError(
+            f"cannot join the Ray cluster at {address} ({type(exc).__name__}: {exc})"
+        ) from None
     return ray

@@ -6,7 +6,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-__all__ = ["Chunk", "ChunkBatch", "Executor", "ItemOutcome", "run_chunk"]
+__all__ = [
+    "SETTLE_SECONDS",
+    "Chunk",
+    "ChunkBatch",
+    "Executor",
+    "ItemOutcome",
+    "run_chunk",
+    "unsettled",
+]
+
+SETTLE_SECONDS = 10.0
+"""How long a stopped fan-out waits by default for its running items before giving up."""
 
 Chunk = Sequence[tuple[int, Any]]
 """Items of one task, each with its position in the fan-out."""
@@ -22,6 +33,12 @@ class ItemOutcome:
     status: OutcomeStatus
     value: Any = None
     error: str | None = None
+
+
+def unsettled(chunk: Chunk, waited: float) -> list[ItemOutcome]:
+    """Outcomes for a chunk still running when the fan-out stopped waiting: unknown, failed."""
+    error = f"still running {waited:g} s after the fan-out was stopped; outcome unknown"
+    return [ItemOutcome(index, "failed", error=error) for index, _ in chunk]
 
 
 def run_chunk(fn: Callable[[Any], Any], chunk: Chunk) -> list[ItemOutcome]:
@@ -60,8 +77,11 @@ class ChunkBatch(Protocol):
     def cancel(self) -> list[list[ItemOutcome]]:
         """Stop: chunks not started are cancelled, running ones finish or are interrupted.
 
-        Returns the outcomes of every chunk not collected before, so that the caller
-        records exactly the items that succeeded.
+        Waits a while (:data:`SETTLE_SECONDS` by default) for the running ones; items still
+        running then
+        are reported failed with an unknown outcome (see :func:`unsettled`). Returns the
+        outcomes of every chunk not collected before, so that the caller records exactly
+        the items that succeeded.
         """
 
     def close(self) -> None:

@@ -38,6 +38,7 @@ class _Tally:
         self.failures: list[ItemFailure] = []
         self.cancelled = 0
         self.settled = 0
+        self.unrecorded = False  # successes not yet recorded (or a record was interrupted)
 
     def absorb(self, chunks: list[list[ItemOutcome]]) -> None:
         """Take in finished chunks: record their successes first, then report progress.
@@ -47,22 +48,20 @@ class _Tally:
         writes as often as the disk allows rather than once per item.
         """
         outcomes = [outcome for chunk in chunks for outcome in chunk]
-        if not outcomes:
-            return
-        gained = False
         for outcome in outcomes:
             if outcome.status == "succeeded":
                 self.results[outcome.index] = outcome.value
                 self.succeeded[outcome.index] = outcome.value
-                gained = True
+                self.unrecorded = True
             elif outcome.status == "failed":
                 item = _short(self.items[outcome.index])
                 self.failures.append(ItemFailure(outcome.index, item, outcome.error or "failed"))
             else:
                 self.cancelled += 1
-        if gained and self.rollback_key is not None:
+        if self.unrecorded and self.rollback_key is not None:
             values = [self.succeeded[index] for index in sorted(self.succeeded)]
             self.context.record_rollback(self.rollback_key, values)
+        self.unrecorded = False
         for chunk in chunks:  # progress chunk by chunk, so item by item on threads
             ran = sum(1 for outcome in chunk if outcome.status != "cancelled")
             if ran:  # items that never ran are not progress

@@ -40,7 +40,12 @@ _FORWARDED_ENV_PREFIX = "SYNAPSE_"
 
 
 class _Channel:
-    """An async actor holding numbered messages from the worker until the caller pulls them."""
+    """An async actor holding numbered messages from the worker until the caller applies them.
+
+    A message is dropped only once the caller acknowledges it, so a pull whose answer the
+    caller never read (Ctrl-C landed while it waited) loses nothing: the next pull
+    returns the same messages again.
+    """
 
     def __init__(self) -> None:
         self._messages: list[tuple[int, Any]] = []
@@ -66,17 +71,17 @@ class _Channel:
             await changed.wait_for(lambda: self._acked >= seq)
 
     async def pull(self, acked: int, timeout: float) -> list[tuple[int, Any]]:
-        """Acknowledge messages up to ``acked``; return what arrived (waiting up to ``timeout``)."""
+        """Acknowledge messages up to ``acked``; return the others (waiting up to ``timeout``)."""
         changed = self._condition()
         async with changed:
             if acked > self._acked:
                 self._acked = acked
                 changed.notify_all()
+            self._messages = [item for item in self._messages if item[0] > self._acked]
             if not self._messages and timeout > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait_for(lambda: bool(self._messages)), timeout)
-            batch, self._messages = self._messages, []
-            return batch
+            return list(self._messages)
 
 
 _RemoteChannel = ray.remote(num_cpus=0)(_Channel)
@@ -92,9 +97,17 @@ class _Sender:
 
     def send(self, message: Any, *, wait: bool = False) -> None:
         with self._lock:
-            self._seq += 1
             method = self._channel.push_and_wait if wait else self._channel.push
-            ref = method.remote(self._seq, message)
+            seq = self._seq + 1
+            try:
+                self._seq = seq
+                ref = method.remote(seq, message)
+            except KeyboardInterrupt:
+                # Cancelled while submitting: a number taken but never sent would stall
+                # the caller forever, so send it again (the caller drops a duplicate).
+                if self._seq == seq:
+                    self._channel.push.remote(seq, message)
+                raise
         if wait:
             ray.get(ref)
 
@@ -213,10 +226,14 @@ class _Relay:
     def _pull(self, timeout: float) -> None:
         batch = ray.get(self.channel.pull.remote(self.applied, timeout))
         for seq, message in batch:
-            self.waiting[seq] = message
+            if seq > self.applied:
+                self.waiting.setdefault(seq, message)
         while self.applied + 1 in self.waiting:
+            # Counted as applied only once applied: a message whose application was
+            # interrupted is applied again (journal writes are idempotent).
+            self._apply(self.waiting[self.applied + 1])
+            del self.waiting[self.applied + 1]
             self.applied += 1
-            self._apply(self.waiting.pop(self.applied))
 
     def follow(self) -> tuple[str, Any]:
         """Apply messages until the worker reports its outcome; fail if the task died."""
@@ -278,21 +295,22 @@ def run_on_ray(action: BaseAction[Any], *, address: str | None = None) -> Any:
     runtime = action.ctx
     connect(address, runtime.env)
     env = {k: v for k, v in runtime.env.items() if k.startswith(_FORWARDED_ENV_PREFIX)}
-    channel = _RemoteChannel.remote()
+    plugins = _plugins_of(action)
     # The caller's SYNAPSE_* settings (plugin selection, plugin config) hold on the workers
     # too, for the run and for the fan-out tasks it starts.
     options = {"runtime_env": {"env_vars": env}} if env else {}
-    task = _remote_run.options(**options).remote(
-        type(action),
-        action.name,
-        action.params,
-        _plugins_of(action),
-        runtime.job_id,
-        runtime.recorder is not None,
-        channel,
-    )
-    relay = _Relay(runtime, channel, task)
+    channel = _RemoteChannel.remote()
     try:
+        task = _remote_run.options(**options).remote(
+            type(action),
+            action.name,
+            action.params,
+            plugins,
+            runtime.job_id,
+            runtime.recorder is not None,
+            channel,
+        )
+        relay = _Relay(runtime, channel, task)
         try:
             kind, value = relay.follow()
         except (KeyboardInterrupt, SystemExit):

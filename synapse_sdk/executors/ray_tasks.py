@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from synapse_sdk.executors._ray import import_ray
-from synapse_sdk.executors.base import Chunk, ItemOutcome, run_chunk
+from synapse_sdk.executors.base import SETTLE_SECONDS, Chunk, ItemOutcome, run_chunk, unsettled
 
 ray = import_ray()
 
@@ -21,7 +21,14 @@ _remote_chunk = ray.remote(max_retries=0)(run_chunk)
 
 
 class _RayBatch:
-    def __init__(self, fn: Callable[[Any], Any], chunks: Sequence[Chunk], num_cpus: float) -> None:
+    def __init__(
+        self,
+        fn: Callable[[Any], Any],
+        chunks: Sequence[Chunk],
+        num_cpus: float,
+        settle_seconds: float,
+    ) -> None:
+        self._settle_seconds = settle_seconds
         fn_ref = ray.put(fn)
         task = _remote_chunk.options(num_cpus=num_cpus)
         self._chunks: dict[Any, Chunk] = {task.remote(fn_ref, chunk): chunk for chunk in chunks}
@@ -39,8 +46,14 @@ class _RayBatch:
 
     def cancel(self) -> list[list[ItemOutcome]]:
         for ref in self._chunks:
-            ray.cancel(ref, recursive=True)
-        return [self._collect(ref) for ref in list(self._chunks)]
+            ray.cancel(ref, recursive=True)  # a running chunk stops after its current item
+        refs = list(self._chunks)
+        _, running = ray.wait(refs, num_returns=len(refs), timeout=self._settle_seconds)
+        stuck = []
+        for ref in running:  # blocked in a call Ray's interrupt cannot reach
+            ray.cancel(ref, force=True)
+            stuck.append(unsettled(self._chunks.pop(ref), self._settle_seconds))
+        return [self._collect(ref) for ref in list(self._chunks)] + stuck
 
     def _collect(self, ref: Any) -> list[ItemOutcome]:
         chunk = self._chunks.pop(ref)
@@ -64,16 +77,19 @@ class RayTaskExecutor:
 
     Args:
         num_cpus: CPUs each task reserves (fractions allowed for I/O-bound work).
+        settle_seconds: how long a stopped fan-out waits for its interrupted tasks to
+            return before it kills them and reports their items failed, outcome unknown.
     """
 
     name = "ray"
 
-    def __init__(self, num_cpus: float = 1) -> None:
+    def __init__(self, num_cpus: float = 1, settle_seconds: float = SETTLE_SECONDS) -> None:
         self.num_cpus = num_cpus
+        self.settle_seconds = settle_seconds
 
     def chunk_size(self, total: int) -> int:
         cpus = max(1.0, float(ray.cluster_resources().get("CPU", 1)))
         return max(1, min(_MAX_CHUNK, math.ceil(total / (cpus * _TASKS_PER_CPU))))
 
     def submit(self, fn: Callable[[Any], Any], chunks: Sequence[Chunk]) -> _RayBatch:
-        return _RayBatch(fn, chunks, self.num_cpus)
+        return _RayBatch(fn, chunks, self.num_cpus, self.settle_seconds)

@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from synapse_sdk.executors.base import Chunk, ItemOutcome, run_chunk
+from synapse_sdk.executors.base import SETTLE_SECONDS, Chunk, ItemOutcome, run_chunk, unsettled
 
 __all__ = ["ThreadExecutor"]
 
@@ -17,9 +17,14 @@ _POLL = 0.1
 
 class _ThreadBatch:
     def __init__(
-        self, pool: ThreadPoolExecutor, fn: Callable[[Any], Any], chunks: Sequence[Chunk]
+        self,
+        pool: ThreadPoolExecutor,
+        fn: Callable[[Any], Any],
+        chunks: Sequence[Chunk],
+        settle_seconds: float,
     ) -> None:
         self._pool = pool
+        self._settle_seconds = settle_seconds
         self._done: SimpleQueue[Future[list[ItemOutcome]]] = SimpleQueue()
         self._chunks: dict[Future[list[ItemOutcome]], Chunk] = {}
         for chunk in chunks:
@@ -44,10 +49,11 @@ class _ThreadBatch:
         return [self._collect(future) for future in done if future in self._chunks]
 
     def cancel(self) -> list[list[ItemOutcome]]:
-        cancelled = [future for future in self._chunks if future.cancel()]
-        wait(self._chunks)
-        collected = [self._collect(future) for future in cancelled]
-        return collected + [self._collect(future) for future in list(self._chunks)]
+        # Only chunks not started yet can be cancelled: threads cannot be interrupted.
+        cancelled = [self._collect(future) for future in list(self._chunks) if future.cancel()]
+        _, running = wait(self._chunks, timeout=self._settle_seconds)
+        stuck = [unsettled(self._chunks.pop(future), self._settle_seconds) for future in running]
+        return cancelled + [self._collect(future) for future in list(self._chunks)] + stuck
 
     def _collect(self, future: Future[list[ItemOutcome]]) -> list[ItemOutcome]:
         chunk = self._chunks.pop(future)
@@ -65,12 +71,17 @@ class ThreadExecutor:
     Args:
         max_workers: threads per fan-out; by default ``min(32, cpus + 4)``, as
             :class:`concurrent.futures.ThreadPoolExecutor` chooses.
+        settle_seconds: how long a stopped fan-out waits for the items still running
+            (threads cannot be interrupted) before it reports them failed, outcome unknown.
     """
 
     name = "local"
 
-    def __init__(self, max_workers: int | None = None) -> None:
+    def __init__(
+        self, max_workers: int | None = None, settle_seconds: float = SETTLE_SECONDS
+    ) -> None:
         self.max_workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
+        self.settle_seconds = settle_seconds
 
     def chunk_size(self, total: int) -> int:
         return 1
@@ -78,4 +89,4 @@ class ThreadExecutor:
     def submit(self, fn: Callable[[Any], Any], chunks: Sequence[Chunk]) -> _ThreadBatch:
         workers = max(1, min(self.max_workers, len(chunks)))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synapse-map")
-        return _ThreadBatch(pool, fn, chunks)
+        return _ThreadBatch(pool, fn, chunks, self.settle_seconds)

@@ -266,3 +266,52 @@ def test_fan_out_errors_pickle_with_their_details() -> None:
     error = FanOutError([], [1, None], 2)
     copy: Any = pickle.loads(pickle.dumps(error))
     assert (copy.results, copy.total, str(copy)) == ([1, None], 2, str(error))
+
+
+def test_a_step_error_pickles_with_the_fan_out_error_that_caused_it() -> None:
+    import pickle
+
+    failure = FanOutError([], [None], 1)
+    error = StepExecutionError("upload", str(failure))
+    error.__cause__ = failure
+    copy: Any = pickle.loads(pickle.dumps(error))
+    assert isinstance(copy.__cause__, FanOutError)
+    assert copy.__cause__.total == 1
+
+
+def test_a_cause_that_cannot_pickle_travels_as_its_text() -> None:
+    import pickle
+
+    class Unpicklable(Exception):
+        def __reduce__(self) -> Any:
+            raise TypeError("no")
+
+    error = StepExecutionError("upload", "boom")
+    error.__cause__ = Unpicklable("held a socket")
+    copy: Any = pickle.loads(pickle.dumps(error))
+    assert str(copy.__cause__) == "Unpicklable: held a socket"
+
+
+def test_a_stopped_fan_out_gives_up_on_a_stuck_item_after_the_settle_time() -> None:
+    release = threading.Event()
+
+    def fail_or_hang(n: int) -> int:
+        if n == 0:
+            time.sleep(0.05)  # fails once the stuck item is running
+            raise ValueError("bad item")
+        release.wait(30)  # blocked in a call that nothing can interrupt
+        return n
+
+    context = step_context()
+    context.runtime_ctx.executor = ThreadExecutor(max_workers=2, settle_seconds=0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(FanOutError) as raised:
+            context.map(fail_or_hang, range(2), fail_fast=True)
+    finally:
+        release.set()
+    assert time.monotonic() - started < 10
+    failures = {failure.index: failure.error for failure in raised.value.failures}
+    assert failures[0] == "ValueError: bad item"
+    assert failures[1] == "still running 0.3 s after the fan-out was stopped; outcome unknown"
+    assert set(failures) == {0, 1}

@@ -150,7 +150,8 @@ class Upload(BaseStep[UploadContext]):
         written = [copy["target"] for copy in data.get("written", [])]
         # After a crash the copies in flight were never reported: they are planned targets
         # that exist now, and nothing existed there before the run.
-        leftovers = [path for path in data.get("planned", []) if path not in set(written)]
+        known = set(written)
+        leftovers = [path for path in data.get("planned", []) if path not in known]
         removed = _remove(fs, written + leftovers, data.get("folders", []))
         context.log("upload_rolled_back", {"removed": removed}, level="warning")
 

@@ -61,10 +61,12 @@ class BaseStepContext:
         step = self.current_step
         if step is None:
             raise RuntimeError("record_rollback() can only be called while a step is running")
+        # Memory first: if an interrupt lands while the journal is being written, this
+        # process's own rollback still sees the value.
+        self.recorded_rollback.setdefault(step, {})[key] = value
         recorder = self.runtime_ctx.recorder
         if recorder is not None:
             recorder.record(step, key, value)
-        self.recorded_rollback.setdefault(step, {})[key] = value
 
     def map(
         self,
