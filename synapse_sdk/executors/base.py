@@ -78,10 +78,9 @@ class ChunkBatch(Protocol):
         """Stop: chunks not started are cancelled, running ones finish or are interrupted.
 
         Waits a while (:data:`SETTLE_SECONDS` by default) for the running ones; items still
-        running then
-        are reported failed with an unknown outcome (see :func:`unsettled`). Returns the
-        outcomes of every chunk not collected before, so that the caller records exactly
-        the items that succeeded.
+        running then are reported failed with an unknown outcome (see :func:`unsettled`).
+        Returns the outcomes of every chunk not collected before, so that the caller
+        records exactly the items that succeeded.
         """
 
     def close(self) -> None:

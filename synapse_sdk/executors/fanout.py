@@ -36,7 +36,6 @@ class _Tally:
         self.results: list[Any] = [None] * len(items)
         self.succeeded: dict[int, Any] = {}
         self.failures: list[ItemFailure] = []
-        self.cancelled = 0
         self.settled = 0
         self.unrecorded = False  # successes not yet recorded (or a record was interrupted)
 
@@ -56,8 +55,6 @@ class _Tally:
             elif outcome.status == "failed":
                 item = _short(self.items[outcome.index])
                 self.failures.append(ItemFailure(outcome.index, item, outcome.error or "failed"))
-            else:
-                self.cancelled += 1
         if self.unrecorded and self.rollback_key is not None:
             values = [self.succeeded[index] for index in sorted(self.succeeded)]
             self.context.record_rollback(self.rollback_key, values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -37,13 +38,10 @@ class _ThreadBatch:
         return len(self._chunks)
 
     def wait(self) -> list[list[ItemOutcome]]:
-        while True:  # short waits: an interrupt (Ray's cancel, an alarm) lands between them
-            try:
-                first = self._done.get(timeout=_POLL)
-            except Empty:
-                continue
-            break
-        done = [first]
+        done: list[Future[list[ItemOutcome]]] = []
+        while not done:  # short waits: an interrupt (Ray's cancel, an alarm) lands between them
+            with contextlib.suppress(Empty):
+                done.append(self._done.get(timeout=_POLL))
         while not self._done.empty():
             done.append(self._done.get_nowait())
         return [self._collect(future) for future in done if future in self._chunks]
