@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 from synapse_sdk.plugins import BaseUploadAction, UploadParams
 from synapse_sdk.plugins.actions.upload import UploadContext
 from synapse_sdk.plugins.steps import StepRegistry
@@ -19,7 +20,24 @@ class UploadFilesParams(UploadParams):
     max_file_size: int = Field(
         100 * 1024 * 1024, gt=0, description="Largest file accepted, in bytes."
     )
-    manifest_name: str = Field("manifest.json", description="Name of the manifest at the target.")
+    manifest_name: str = Field(
+        "manifest.json",
+        description="File name of the manifest, written at the top of the target "
+        "(a plain name: no folders, no '..').",
+    )
+
+    @field_validator("manifest_name")
+    @classmethod
+    def _manifest_stays_in_the_target(cls, name: str) -> str:
+        """The manifest is written at ``target/<manifest_name>``: nowhere else."""
+        if name in ("", ".", "..") or any(char in name for char in "/\\\0:"):
+            raise PydanticCustomError(
+                "manifest_name",
+                "'{name}' would not be written at the top of the target: use a plain "
+                "file name like 'manifest.json' (no '/', '\\', ':', '..' or folders)",
+                {"name": name},
+            )
+        return name
 
 
 class UploadFilesAction(BaseUploadAction[UploadFilesParams]):

@@ -10,7 +10,17 @@ from typing import Any
 from synapse_sdk.plugins.actions.upload import UPLOAD_STEP, UploadContext, UploadedObject
 from synapse_sdk.plugins.steps import BaseStep, StepResult
 
-from synapse_upload_files.storage import copy_with_digest, join, open_target, to_url
+from synapse_upload_files.storage import (
+    copy_with_digest,
+    join,
+    name_fields,
+    parent,
+    printable,
+    remove_empty_folders,
+    remove_objects,
+    resolve,
+    to_url,
+)
 
 
 class Discover(BaseStep[UploadContext]):
@@ -27,7 +37,7 @@ class Discover(BaseStep[UploadContext]):
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(source).as_posix()
             if path.is_symlink() or (path.exists() and not path.is_file() and not path.is_dir()):
-                skipped.append(relative)
+                skipped.append(printable(relative))
             elif path.is_file():
                 files.append(relative)
         if not files:
@@ -50,22 +60,31 @@ class Validate(BaseStep[UploadContext]):
         problems: list[str] = []
         for relative in context.files:
             path = source / relative
+            shown = printable(relative)
             suffix = path.suffix.lower().lstrip(".")
             if allowed and suffix not in allowed:
-                problems.append(f"{relative}: extension '.{suffix}' is not allowed")
+                problems.append(f"{shown}: extension '.{printable(suffix)}' is not allowed")
             size = path.stat().st_size
             if size > params.max_file_size:
                 problems.append(
-                    f"{relative}: {size} bytes is over the limit of {params.max_file_size}"
+                    f"{shown}: {size} bytes is over the limit of {params.max_file_size}"
                 )
             if not os.access(path, os.R_OK):
-                problems.append(f"{relative}: cannot be read (permission denied)")
-        fs, root = open_target(params.target)
+                problems.append(f"{shown}: cannot be read (permission denied)")
+        if params.manifest_name in context.files:
+            problems.append(
+                f"{params.manifest_name}: a source file has the manifest's name; "
+                "choose another manifest_name"
+            )
+        fs, root = resolve(params.target)
         for relative in [*context.files, params.manifest_name]:
             if fs.exists(join(root, relative)):
                 problems.append(
-                    f"{relative}: already exists at the target (nothing is overwritten)"
+                    f"{printable(relative)}: already exists at the target (nothing is overwritten)"
                 )
+        blocked = _first_existing(fs, root)
+        if blocked is not None and not fs.isdir(blocked):
+            problems.append(f"{printable(to_url(fs, blocked))}: is a file, not a folder")
         if problems:
             shown = "\n  ".join(problems[:50])
             more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
@@ -76,30 +95,18 @@ class Validate(BaseStep[UploadContext]):
         return StepResult(success=True, data={"checked": len(context.files)})
 
 
-def _remove(fs: Any, paths: list[str], folders: list[str]) -> int:
-    removed = 0
-    for path in reversed(paths):
-        if fs.exists(path):
-            fs.rm_file(path)
-            removed += 1
-    for folder in reversed(folders):  # deepest first; only if this run left them empty
-        if fs.isdir(folder) and not fs.ls(folder):
-            fs.rmdir(folder)
-    return removed
-
-
-def _upload_one(job: tuple[str, str, str]) -> dict[str, Any]:
-    """Copy one file to the target (on a worker thread, or a Ray task on the cluster).
+def _upload_one(job: tuple[str, str]) -> dict[str, Any]:
+    """Copy one file to the target URL (on a worker thread, or a Ray task on the cluster).
 
     A failed or interrupted copy removes its partial object, so only whole objects remain.
     """
-    source, target_url, target = job
-    fs, _ = open_target(target_url)
+    source, target = job
+    fs, path = resolve(target)
     try:
-        size, sha256 = copy_with_digest(Path(source), fs, target)
+        size, sha256 = copy_with_digest(Path(source), fs, path)
     except BaseException:
-        if fs.exists(target):
-            fs.rm_file(target)
+        if fs.exists(path):
+            fs.rm_file(path)
         raise
     return {"target": target, "size": size, "sha256": sha256}
 
@@ -108,10 +115,12 @@ class Upload(BaseStep[UploadContext]):
     """Copy the files to the target in parallel, through ``context.map``.
 
     Locally the copies run on a thread pool; in a run on Ray they are Ray tasks spread
-    over the cluster. Folders are created first, in order. The planned targets are
-    recorded before any copy starts and every finished copy as it lands, so a rollback,
-    even one run by ``synapse runs rollback`` after a crash, removes exactly what this
-    step wrote (validation made sure none of the targets existed before).
+    over the cluster. Folders are created first, one by one, parents first, each
+    recorded before it is created: the target's missing ancestors, the target, and its
+    missing subfolders. The planned targets are recorded before any copy starts and
+    every finished copy as it lands, so a rollback, even one run by ``synapse runs
+    rollback`` after a crash, removes exactly what this step wrote (validation made sure
+    none of the targets existed before). Everything recorded is a canonical URL.
     """
 
     name = UPLOAD_STEP
@@ -119,23 +128,27 @@ class Upload(BaseStep[UploadContext]):
 
     def execute(self, context: UploadContext) -> StepResult:
         params = context.params
-        fs, root = open_target(params.target)
+        fs, root = resolve(params.target)
+        source = os.path.abspath(params.source)
         folders: list[str] = []
-        for relative in context.files:
-            for folder in _missing_folders(fs, root, relative):
-                if folder not in folders:
-                    folders.append(folder)
-                    context.record_rollback("folders", folders)
-                    fs.makedirs(folder, exist_ok=True)
+        for folder in _folders_to_create(fs, root, context.files):
+            url = to_url(fs, folder)
+            folders.append(url)
+            context.record_rollback("folders", folders)
+            try:
+                fs.mkdir(folder, create_parents=False)
+            except FileExistsError:  # created by someone else since we looked: not ours
+                folders.remove(url)
+                context.record_rollback("folders", folders)
         jobs = [
-            (str(Path(params.source) / relative), params.target, join(root, relative))
+            (os.path.join(source, relative), to_url(fs, join(root, relative)))
             for relative in context.files
         ]
-        context.record_rollback("planned", [target for _, _, target in jobs])
+        context.record_rollback("planned", [target for _, target in jobs])
         copies = context.map(_upload_one, jobs, rollback_key="written")
-        for (source, _, _), copy in zip(jobs, copies, strict=True):
+        for (local, _), copy in zip(jobs, copies, strict=True):
             context.uploaded.append(
-                UploadedObject(source, to_url(fs, copy["target"]), copy["size"], copy["sha256"])
+                UploadedObject(local, copy["target"], copy["size"], copy["sha256"])
             )
             context.total_bytes += copy["size"]
         return StepResult(
@@ -145,25 +158,44 @@ class Upload(BaseStep[UploadContext]):
         )
 
     def rollback(self, context: UploadContext, result: StepResult) -> None:
-        fs, _ = open_target(context.params.target)
         data = result.rollback_data
         written = [copy["target"] for copy in data.get("written", [])]
         # After a crash the copies in flight were never reported: they are planned targets
         # that exist now, and nothing existed there before the run.
         known = set(written)
-        leftovers = [path for path in data.get("planned", []) if path not in known]
-        removed = _remove(fs, written + leftovers, data.get("folders", []))
+        leftovers = [url for url in data.get("planned", []) if url not in known]
+        removed = remove_objects(written + leftovers)
+        remove_empty_folders(data.get("folders", []))
         context.log("upload_rolled_back", {"removed": removed}, level="warning")
 
 
-def _missing_folders(fs: Any, root: str, relative: str) -> list[str]:
-    """Folders (root first) that must be created for ``relative``, in creation order."""
+def _first_existing(fs: Any, path: str) -> str | None:
+    """``path`` or its nearest ancestor that exists; None if none does."""
+    while not fs.exists(path):
+        above = parent(path)
+        if above in ("", path):
+            return None
+        path = above
+    return path
+
+
+def _folders_to_create(fs: Any, root: str, files: list[str]) -> list[str]:
+    """Folders that do not exist yet, parents first: the missing ancestors of ``root``,
+    ``root`` itself, then the subfolders the files need."""
     missing: list[str] = []
-    parts = relative.split("/")[:-1]
-    candidates = [root] + [join(root, "/".join(parts[: depth + 1])) for depth in range(len(parts))]
-    for folder in candidates:
-        if not fs.isdir(folder):
-            missing.append(folder)
+    folder = root
+    while not fs.isdir(folder):
+        missing.insert(0, folder)
+        above = parent(folder)
+        if above in ("", folder):
+            break
+        folder = above
+    for relative in files:
+        parts = relative.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            folder = join(root, "/".join(parts[:depth]))
+            if folder not in missing and not fs.isdir(folder):
+                missing.append(folder)
     return missing
 
 
@@ -175,24 +207,25 @@ class Manifest(BaseStep[UploadContext]):
 
     def execute(self, context: UploadContext) -> StepResult:
         params = context.params
-        fs, root = open_target(params.target)
+        fs, root = resolve(params.target)
         path = join(root, params.manifest_name)
-        context.record_rollback("manifest", path)
-        entries = [
-            {"path": relative, "size": obj.size, "sha256": obj.sha256}
-            for relative, obj in zip(context.files, context.uploaded, strict=True)
-        ]
-        with fs.open(path, "w") as writer:
-            json.dump({"source": params.source, "objects": entries}, writer, indent=2)
-        return StepResult(
-            success=True, data={"manifest": to_url(fs, path)}, rollback_data={"manifest": path}
-        )
+        url = to_url(fs, path)
+        context.record_rollback("manifest", url)
+        document = {
+            **name_fields("source", os.path.abspath(params.source)),
+            "objects": [
+                {**name_fields("path", relative), "size": obj.size, "sha256": obj.sha256}
+                for relative, obj in zip(context.files, context.uploaded, strict=True)
+            ],
+        }
+        with fs.open(path, "wb") as writer:
+            writer.write(json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8"))
+        return StepResult(success=True, data={"manifest": url}, rollback_data={"manifest": url})
 
     def rollback(self, context: UploadContext, result: StepResult) -> None:
-        path = result.rollback_data.get("manifest")
-        fs, _ = open_target(context.params.target)
-        if path and fs.exists(path):
-            fs.rm_file(path)
+        url = result.rollback_data.get("manifest")
+        if url:
+            remove_objects([url])
 
 
 class Summary(BaseStep[UploadContext]):

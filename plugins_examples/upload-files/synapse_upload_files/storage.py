@@ -1,28 +1,48 @@
-"""Target storage through fsspec: resolving URLs, joining paths, streaming with sha256."""
+"""Target storage through fsspec: canonical URLs, joining paths, streaming with sha256.
+
+Everything this example journals for rollback is a canonical URL, protocol included
+(``file:///abs/path``, ``memory:///path``, ``s3://bucket/key``): a rollback resolves
+it on its own, wherever and whenever it runs, and never goes back to the params (a
+relative ``target`` means another folder to ``synapse runs rollback`` started elsewhere).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import posixpath
 from pathlib import Path
 from typing import Any
 
 from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 
 CHUNK = 1 << 20
 
 
-def open_target(url: str) -> tuple[Any, str]:
-    """``(filesystem, root path)`` for a target URL or local path."""
-    fs, root = url_to_fs(url)
-    return fs, root.rstrip("/") or "/"
+def resolve(url: str) -> tuple[Any, str]:
+    """``(filesystem, absolute canonical path)`` for a URL or a local path.
+
+    A local path is made absolute against the current folder and normalised (fsspec
+    keeps ``..`` and ``.`` components as they are).
+    """
+    fs, path = url_to_fs(url)
+    if isinstance(fs, LocalFileSystem):
+        path = os.path.abspath(path)
+    return fs, path.rstrip("/") or "/"
 
 
 def join(root: str, relative: str) -> str:
     return f"{root}/{relative}" if relative else root
 
 
+def parent(path: str) -> str:
+    """The folder holding ``path`` ('' above a bucket, '/' at the top of a local tree)."""
+    return posixpath.dirname(path)
+
+
 def to_url(fs: Any, path: str) -> str:
-    """A URL that ``fsspec`` resolves back to ``path`` on ``fs``."""
+    """The canonical URL of ``path`` on ``fs`` (``file:///...`` for a local path)."""
     return str(fs.unstrip_protocol(path))
 
 
@@ -36,3 +56,54 @@ def copy_with_digest(source: Path, fs: Any, target: str) -> tuple[int, str]:
             writer.write(chunk)
             size += len(chunk)
     return size, digest.hexdigest()
+
+
+def remove_objects(urls: list[str]) -> int:
+    """Remove the objects at ``urls`` that exist (last first); return how many were removed."""
+    removed = 0
+    for url in reversed(urls):
+        fs, path = url_to_fs(url)
+        if fs.exists(path):
+            fs.rm_file(path)
+            removed += 1
+    return removed
+
+
+def remove_empty_folders(urls: list[str]) -> None:
+    """Remove the folders at ``urls`` that are empty, deepest first.
+
+    ``urls`` are in creation order (a folder after its parent), so walking them backwards
+    empties a child before its parent is looked at. A folder that still holds something
+    (written by someone else meanwhile) stays.
+    """
+    for url in reversed(urls):
+        fs, path = url_to_fs(url)
+        if fs.isdir(path) and not fs.ls(path, detail=False):
+            fs.rmdir(path)
+
+
+def raw_name(name: str) -> bytes:
+    """The bytes of a file name as the operating system has them.
+
+    On Linux a file name may hold bytes that are not UTF-8; Python keeps each as a
+    surrogate escape (``'\\udcff'`` for the byte 0xff), which cannot be written as UTF-8.
+    """
+    try:
+        return name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no file name decodes to (from JSON, say)
+        return name.encode("utf-8", "surrogatepass")
+
+
+def printable(name: str) -> str:
+    """``name`` as valid Unicode, for messages, events and the manifest: each byte that
+    is not UTF-8 becomes the four characters ``\\xNN``; a UTF-8 name stays as it is."""
+    return raw_name(name).decode("utf-8", "backslashreplace")
+
+
+def name_fields(key: str, name: str) -> dict[str, Any]:
+    """Manifest fields for ``name``: ``{key: name}`` for a UTF-8 name, else
+    ``{key: printable form, key + "_escaped": true, key + "_bytes": hex of the bytes}``."""
+    shown = printable(name)
+    if shown == name:
+        return {key: name}
+    return {key: shown, f"{key}_escaped": True, f"{key}_bytes": raw_name(name).hex()}

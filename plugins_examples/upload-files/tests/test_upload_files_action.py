@@ -12,17 +12,42 @@ from typing import Any
 
 import fsspec
 import pytest
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.exceptions import InvalidParamsError, StepExecutionError
 from synapse_sdk.plugins import hookimpl
 from synapse_sdk.plugins.steps import BaseStep, StepResult
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+SYNAPSE = str(Path(sys.executable).with_name("synapse"))
 
 
 def tree(folder: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
     }
+
+
+def everything(folder: Path) -> dict[bytes, bytes | None]:
+    """Every folder (None) and file (its bytes) under ``folder``, names as raw bytes."""
+    found: dict[bytes, bytes | None] = {}
+    for where, folders, names in os.walk(os.fsencode(folder)):
+        for name in folders:
+            found[os.path.relpath(os.path.join(where, name), os.fsencode(folder))] = None
+        for name in names:
+            path = os.path.join(where, name)
+            found[os.path.relpath(path, os.fsencode(folder))] = Path(os.fsdecode(path)).read_bytes()
+    return found
+
+
+def journalled_urls(journal: Any) -> list[str]:
+    """Every URL the upload and manifest steps of the newest run put in the journal."""
+    run = journal.get_run(journal.list_runs()[0].run_id)  # newest first, with its steps
+    urls: list[str] = []
+    for step in run.steps:
+        data = step.rollback_data
+        urls += data.get("folders", []) + data.get("planned", [])
+        urls += [copy["target"] for copy in data.get("written", [])]
+        urls += [data["manifest"]] if "manifest" in data else []
+    return urls
 
 
 def test_uploads_the_tree_with_a_manifest(
@@ -177,3 +202,178 @@ def test_unreadable_files_are_listed_and_nothing_is_written(tmp_path: Path) -> N
     assert "locked2.csv: cannot be read (permission denied)" in result.stderr
     assert "Traceback" not in result.stderr
     assert not target.exists()
+
+
+def test_rollback_removes_the_folders_it_created_above_the_target(
+    synapse_run: Any, synapse_host: Any, tmp_path: Path
+) -> None:
+    base = tmp_path / "base"
+    (base / "other").mkdir(parents=True)
+    (base / "other" / "keep.txt").write_text("keep")
+    before = everything(base)
+    synapse_host.register(FailAtTheEnd(), "fail-at-the-end")
+    with pytest.raises(StepExecutionError, match="later failure"):
+        synapse_run("upload-files", {"source": str(SAMPLE), "target": str(base / "a/b/c")})
+    assert everything(base) == before  # no 'a', no 'a/b'
+
+
+def test_rollback_keeps_empty_folders_that_existed_before(
+    synapse_run: Any, synapse_host: Any, tmp_path: Path
+) -> None:
+    base = tmp_path / "base"
+    (base / "a" / "empty").mkdir(parents=True)
+    before = everything(base)
+    synapse_host.register(FailAtTheEnd(), "fail-at-the-end")
+    with pytest.raises(StepExecutionError, match="later failure"):
+        synapse_run("upload-files", {"source": str(SAMPLE), "target": str(base / "a/b/c")})
+    assert everything(base) == before
+
+
+def test_journalled_rollback_data_is_canonical_urls(
+    synapse_run: Any,
+    synapse_host: Any,
+    synapse_journal: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A relative target is journalled as absolute file:// URLs, never as given."""
+    monkeypatch.chdir(tmp_path)
+    synapse_host.register(FailAtTheEnd(), "fail-at-the-end")
+    with pytest.raises(StepExecutionError, match="later failure"):
+        synapse_run("upload-files", {"source": str(SAMPLE), "target": "up/../out/run"})
+    urls = journalled_urls(synapse_journal)
+    assert f"file://{tmp_path}/out/run/manifest.json" in urls
+    assert f"file://{tmp_path}/out/run/labels/train.csv" in urls
+    assert [f"file://{tmp_path}/out", f"file://{tmp_path}/out/run"] == urls[:2]  # folders
+    assert all(url.startswith(f"file://{tmp_path}/out/run") for url in urls[1:])
+    assert not (tmp_path / "out").exists()
+
+
+def test_journalled_rollback_data_keeps_the_protocol(
+    synapse_run: Any, synapse_host: Any, synapse_journal: Any
+) -> None:
+    synapse_host.register(FailAtTheEnd(), "fail-at-the-end")
+    with pytest.raises(StepExecutionError, match="later failure"):
+        synapse_run("upload-files", {"source": str(SAMPLE), "target": "memory://journal-urls/x"})
+    urls = journalled_urls(synapse_journal)
+    assert "memory:///journal-urls/x/manifest.json" in urls
+    assert all(url.startswith("memory:///journal-urls") for url in urls)
+    assert not fsspec.filesystem("memory").exists("/journal-urls/x")
+
+
+@pytest.mark.parametrize(
+    "name", ["../../x.json", "../x.json", "/tmp/x.json", "sub/m.json", "..", "", "a\\b.json"]
+)
+def test_a_manifest_name_that_leaves_the_target_is_refused(
+    synapse_run: Any, tmp_path: Path, name: str
+) -> None:
+    target = tmp_path / "deep" / "out"
+    with pytest.raises(InvalidParamsError, match=r"manifest_name: .* use a plain file name"):
+        synapse_run(
+            "upload-files", {"source": str(SAMPLE), "target": str(target), "manifest_name": name}
+        )
+    assert not (tmp_path / "deep").exists()
+
+
+def test_the_command_refuses_a_manifest_name_outside_the_target(tmp_path: Path) -> None:
+    params = {"source": str(SAMPLE), "target": "deep/out", "manifest_name": "../../x.json"}
+    result = subprocess.run(
+        [SYNAPSE, "run", "upload-files", "--params", json.dumps(params)],
+        cwd=tmp_path,
+        env={**os.environ, "SYNAPSE_LOAD_PLUGINS": "", "SYNAPSE_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "manifest_name: '../../x.json' would not be written at the top" in result.stderr
+    assert "use a plain file name like 'manifest.json'" in result.stderr
+    assert not (tmp_path / "deep").exists()
+    assert not (tmp_path.parent / "x.json").exists()
+
+
+def test_a_source_file_with_the_manifest_name_is_refused(synapse_run: Any, tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "manifest.json").write_text("{}")
+    with pytest.raises(StepExecutionError, match="a source file has the manifest's name"):
+        synapse_run("upload-files", {"source": str(source), "target": str(tmp_path / "out")})
+    assert not (tmp_path / "out").exists()
+
+
+BAD = b"bad\xff.txt"
+BAD_FOLDER = b"dir\xfe"
+
+
+@pytest.fixture
+def undecodable_source(tmp_path: Path) -> Path:
+    """A source tree whose names are not UTF-8, made through bytes paths."""
+    source = tmp_path / "src"
+    os.makedirs(os.path.join(os.fsencode(source), BAD_FOLDER))
+    for name, data in [(BAD, b"one"), (BAD_FOLDER + b"/in\xe9.csv", b"two"), (b"ok.txt", b"3")]:
+        with open(os.path.join(os.fsencode(source), name), "wb") as writer:
+            writer.write(data)
+    return source
+
+
+def check_undecodable_upload(source: Path, target: Path) -> None:
+    """The target holds the source byte for byte, names included, and the manifest says
+    which names were escaped and what their bytes are."""
+    copied = everything(target)
+    manifest = json.loads(copied.pop(b"manifest.json") or b"")  # valid UTF-8 JSON
+    assert copied == everything(source)
+    entries = {entry["path"]: entry for entry in manifest["objects"]}
+    assert entries["bad\\xff.txt"] == {
+        "path": "bad\\xff.txt",
+        "path_escaped": True,
+        "path_bytes": BAD.hex(),
+        "size": 3,
+        "sha256": hashlib.sha256(b"one").hexdigest(),
+    }
+    assert bytes.fromhex(entries["dir\\xfe/in\\xe9.csv"]["path_bytes"]) == b"dir\xfe/in\xe9.csv"
+    assert entries["ok.txt"] == {"path": "ok.txt", "size": 1, "sha256": entries["ok.txt"]["sha256"]}
+
+
+def test_names_that_are_not_utf8_are_uploaded_and_rolled_back(
+    synapse_run: Any,
+    synapse_host: Any,
+    synapse_journal: Any,
+    undecodable_source: Path,
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "out"
+    result = synapse_run("upload-files", {"source": str(undecodable_source), "target": str(target)})
+    assert result["success"] is True
+    check_undecodable_upload(undecodable_source, target)
+
+    other = tmp_path / "base"
+    other.mkdir()
+    before = everything(other)
+    synapse_host.register(FailAtTheEnd(), "fail-at-the-end")
+    with pytest.raises(StepExecutionError, match="later failure"):
+        synapse_run(
+            "upload-files", {"source": str(undecodable_source), "target": str(other / "x/out")}
+        )
+    assert everything(other) == before
+    # What the journal holds survives JSON as UTF-8 and names the exact files.
+    urls = journalled_urls(synapse_journal)
+    assert json.loads(json.dumps(urls).encode("utf-8")) == urls
+    assert f"file://{other}/x/out/bad\udcff.txt" in urls
+
+
+def test_the_command_uploads_names_that_are_not_utf8(
+    undecodable_source: Path, tmp_path: Path
+) -> None:
+    params = json.dumps({"source": str(undecodable_source), "target": "out"})
+    env = {**os.environ, "SYNAPSE_LOAD_PLUGINS": "", "SYNAPSE_HOME": str(tmp_path / "home")}
+    command = [SYNAPSE, "run", "upload-files", "--json", "--params", params]
+    first = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    assert first.returncode == 0, first.stderr.decode(errors="replace")
+    events = [json.loads(line) for line in first.stdout.decode("utf-8").splitlines()]
+    assert events[-1]["success"] is True
+    check_undecodable_upload(undecodable_source, tmp_path / "out")
+    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    assert again.returncode == 1
+    stderr = again.stderr.decode("utf-8")
+    assert "bad\\xff.txt: already exists at the target" in stderr
+    assert "Traceback" not in stderr
