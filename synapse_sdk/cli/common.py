@@ -7,6 +7,8 @@ when it runs, so that ``synapse --help`` stays fast.
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -56,22 +58,83 @@ def warn(message: str) -> None:
     click.secho(f"warning: {message}", err=True, fg="yellow")
 
 
+MAX_PARAMS_DEPTH = 100
+"""Deepest nesting of arrays and objects accepted in params (``{}`` is one level)."""
+
+MAX_INT_DIGITS = 4300
+"""Most digits an integer in params may have (Python's own default limit)."""
+
+# One JSON string (skipped whole, so brackets inside it do not count) or one bracket.
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+
+
+class _HostileJson(ValueError):
+    """Raised by the JSON parser's hooks: valid JSON syntax that params do not accept."""
+
+
 def load_params(params_json: str | None, params_file: Path | None) -> dict[str, Any] | None:
-    """Params from ``--params`` (a JSON object) or ``--params-file`` (a JSON file)."""
+    """Params from ``--params`` (a JSON object) or ``--params-file`` (a UTF-8 JSON file).
+
+    Hostile or malformed input is a :class:`CliError` (exit 2, one line), never a
+    traceback: see :func:`_parse_params` for what is refused and why.
+    """
     if params_json is not None and params_file is not None:
         raise CliError("give either --params or --params-file, not both")
     if params_file is not None:
-        try:
-            text = params_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CliError(f"cannot read params file {params_file}: {exc.strerror}") from exc
         source = f"params file {params_file}"
+        text = _decode_utf8(_read_bytes(params_file), source)
     elif params_json is not None:
         text, source = params_json, "--params"
     else:
         return None
+    return _parse_params(text, source)
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        params = json.loads(text)
+        return path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read params file {path}: {exc.strerror}") from exc
+
+
+def _decode_utf8(data: bytes, source: str) -> str:
+    """``data`` as UTF-8 text (a UTF-8 byte-order mark is allowed and dropped).
+
+    A NUL byte cannot appear in JSON text, but every ASCII character has one in UTF-16
+    and UTF-32: checking for it catches those files even without a byte-order mark.
+    """
+    remedy = "it must be UTF-8 JSON (save it with the UTF-8 encoding)"
+    if b"\x00" in data:
+        raise CliError(f"{source} is not UTF-8 (it looks like UTF-16 or UTF-32); {remedy}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CliError(
+            f"{source} is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); {remedy}"
+        ) from None  # the exception's repr would echo the file's bytes
+
+
+def _parse_params(text: str, source: str) -> dict[str, Any]:
+    """Parse ``text`` as a JSON object, refusing what would crash or mislead later.
+
+    Refused, each with a one-line :class:`CliError`: nesting deeper than
+    :data:`MAX_PARAMS_DEPTH` (Python's parser would hit its recursion limit), integers
+    longer than :data:`MAX_INT_DIGITS` digits, ``NaN``/``Infinity`` and numbers too large
+    for a float (not JSON, and JSON writers would emit them back), a key given twice in
+    one object (the first value would be dropped silently), text that is not valid
+    Unicode, and any top level other than an object.
+    """
+    _check_depth(text, source)
+    try:
+        params = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
+            parse_constant=_no_constant,
+        )
+    except _HostileJson as exc:
+        raise CliError(f"{source} {exc}") from None
     except json.JSONDecodeError as exc:
         raise CliError(
             f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
@@ -79,7 +142,82 @@ def load_params(params_json: str | None, params_file: Path | None) -> dict[str, 
         ) from exc
     if not isinstance(params, dict):
         raise CliError(f"{source} must be a JSON object, got {type(params).__name__}")
+    _check_unicode(params, source)
     return params
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_PARAMS_DEPTH` before parsing.
+
+    Text with fewer brackets than the limit cannot be too deep, so ordinary params are
+    only counted, never scanned.
+    """
+    if text.count("[") + text.count("{") <= MAX_PARAMS_DEPTH:
+        return
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        char = text[match.start()]
+        if char in "[{":
+            depth += 1
+            if depth > MAX_PARAMS_DEPTH:
+                raise CliError(
+                    f"{source} is nested more than {MAX_PARAMS_DEPTH} levels deep "
+                    f"(arrays and objects); params may nest at most {MAX_PARAMS_DEPTH} levels"
+                )
+        elif char in "]}":
+            depth -= 1
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _HostileJson(
+                f"has the key {_shorten(key)!r} twice in one object; give each field once"
+            )
+        result[key] = value
+    return result
+
+
+def _bounded_int(literal: str) -> int:
+    digits = len(literal.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise _HostileJson(
+            f"has an integer of {digits} digits; at most {MAX_INT_DIGITS} are allowed"
+        )
+    try:
+        return int(literal)
+    except ValueError:  # the interpreter's own limit may be set lower
+        raise _HostileJson(f"has an integer of {digits} digits, too long to convert") from None
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _HostileJson(f"has the number {_shorten(literal)}, too large for a 64-bit float")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise _HostileJson(f"uses {name}, which is not a JSON number")
+
+
+def _check_unicode(params: dict[str, Any], source: str) -> None:
+    """Refuse lone surrogates: from ``\\ud800``-style escapes or non-UTF-8 command lines.
+
+    They parse, but every later writer (the terminal, JSON lines) fails on them.
+    """
+    try:
+        json.dumps(params, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise CliError(
+            f"{source} holds text that is not valid Unicode (a lone surrogate, from a "
+            "\\udXXX escape or bytes that are not UTF-8); params must be UTF-8 JSON"
+        ) from None
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def load_plugin_host() -> PluginHost:
