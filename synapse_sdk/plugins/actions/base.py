@@ -14,6 +14,7 @@ from synapse_sdk.exceptions import InvalidParamsError, StepExecutionError
 from synapse_sdk.plugins.manager import PluginHost, get_plugin_host
 from synapse_sdk.plugins.plan import Plan, build_plan
 from synapse_sdk.plugins.runtime.context import RuntimeContext
+from synapse_sdk.plugins.runtime.secrets import redact
 from synapse_sdk.plugins.steps import BaseStepContext, Orchestrator, StepRegistry
 
 if TYPE_CHECKING:
@@ -157,9 +158,13 @@ class BaseAction(Generic[P]):
         return validated
 
     def redacted_params(self) -> dict[str, Any]:
-        """The params as JSON-ready data, with every secret replaced by ``**********``."""
-        dumped: dict[str, Any] = self.params.model_dump(mode="json")
-        return dumped
+        """The params as JSON-ready data, with every secret replaced by ``**********``.
+
+        Secrets are found at any depth (lists, mappings, nested models), whatever the
+        params model's serializers would write: this is what the journal and logs keep.
+        """
+        redacted: dict[str, Any] = redact(self.params)
+        return redacted
 
     # -- the parts a plugin author overrides ---------------------------------------------
 

@@ -116,8 +116,10 @@ def to_jsonable(value: Any) -> Any:
         return value.value
     if isinstance(value, set | frozenset | tuple):
         return list(value)
-    if hasattr(value, "model_dump"):  # a pydantic model: its JSON form redacts secrets
-        return value.model_dump(mode="json")
+    if hasattr(value, "model_dump"):  # a pydantic model: walked, its serializers not trusted
+        from synapse_sdk.plugins.runtime.secrets import redact  # imports pydantic
+
+        return redact(value)
     return repr(value)
 
 

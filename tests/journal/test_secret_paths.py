@@ -1,0 +1,292 @@
+"""Secrets at any depth of params: redacted in the journal and events, found, supplied again.
+
+Real actions whose params hold ``list[SecretStr]``, ``dict[str, SecretStr]`` and lists of
+models with secret fields run through ``run_action`` with a journal in a temporary folder;
+no secret may appear anywhere in the journal's files or in the JSON lines of the run.
+``secret_paths`` and ``deep_merge`` are tested directly, with hypothesis properties.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, SecretStr, field_serializer
+
+from synapse_sdk.journal.store import RunJournal
+from synapse_sdk.plugins import PluginHost, run_action
+from synapse_sdk.plugins.actions.base import ActionContext, ActionParams, BaseAction
+from synapse_sdk.plugins.runtime.context import RuntimeContext, quiet_logger
+from synapse_sdk.plugins.runtime.events import REDACTED, dumps
+from synapse_sdk.plugins.runtime.secrets import deep_merge, redact, secret_paths
+from synapse_sdk.plugins.runtime.sinks import JsonLinesSink
+from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
+
+SECRETS = ["tok-A1b2C3", "tok-D4e5F6", "hdr-G7h8I9", "key-J1k2L3", "key-M4n5O6", "pwd-P7q8R9"]
+
+
+class Auth(BaseModel):
+    user: str
+    password: SecretStr
+
+
+class Item(BaseModel):
+    name: str
+    key: SecretStr
+
+
+class ClearItem(BaseModel):
+    """Serializes its key in clear, as a model sent to a web service might."""
+
+    name: str
+    key: SecretStr
+
+    @field_serializer("key", when_used="json")
+    def _clear(self, key: SecretStr) -> str:
+        return key.get_secret_value()
+
+
+class VaultParams(ActionParams):
+    tokens: list[SecretStr]
+    headers: dict[str, SecretStr]
+    items: list[Item]
+    auth: Auth
+    region: str = "eu"
+
+
+class ClearVaultParams(ActionParams):
+    items: list[ClearItem]
+    pair: tuple[SecretStr, SecretStr]
+
+
+class LogParams(BaseStep[ActionContext]):
+    """Logs the params models themselves, as a careless step might."""
+
+    name = "log_params"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        context.log("using", {"params": context.params, "items": context.params.items})
+        return StepResult(success=True)
+
+
+class VaultAction(BaseAction[VaultParams]):
+    def setup_steps(self, registry: StepRegistry[ActionContext]) -> None:
+        registry.register(LogParams())
+
+
+class ClearVaultAction(BaseAction[ClearVaultParams]):
+    def setup_steps(self, registry: StepRegistry[ActionContext]) -> None:
+        registry.register(LogParams())
+
+
+VAULT_PARAMS: dict[str, Any] = {
+    "tokens": SECRETS[0:2],
+    "headers": {"X-Api-Key": SECRETS[2]},
+    "items": [{"name": "first", "key": SECRETS[3]}, {"name": "second", "key": SECRETS[4]}],
+    "auth": {"user": "ada", "password": SECRETS[5]},
+}
+
+CLEAR_PARAMS: dict[str, Any] = {
+    "items": [{"name": "first", "key": SECRETS[3]}],
+    "pair": SECRETS[0:2],
+}
+
+
+def run_journalled(
+    action: type[BaseAction[Any]], params: dict[str, Any], tmp_path: Path
+) -> tuple[dict[str, Any], bytes, str]:
+    """Run ``action``; return its journalled params, the journal's raw bytes, the JSON lines."""
+    events = tmp_path / "events.jsonl"
+    journal = RunJournal(tmp_path / "journal" / "runs.db")
+    runtime = RuntimeContext(sinks=[JsonLinesSink(events)], logger=quiet_logger())
+    try:
+        run_action(action, params, ctx=runtime, plugins=PluginHost(), journal=journal)
+        record = journal.get_run(runtime.job_id or "")
+    finally:
+        runtime.close()
+        journal.close()
+    assert record is not None
+    raw = b"".join(path.read_bytes() for path in sorted((tmp_path / "journal").iterdir()))
+    return record.params, raw, events.read_text(encoding="utf-8")
+
+
+def assert_no_secret(raw: bytes, lines: str) -> None:
+    for secret in SECRETS:
+        assert secret.encode() not in raw, secret
+        assert secret not in lines, secret
+
+
+def test_secrets_in_lists_mappings_and_nested_models_are_redacted(tmp_path: Path) -> None:
+    params, raw, lines = run_journalled(VaultAction, VAULT_PARAMS, tmp_path)
+    assert params == {
+        "tokens": [REDACTED, REDACTED],
+        "headers": {"X-Api-Key": REDACTED},
+        "items": [{"name": "first", "key": REDACTED}, {"name": "second", "key": REDACTED}],
+        "auth": {"user": "ada", "password": REDACTED},
+        "region": "eu",
+    }
+    assert_no_secret(raw, lines)
+    logged = [json.loads(line) for line in lines.splitlines()]
+    using = next(event for event in logged if event.get("message") == "using")
+    assert using["data"]["params"] == params
+    assert using["data"]["items"] == params["items"]
+
+
+def test_secrets_are_redacted_even_when_a_model_serializes_them_in_clear(
+    tmp_path: Path,
+) -> None:
+    assert SECRETS[3] in json.dumps(ClearVaultParams(**CLEAR_PARAMS).model_dump(mode="json"))
+    params, raw, lines = run_journalled(ClearVaultAction, CLEAR_PARAMS, tmp_path)
+    assert params == {"items": [{"name": "first", "key": REDACTED}], "pair": [REDACTED] * 2}
+    assert_no_secret(raw, lines)
+
+
+def test_journalled_params_and_supplied_secrets_rebuild_the_params(tmp_path: Path) -> None:
+    """What ``synapse runs rollback --params-file`` does with the helpers."""
+    journalled, _, _ = run_journalled(VaultAction, VAULT_PARAMS, tmp_path)
+    assert secret_paths(journalled) == [
+        "tokens[0]",
+        "tokens[1]",
+        "headers.X-Api-Key",
+        "items[0].key",
+        "items[1].key",
+        "auth.password",
+    ]
+    partly = deep_merge(journalled, {"auth": {"password": SECRETS[5]}})
+    assert partly["auth"] == {"user": "ada", "password": SECRETS[5]}
+    assert "auth.password" not in secret_paths(partly)
+    supplied = {key: VAULT_PARAMS[key] for key in ("tokens", "headers", "items", "auth")}
+    merged = deep_merge(journalled, {**supplied, "auth": {"password": SECRETS[5]}})
+    assert secret_paths(merged) == []
+    assert VaultAction.validate_params(merged) == VaultParams(**VAULT_PARAMS)
+
+
+@dataclass
+class Connection:
+    url: str
+    token: SecretStr
+
+
+def test_redact_walks_tuples_sets_mappings_and_dataclasses() -> None:
+    value = {
+        "a": (SecretStr("x"), 1),
+        "b": {SecretStr("y")},
+        2: [None, 1.5],
+        "c": Connection("s3://bucket", SecretStr("z")),
+    }
+    assert redact(value) == {
+        "a": [REDACTED, 1],
+        "b": [REDACTED],
+        "2": [None, 1.5],
+        "c": {"url": "s3://bucket", "token": REDACTED},
+    }
+    assert json.loads(dumps({"items": [Item(name="n", key=SecretStr("z"))]})) == {
+        "items": [{"name": "n", "key": REDACTED}]
+    }
+
+
+def test_secret_paths_writes_keys_and_indexes() -> None:
+    assert secret_paths({"a": {"b": [1, [REDACTED]], "c": REDACTED}, "d": "x"}) == [
+        "a.b[1][0]",
+        "a.c",
+    ]
+    assert secret_paths({}) == []
+
+
+def test_deep_merge_keeps_journalled_siblings_and_replaces_lists_whole() -> None:
+    journalled = {"auth": {"user": "ada", "password": REDACTED}, "tokens": [REDACTED, REDACTED]}
+    supplied = {"auth": {"password": "pw"}, "tokens": ["t"]}
+    assert deep_merge(journalled, supplied) == {
+        "auth": {"user": "ada", "password": "pw"},
+        "tokens": ["t"],
+    }
+    assert journalled["auth"]["password"] == REDACTED  # inputs are not modified
+
+
+# -- properties ---------------------------------------------------------------------------
+
+keys = st.sampled_from(["a", "b", "c"])
+leaves = st.one_of(
+    st.integers(), st.text(max_size=3), st.none(), st.lists(st.integers(), max_size=2)
+)
+trees = st.recursive(leaves, lambda inner: st.dictionaries(keys, inner, max_size=3), max_leaves=12)
+params_trees = st.dictionaries(keys, trees, max_size=3)
+
+
+def paths(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    """Every key path in ``tree`` (inner mappings included) with its value."""
+    found: dict[tuple[str, ...], Any] = {}
+    for key, value in tree.items():
+        found[(*prefix, key)] = value
+        if isinstance(value, dict):
+            found.update(paths(value, (*prefix, key)))
+    return found
+
+
+def value_at(tree: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        tree = tree[key]
+    return tree
+
+
+@settings(max_examples=300, deadline=None)
+@given(params_trees, params_trees)
+def test_deep_merge_supplied_leaves_win_and_other_journalled_leaves_survive(
+    journalled: dict[str, Any], supplied: dict[str, Any]
+) -> None:
+    before = json.dumps(journalled)
+    merged = deep_merge(journalled, supplied)
+    supplied_paths = paths(supplied)
+    for path, value in supplied_paths.items():
+        if not isinstance(value, dict):
+            assert value_at(merged, path) == value
+    for path, value in paths(journalled).items():
+        if isinstance(value, dict):
+            continue
+        replaced = any(
+            path[:length] in supplied_paths and not isinstance(supplied_paths[path[:length]], dict)
+            for length in range(1, len(path))
+        )
+        if path not in supplied_paths and not replaced:
+            assert value_at(merged, path) == value
+    assert json.dumps(journalled) == before
+
+
+secret_trees = st.recursive(
+    st.one_of(st.just(REDACTED), st.integers(), st.text(max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["k", "x_1"]), inner)
+    ),
+    max_leaves=15,
+)
+
+STEP = re.compile(r"\.?([A-Za-z_0-9]+)|\[(\d+)\]")
+
+
+def resolve(tree: Any, path: str) -> Any:
+    """The value at a path written like ``a.b[0][1].c``."""
+    for key, index in STEP.findall(path):
+        tree = tree[int(index)] if index else tree[key]
+    return tree
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["a", "b_2"]), secret_trees, max_size=3))
+def test_secret_paths_lists_exactly_the_redacted_values(tree: dict[str, Any]) -> None:
+    found = secret_paths(tree)
+    assert all(resolve(tree, path) == REDACTED for path in found)
+    assert len(found) == json.dumps(tree).count(json.dumps(REDACTED))
+    assert len(set(found)) == len(found)
+
+
+@pytest.mark.parametrize("model", [Item, ClearItem])
+def test_redact_matches_model_dump_apart_from_secrets(model: type[BaseModel]) -> None:
+    item = model(name="n", key=SecretStr("secret"))
+    assert redact(item) == {"name": "n", "key": REDACTED}
