@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from PIL import Image
 
@@ -32,6 +32,27 @@ class Dataset:
     images: tuple[LabelledImage, ...]
 
 
+def label_name(file: str) -> str:
+    """The YOLO label file of an image: its relative path with the suffix ``.txt``."""
+    return str(PurePosixPath(file).with_suffix(".txt"))
+
+
+def name_problem(file: object) -> str | None:
+    """Why an image name cannot be used, or None.
+
+    Names become paths under ``images/`` (read) and ``labels/`` (written), so a name must
+    stay inside those folders: relative, without ``..``, without backslashes or NUL.
+    """
+    if not isinstance(file, str) or not PurePosixPath(file).name:
+        return "the image name must be a file name or a relative path to one"
+    if "\\" in file or "\0" in file:
+        return "the image name must not contain a backslash or a NUL character"
+    path = PurePosixPath(file)
+    if path.is_absolute() or ".." in path.parts:
+        return "the image name must be a path inside images/ (not absolute, no '..')"
+    return None
+
+
 def load_dataset(folder: Path) -> tuple[Dataset | None, list[str]]:
     """The dataset, or None and every problem found (missing images, boxes outside...)."""
     problems: list[str] = []
@@ -42,8 +63,18 @@ def load_dataset(folder: Path) -> tuple[Dataset | None, list[str]]:
         return None, [f"{manifest}: {exc}"]
     categories = tuple(raw.get("categories", []))
     images: list[LabelledImage] = []
+    labels: dict[str, str] = {}
     for entry in raw.get("images", []):
         name = entry.get("file", "?")
+        problem = name_problem(name)
+        if problem is not None:
+            problems.append(f"{name!r}: {problem}")
+            continue
+        label = label_name(name)
+        if label in labels:
+            problems.append(f"{name}: its label file {label} is also that of {labels[label]}")
+            continue
+        labels[label] = name
         path = folder / "images" / name
         try:
             with Image.open(path) as image:

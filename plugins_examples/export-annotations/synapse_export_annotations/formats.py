@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from synapse_export_annotations.dataset import Dataset
+from synapse_export_annotations.dataset import Dataset, label_name
 
 
 def to_coco(dataset: Dataset) -> dict[str, Any]:
@@ -44,6 +44,5 @@ def to_yolo(dataset: Dataset) -> dict[str, str]:
                 f"{dataset.categories.index(box.category)} {cx:.6f} {cy:.6f} "
                 f"{box.width / image.width:.6f} {box.height / image.height:.6f}"
             )
-        stem = image.file.rsplit(".", 1)[0]
-        labels[f"{stem}.txt"] = "\n".join(lines) + ("\n" if lines else "")
+        labels[label_name(image.file)] = "\n".join(lines) + ("\n" if lines else "")
     return labels

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,21 @@ from synapse_export_annotations.dataset import load_dataset
 from synapse_export_annotations.formats import to_coco, to_yolo
 
 
+def output_folder(output_uri: str) -> Path:
+    """The absolute, normalised local folder that ``output_uri`` names.
+
+    Every path this action records for rollback is built on it, so a rollback run from
+    another folder (``synapse runs rollback``) removes the same files. ``output_uri`` is
+    a local path or a ``file://`` URL (the params model refuses other protocols).
+    """
+    return Path(os.path.abspath(output_uri.removeprefix("file://")))
+
+
 class WrittenFiles:
-    """Writes files for a step, recording each (and each new folder) before writing it."""
+    """Writes files for a step, recording each (and each new folder) before writing it.
+
+    Paths are recorded absolute: they come from :func:`output_folder`.
+    """
 
     def __init__(self, context: ExportContext) -> None:
         self.context = context
@@ -22,6 +36,8 @@ class WrittenFiles:
         self.folders: list[str] = []
 
     def write(self, path: Path, text: str) -> None:
+        if not path.is_absolute():
+            raise ValueError(f"{path} is relative; build it on output_folder()")
         if path.exists() and not self.context.params.overwrite:
             raise FileExistsError(f"{path} already exists; pass overwrite=true to replace it")
         missing = [folder for folder in reversed(path.parents) if not folder.exists()]
@@ -82,7 +98,7 @@ class Coco(WritingStep):
         writer = WrittenFiles(context)
         document = to_coco(context.items[0])
         writer.write(
-            Path(context.params.output_uri) / "coco" / "annotations.json",
+            output_folder(context.params.output_uri) / "coco" / "annotations.json",
             json.dumps(document, indent=2),
         )
         return StepResult(success=True, rollback_data=writer.rollback_data())
@@ -97,7 +113,7 @@ class Yolo(WritingStep):
             return StepResult(success=True, data={"skipped": True})
         writer = WrittenFiles(context)
         dataset = context.items[0]
-        folder = Path(context.params.output_uri) / "yolo"
+        folder = output_folder(context.params.output_uri) / "yolo"
         labels = to_yolo(dataset)
         for index, (name, text) in enumerate(labels.items(), start=1):
             writer.write(folder / "labels" / name, text)
@@ -114,7 +130,7 @@ class Check(BaseStep[ExportContext]):
 
     def execute(self, context: ExportContext) -> StepResult:
         dataset = context.items[0]
-        out = Path(context.params.output_uri)
+        out = output_folder(context.params.output_uri)
         problems: list[str] = []
         if "coco" in context.params.formats:
             problems += check_coco(out / "coco" / "annotations.json", dataset)
@@ -148,7 +164,7 @@ def check_coco(path: Path, dataset: Any) -> list[str]:
 
 def check_yolo(folder: Path, classes: int) -> list[str]:
     problems = []
-    for label in sorted((folder / "labels").glob("*.txt")):
+    for label in sorted((folder / "labels").rglob("*.txt")):
         for number, line in enumerate(label.read_text().splitlines(), start=1):
             parts = line.split()
             try:
@@ -161,5 +177,6 @@ def check_yolo(folder: Path, classes: int) -> list[str]:
             except ValueError:
                 valid = False
             if not valid:
-                problems.append(f"{label.name} line {number}: not 'class cx cy w h' within 0..1")
+                name = label.relative_to(folder / "labels")
+                problems.append(f"{name} line {number}: not 'class cx cy w h' within 0..1")
     return problems

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.exceptions import InvalidParamsError, StepExecutionError
 from synapse_sdk.plugins import hookimpl
 from synapse_sdk.plugins.steps import BaseStep, StepResult
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_dataset"
+SYNAPSE = str(Path(sys.executable).with_name("synapse"))
 
 
 def files(folder: Path) -> list[str]:
@@ -126,3 +127,156 @@ def test_the_real_command(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert files(tmp_path / "export") == ["coco/annotations.json"]
+
+
+def test_journalled_paths_are_absolute(
+    synapse_run: Any,
+    synapse_host: Any,
+    synapse_journal: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    synapse_host.register(FailAfterCheck(), "fail-after-check")
+    with pytest.raises(StepExecutionError, match="publishing failed"):
+        synapse_run("export-annotations", {"dataset": str(SAMPLE), "output_uri": "x/../export"})
+    run = synapse_journal.get_run(synapse_journal.list_runs()[0].run_id)
+    data = {step.name: step.rollback_data for step in run.steps if step.rollback_data}
+    assert data["coco"] == {
+        "files": [f"{tmp_path}/export/coco/annotations.json"],
+        "folders": [f"{tmp_path}/export", f"{tmp_path}/export/coco"],
+    }
+    assert data["yolo"]["folders"] == [f"{tmp_path}/export/yolo", f"{tmp_path}/export/yolo/labels"]
+    assert f"{tmp_path}/export/yolo/labels/img1.txt" in data["yolo"]["files"]
+    assert all(path.startswith(f"{tmp_path}/export/yolo/") for path in data["yolo"]["files"])
+    assert not (tmp_path / "export").exists()
+
+
+CRASH_AFTER_YOLO = """
+import os, signal, sys
+from synapse_sdk.plugins import PluginHost, hookimpl, run_action
+from synapse_sdk.plugins.steps import StepWrapper
+
+class KillAfter(StepWrapper):
+    prefix = ""  # the same name: `runs rollback` rebuilds the plan without this plugin
+    def execute(self, context):
+        self.inner.execute(context)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+class Crash:
+    @hookimpl
+    def synapse_wrap_step(self, step):
+        return KillAfter(step) if step.name == "yolo" else None
+
+host = PluginHost()
+host.register(Crash(), "crash")
+run_action("export-annotations", {"dataset": sys.argv[1], "output_uri": "export"}, plugins=host)
+"""
+
+
+def test_a_crashed_run_is_undone_from_another_folder(tmp_path: Path) -> None:
+    """Killed mid-run in one folder, rolled back from another that has its own 'export'."""
+    env = {**os.environ, "SYNAPSE_LOAD_PLUGINS": "", "SYNAPSE_HOME": str(tmp_path / "home")}
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    (elsewhere / "export" / "yolo" / "labels").mkdir(parents=True)
+    for name in ("coco/annotations.json", "yolo/classes.txt", "yolo/labels/img1.txt"):
+        (elsewhere / "export" / name).parent.mkdir(exist_ok=True)
+        (elsewhere / "export" / name).write_text("someone else's")
+    before = files(elsewhere)
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_AFTER_YOLO, str(SAMPLE)],
+        cwd=here,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert crashed.returncode == -9, crashed.stderr
+    assert "yolo/labels/img1.txt" in files(here / "export")
+    listed = subprocess.run(
+        [SYNAPSE, "runs", "list", "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
+    [record] = json.loads(listed.stdout)
+    assert record["state"] == "needs_rollback"
+    recovered = subprocess.run(
+        [SYNAPSE, "runs", "rollback", record["run_id"]],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert recovered.returncode == 0, recovered.stderr
+    assert list(here.iterdir()) == []
+    assert files(elsewhere) == before
+    assert all(p.read_text() == "someone else's" for p in (elsewhere / "export").rglob("*.txt"))
+
+
+@pytest.fixture
+def nested_dataset(tmp_path: Path) -> Path:
+    """A copy of the sample four folders below ``tmp_path``."""
+    dataset = tmp_path / "a" / "b" / "dataset"
+    shutil.copytree(SAMPLE, dataset)
+    return dataset
+
+
+@pytest.mark.parametrize("name", ["../../../../evil.png", "ABSOLUTE"])
+def test_image_names_that_leave_their_folder_are_refused(
+    synapse_run: Any, tmp_path: Path, nested_dataset: Path, name: str
+) -> None:
+    """An image the name reaches exists, so only the name check stops the export."""
+    shutil.copy(SAMPLE / "images" / "img1.png", tmp_path / "evil.png")
+    name = str(tmp_path / "evil.png") if name == "ABSOLUTE" else name
+    raw = json.loads((nested_dataset / "annotations.json").read_text())
+    raw["images"].append({"file": name, "boxes": []})
+    (nested_dataset / "annotations.json").write_text(json.dumps(raw))
+    out = tmp_path / "x" / "out"  # labels/../../../../evil.txt would be tmp_path/evil.txt
+    with pytest.raises(StepExecutionError, match="1 problem"):
+        synapse_run("export-annotations", {"dataset": str(nested_dataset), "output_uri": str(out)})
+    assert not (tmp_path / "x").exists()
+    assert not list(tmp_path.rglob("evil.txt"))
+
+
+def test_images_sharing_a_label_file_are_refused(
+    synapse_run: Any, tmp_path: Path, nested_dataset: Path
+) -> None:
+    shutil.copy(nested_dataset / "images" / "img1.png", nested_dataset / "images" / "img1.jpg")
+    raw = json.loads((nested_dataset / "annotations.json").read_text())
+    raw["images"].append({"file": "img1.jpg", "boxes": []})
+    (nested_dataset / "annotations.json").write_text(json.dumps(raw))
+    with pytest.raises(StepExecutionError, match=r"img1\.jpg: its label file img1\.txt is also"):
+        synapse_run(
+            "export-annotations",
+            {"dataset": str(nested_dataset), "output_uri": str(tmp_path / "o")},
+        )
+    assert not (tmp_path / "o").exists()
+
+
+def test_labels_in_subfolders_stay_in_labels(
+    synapse_run: Any, tmp_path: Path, nested_dataset: Path
+) -> None:
+    (nested_dataset / "images" / "sub").mkdir()
+    shutil.copy(nested_dataset / "images" / "img1.png", nested_dataset / "images" / "sub" / "x.png")
+    raw = json.loads((nested_dataset / "annotations.json").read_text())
+    raw["images"].append({"file": "./sub//x.png", "boxes": []})
+    (nested_dataset / "annotations.json").write_text(json.dumps(raw))
+    out = tmp_path / "out"
+    synapse_run("export-annotations", {"dataset": str(nested_dataset), "output_uri": str(out)})
+    assert "yolo/labels/sub/x.txt" in files(out)
+
+
+@pytest.mark.parametrize("uri", ["memory://export", "s3://bucket/export", "simplecache::x"])
+def test_output_uri_must_be_local(
+    synapse_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uri: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidParamsError, match=r"output_uri: .* is not a local folder"):
+        synapse_run("export-annotations", {"dataset": str(SAMPLE), "output_uri": uri})
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("synapse-")] == []
+
+
+def test_a_file_url_is_a_local_folder(synapse_run: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    synapse_run("export-annotations", {"dataset": str(SAMPLE), "output_uri": f"file://{out}"})
+    assert "coco/annotations.json" in files(out)
