@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+from typing import Any
 
-import fsspec
 import numpy as np
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 from sklearn.datasets import load_digits
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import train_test_split
@@ -79,26 +82,45 @@ class Evaluate(BaseStep[TrainContext]):
         return StepResult(success=True, data={"test_accuracy": accuracy})
 
 
+def resolve(uri: str) -> tuple[Any, str, str]:
+    """``(filesystem, path, canonical URL)`` for a model URI.
+
+    A local path is made absolute against the current folder and normalised, so the URL
+    (``file:///abs/model.pkl``, ``memory:///models/m.pkl``, ``s3://bucket/m.pkl``) names
+    the same object from any folder and any process.
+    """
+    fs, path = url_to_fs(uri)
+    if isinstance(fs, LocalFileSystem):
+        path = os.path.abspath(path)
+    return fs, path, str(fs.unstrip_protocol(path))
+
+
 class SaveModel(BaseStep[TrainContext]):
+    """Save the model (pickle) at ``model_uri``; rollback deletes it.
+
+    The canonical URL is recorded before writing, and rollback uses only that URL: a
+    relative ``model_uri`` is never resolved again (``synapse runs rollback`` may run
+    from another folder).
+    """
+
     name = "save_model"
     progress_weight = 0.1
 
     def execute(self, context: TrainContext) -> StepResult:
-        uri = context.params.model_uri
-        fs, path = fsspec.core.url_to_fs(uri)
+        fs, path, url = resolve(context.params.model_uri)
         if fs.exists(path):
             return StepResult(
-                success=False, error=f"{uri} already exists; choose another model_uri"
+                success=False, error=f"{url} already exists; choose another model_uri"
             )
-        context.record_rollback("model_uri", uri)  # before writing: a crash can still undo it
-        with fsspec.open(uri, "wb") as writer:
+        context.record_rollback("model_uri", url)  # before writing: a crash can still undo it
+        with fs.open(path, "wb") as writer:
             pickle.dump(context.model, writer)
-        context.model_uri = uri
-        return StepResult(success=True, data={"model_uri": uri}, rollback_data={"model_uri": uri})
+        context.model_uri = url
+        return StepResult(success=True, data={"model_uri": url}, rollback_data={"model_uri": url})
 
     def rollback(self, context: TrainContext, result: StepResult) -> None:
-        uri = result.rollback_data.get("model_uri")
-        if uri:
-            fs, path = fsspec.core.url_to_fs(uri)
+        url = result.rollback_data.get("model_uri")
+        if url:
+            fs, path = url_to_fs(url)
             if fs.exists(path):
                 fs.rm_file(path)

@@ -72,6 +72,93 @@ def test_a_later_failure_deletes_the_saved_model(
     assert not uri.exists()
 
 
+def test_the_journalled_model_uri_is_an_absolute_url(
+    synapse_run: Any,
+    synapse_host: Any,
+    synapse_journal: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    synapse_host.register(FailAfterSave(), "fail-after-save")
+    with pytest.raises(StepExecutionError, match="registry unreachable"):
+        synapse_run("train-classifier", {"epochs": 1, "model_uri": "sub/../model.pkl"})
+    run = synapse_journal.get_run(synapse_journal.list_runs()[0].run_id)
+    [saved] = [step for step in run.steps if step.name == "save_model"]
+    assert saved.rollback_data == {"model_uri": f"file://{tmp_path}/model.pkl"}
+    assert not (tmp_path / "model.pkl").exists()
+
+
+def test_the_journalled_model_uri_keeps_its_protocol(
+    synapse_run: Any, synapse_host: Any, synapse_journal: Any
+) -> None:
+    synapse_host.register(FailAfterSave(), "fail-after-save")
+    with pytest.raises(StepExecutionError, match="registry unreachable"):
+        synapse_run("train-classifier", {"epochs": 1, "model_uri": "memory://journal/m.pkl"})
+    run = synapse_journal.get_run(synapse_journal.list_runs()[0].run_id)
+    [saved] = [step for step in run.steps if step.name == "save_model"]
+    assert saved.rollback_data == {"model_uri": "memory:///journal/m.pkl"}
+    assert not fsspec.filesystem("memory").exists("/journal/m.pkl")
+
+
+CRASH_AFTER_SAVE = """
+import os, signal
+from synapse_sdk.plugins import PluginHost, hookimpl, run_action
+from synapse_sdk.plugins.steps import StepWrapper
+
+class KillAfter(StepWrapper):
+    prefix = ""  # the same name: `runs rollback` rebuilds the plan without this plugin
+    def execute(self, context):
+        self.inner.execute(context)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+class Crash:
+    @hookimpl
+    def synapse_wrap_step(self, step):
+        return KillAfter(step) if step.name == "save_model" else None
+
+host = PluginHost()
+host.register(Crash(), "crash")
+run_action("train-classifier", {"epochs": 1, "model_uri": "model.pkl"}, plugins=host)
+"""
+
+
+def test_a_crashed_run_is_undone_from_another_folder(tmp_path: Path) -> None:
+    """Killed after saving in one folder; rolled back from another holding its own model."""
+    env = {**os.environ, "SYNAPSE_LOAD_PLUGINS": "", "SYNAPSE_HOME": str(tmp_path / "home")}
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "model.pkl").write_bytes(b"someone else's model")
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_AFTER_SAVE],
+        cwd=here,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert crashed.returncode == -9, crashed.stderr
+    assert (here / "model.pkl").exists()
+    synapse = str(Path(sys.executable).with_name("synapse"))
+    listed = subprocess.run(
+        [synapse, "runs", "list", "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
+    [record] = json.loads(listed.stdout)
+    recovered = subprocess.run(
+        [synapse, "runs", "rollback", record["run_id"]],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert recovered.returncode == 0, recovered.stderr
+    assert not (here / "model.pkl").exists()
+    assert (elsewhere / "model.pkl").read_bytes() == b"someone else's model"
+
+
 def test_the_real_command(tmp_path: Path) -> None:
     env = {**os.environ, "SYNAPSE_LOAD_PLUGINS": "", "SYNAPSE_HOME": str(tmp_path / "home")}
     result = subprocess.run(
