@@ -10,7 +10,12 @@ import importlib_metadata
 
 from synapse_sdk.exceptions import ActionNotFoundError, SynapseError
 from synapse_sdk.plugins.actions.base import BaseAction
-from synapse_sdk.plugins.manager import ACTIONS_GROUP, describe_error, entry_point_distribution
+from synapse_sdk.plugins.manager import (
+    ACTIONS_GROUP,
+    LOAD_ERRORS,
+    describe_error,
+    entry_point_distribution,
+)
 
 __all__ = ["ActionEntry", "ActionLoadError", "discover_actions", "resolve_action"]
 
@@ -46,7 +51,7 @@ def _entry_points() -> dict[str, importlib_metadata.EntryPoint]:
 def _load(name: str, target: str, loader: Any) -> type[BaseAction[Any]]:
     try:
         loaded = loader()
-    except Exception as exc:
+    except LOAD_ERRORS as exc:
         raise ActionLoadError(
             f"action '{name}' ({target}) failed to load: {describe_error(exc)}"
         ) from exc

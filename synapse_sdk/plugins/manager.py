@@ -7,8 +7,9 @@ Two entry-point groups are read (with ``importlib_metadata``):
 * ``synapse_sdk.actions`` — ``name = "package.module:ActionClass"``: an action runnable
   by ``name`` (read by :mod:`synapse_sdk.plugins.catalog`).
 
-Each plugin is loaded in isolation: one that fails to import or to register is recorded
-with its distribution and error and the others still load. ``SYNAPSE_STRICT_PLUGINS=1``
+Each plugin is loaded in isolation: one that fails to import or to register (anything it
+raises, ``sys.exit()`` included, but not ``KeyboardInterrupt``) is recorded with its
+distribution and error and the others still load. ``SYNAPSE_STRICT_PLUGINS=1``
 turns such a failure into :class:`~synapse_sdk.exceptions.PluginLoadError`,
 ``SYNAPSE_DISABLE_PLUGINS=a,b`` skips the named entry points before they are imported, and
 ``SYNAPSE_LOAD_PLUGINS=a,b`` loads only the named ones (set but empty: none at all).
@@ -36,6 +37,7 @@ __all__ = [
     "STRICT_ENV",
     "DISABLE_ENV",
     "LOAD_ENV",
+    "LOAD_ERRORS",
     "PluginRecord",
     "PluginHost",
     "describe_error",
@@ -49,6 +51,14 @@ PLUGINS_GROUP = "synapse_sdk.plugins"
 STRICT_ENV = "SYNAPSE_STRICT_PLUGINS"
 DISABLE_ENV = "SYNAPSE_DISABLE_PLUGINS"
 LOAD_ENV = "SYNAPSE_LOAD_PLUGINS"
+
+LOAD_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit)
+"""What importing a plugin or an action may raise and still only break that one plugin.
+
+``SystemExit`` is included: a module that calls ``sys.exit()`` at import (a script turned
+plugin, a dependency check) must not end every ``synapse`` command. ``KeyboardInterrupt``
+is not: the user asked to stop.
+"""
 
 
 @dataclass
@@ -70,7 +80,9 @@ class PluginRecord:
 
 
 def describe_error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    """``Type: message``, or just ``Type`` when there is no message (``sys.exit()``)."""
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def entry_point_distribution(
@@ -185,7 +197,7 @@ class PluginHost:
                 continue
             try:
                 self.register(entry_point.load(), name, distribution=distribution, version=version)
-            except Exception as exc:
+            except LOAD_ERRORS as exc:
                 record = PluginRecord(name, distribution, version, error=describe_error(exc))
                 self.records[name] = record
                 failures.append(record)
