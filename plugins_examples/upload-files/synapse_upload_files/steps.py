@@ -190,12 +190,15 @@ def _folders_to_create(fs: Any, root: str, files: list[str]) -> list[str]:
         if above in ("", folder):
             break
         folder = above
+    seen = set(missing)
     for relative in files:
         parts = relative.split("/")[:-1]
         for depth in range(1, len(parts) + 1):
             folder = join(root, "/".join(parts[:depth]))
-            if folder not in missing and not fs.isdir(folder):
-                missing.append(folder)
+            if folder not in seen:
+                seen.add(folder)
+                if not fs.isdir(folder):
+                    missing.append(folder)
     return missing
 
 

@@ -229,6 +229,18 @@ def test_rollback_keeps_empty_folders_that_existed_before(
     assert everything(base) == before
 
 
+def test_a_file_in_the_way_of_the_target_is_reported_before_writing(
+    synapse_run: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "file").write_text("in the way")
+    before = everything(tmp_path / "base")
+    target = tmp_path / "base" / "file" / "a" / "b"
+    with pytest.raises(StepExecutionError, match=r"base/file: is a file, not a folder"):
+        synapse_run("upload-files", {"source": str(SAMPLE), "target": str(target)})
+    assert everything(tmp_path / "base") == before
+
+
 def test_journalled_rollback_data_is_canonical_urls(
     synapse_run: Any,
     synapse_host: Any,
