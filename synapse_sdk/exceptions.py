@@ -6,14 +6,18 @@ can catch the SDK's errors in one place. The tree::
     SynapseError
     ├── StepExecutionError (also RuntimeError)  a step failed; the run was rolled back
     ├── InvalidParamsError (also ValueError)    action params failed validation
+    │   └── ParamsTooLargeError                 params too large to journal
     ├── ActionNotFoundError (also LookupError)  no installed action has that name
     ├── PluginLoadError                         a plugin could not be loaded (strict mode)
     ├── PluginHookError                         a plugin's hook raised or returned nonsense
+    ├── RunInUseError                           another live process owns the run
     ├── FanOutError                             items of ``context.map`` failed
     └── ExecutorError                           an executor (Ray) is missing or unreachable
 
-One interrupt lives beside the tree: :class:`RunTerminated` (a ``SystemExit`` with code
-143) is raised in a run that receives SIGTERM, so that it rolls back like Ctrl-C does.
+Two interrupts live beside the tree: :class:`RunTerminated` (a ``SystemExit`` with code
+143 for SIGTERM, 129 for SIGHUP) is raised in a run that receives one of those signals, so
+that it rolls back like Ctrl-C does; :class:`RunAbandoned` is raised by a second signal
+while a run is stopping, and leaves its rollback to ``synapse runs rollback``.
 
 Messages are written for the person running the action: they say what is wrong and
 what to do about it. Causes are always chained (``raise ... from exc``).
@@ -21,6 +25,7 @@ what to do about it. Causes are always chained (``raise ... from exc``).
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,7 +43,10 @@ __all__ = [
     "FanOutError",
     "ItemFailure",
     "ExecutorError",
+    "ParamsTooLargeError",
+    "RunInUseError",
     "RunTerminated",
+    "RunAbandoned",
 ]
 
 
@@ -193,18 +201,86 @@ class FanOutError(SynapseError):
         super().__init__(f"{len(self.failures)} of {total} items failed: {shown}{tail}")
 
 
+class ParamsTooLargeError(InvalidParamsError):
+    """The params are too large to journal; large data belongs in files named by the params."""
+
+    def __init__(self, action: str, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            action,
+            [
+                (
+                    "(all params)",
+                    f"{size:,} bytes as JSON, over the journal's limit of {limit:,}; put large "
+                    "data in a file and pass its path or URL",
+                )
+            ],
+        )
+
+
+class RunInUseError(SynapseError):
+    """Another live process owns the run (running it, or rolling it back).
+
+    Attributes:
+        run_id: the run.
+        state: ``running`` or ``rolling_back``.
+        pid: the process that owns it.
+        host: the machine that process runs on.
+    """
+
+    def __init__(self, run_id: str, state: str, pid: int, host: str) -> None:
+        self.run_id = run_id
+        self.state = state
+        self.pid = pid
+        self.host = host
+        doing = "being rolled back" if state == "rolling_back" else "running"
+        super().__init__(
+            f"run {run_id} is {doing} by pid {pid} on {host}; wait for it to finish, then "
+            f"check 'synapse runs show {run_id}'"
+        )
+
+
 class ExecutorError(SynapseError):
     """The requested executor cannot be used: Ray is not installed, or unreachable."""
 
 
 class RunTerminated(SystemExit):
-    """The run received SIGTERM; it was rolled back like a Ctrl-C. Exit code 143."""
+    """The run received SIGTERM (exit 143) or SIGHUP (exit 129); it was rolled back.
 
-    def __init__(self) -> None:
-        super().__init__(143)
+    A ``SystemExit`` whose code is ``128 + signal number``, as a shell reports a process
+    stopped by that signal.
+
+    Attributes:
+        signum: the signal that stopped the run.
+    """
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        self.signum = int(signum)
+        super().__init__(128 + self.signum)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (RunTerminated, ())
+        return (type(self), (self.signum,))
 
     def __str__(self) -> str:
-        return "terminated (SIGTERM)"
+        return f"terminated ({signal.Signals(self.signum).name})"
+
+
+class RunAbandoned(BaseException):
+    """A second signal arrived while the run was stopping: its rollback was abandoned.
+
+    The run is left ``needs_rollback`` in the journal; ``synapse runs rollback RUN_ID``
+    finishes it. Not an ``Exception``: nothing may catch it on the way out.
+
+    Attributes:
+        signum: the first signal, the one that stopped the run.
+        exit_code: what the process exits with (130 for Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+    """
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum
+        super().__init__(self.signum)
+
+    def __str__(self) -> str:
+        return f"stopped again ({signal.Signals(self.signum).name}) while rolling back"

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+
 import click
 
+from synapse_sdk.cli.common import EXIT_FAILED, EXIT_INTERRUPTED
 from synapse_sdk.cli.inspect import actions_group, plan_command, plugins_group
 from synapse_sdk.cli.new import new_group
 from synapse_sdk.cli.run import run_command
 from synapse_sdk.cli.runs import runs_group
+from synapse_sdk.exceptions import RunAbandoned
+from synapse_sdk.interrupts import cancellation_handlers
 
 __all__ = ["cli", "main"]
 
@@ -33,6 +40,40 @@ cli.add_command(new_group)
 cli.add_command(runs_group)
 
 
+def _exit_code() -> int:
+    """Run the command line; the documented exit code whatever stops it.
+
+    Ctrl-C is exit 130 from the first moment the command runs, SIGTERM 143 and SIGHUP 129
+    (a closed terminal): never click's "Aborted!" with exit 1, never a traceback.
+    """
+    try:
+        with cancellation_handlers():
+            result = cli.main(prog_name="synapse", standalone_mode=False)
+    except click.exceptions.Abort as exc:  # click's word for a KeyboardInterrupt or EOF
+        return EXIT_INTERRUPTED if isinstance(exc.__cause__, KeyboardInterrupt) else EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except RunAbandoned as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except SystemExit as exc:  # a command's sys.exit(code), or RunTerminated
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILED
+    return result if isinstance(result, int) else 0
+
+
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="synapse")
+    """Console-script entry point.
+
+    The exit is bounded: a worker thread that a stopped fan-out could not settle (a copy
+    stuck in the kernel) must not keep the process alive after everything is journalled,
+    so the process then leaves without waiting for it.
+    """
+    code = _exit_code()
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -66,7 +66,14 @@ def _outcome(
     action: BaseAction[Any], journal: RunJournal, placement: Placement
 ) -> tuple[int, Any, str | None]:
     """Run ``action`` journalled; return ``(exit code, result, error message)``."""
-    from synapse_sdk.exceptions import PluginHookError, RunTerminated, StepExecutionError
+    from synapse_sdk.exceptions import (
+        InvalidParamsError,
+        PluginHookError,
+        RunAbandoned,
+        RunTerminated,
+        StepExecutionError,
+    )
+    from synapse_sdk.journal.store import JournalError
     from synapse_sdk.plugins.runner import run_journalled
 
     try:
@@ -74,14 +81,25 @@ def _outcome(
             action, journal, executor=placement.executor, ray_address=placement.ray_address
         )
         return EXIT_OK, result, None
+    except InvalidParamsError as exc:  # params too large to journal: nothing ran
+        raise CliError(str(exc)) from exc
     except StepExecutionError as exc:
+        if isinstance(exc.__cause__, JournalError):
+            return EXIT_FAILED, None, _journal_failure(exc.__cause__, action)
         code, error = EXIT_FAILED, str(exc)
     except PluginHookError as exc:
         return EXIT_FAILED, None, str(exc)
+    except JournalError as exc:
+        return EXIT_FAILED, None, _journal_failure(exc, action)
     except KeyboardInterrupt:
         code, error = EXIT_INTERRUPTED, "interrupted"
-    except RunTerminated:
-        code, error = EXIT_TERMINATED, "terminated"
+    except RunTerminated as exc:
+        code = int(exc.code or EXIT_TERMINATED)
+        error = "terminated" if code == EXIT_TERMINATED else "hung up (SIGHUP: the terminal closed)"
+    except RunAbandoned as exc:
+        code, error = exc.exit_code, str(exc)
+    except SystemExit as exc:  # a step or plugin called sys.exit(): a failure, rolled back
+        code, error = EXIT_FAILED, f"a step or plugin called sys.exit({exc.code!r})"
     except Exception as exc:  # an action's own execute() failing is the action failing
         return EXIT_FAILED, None, f"action '{action.name}' failed: {type(exc).__name__}: {exc}"
     run_id = action.ctx.job_id or ""
@@ -92,7 +110,18 @@ def _outcome(
             None,
             f"{error}; the rollback did not finish. Finish it with: synapse runs rollback {run_id}",
         )
+    if run is None or not run.steps:
+        return code, None, f"{error} before any step ran; nothing was written"
     return code, None, f"{error}; the steps that ran were rolled back (run {run_id})"
+
+
+def _journal_failure(exc: Exception, action: BaseAction[Any]) -> str:
+    run_id = action.ctx.job_id
+    where = f" Check it with: synapse runs show {run_id}" if run_id else ""
+    return (
+        f"journal failure: {exc}. The steps that ran were rolled back, but the journal "
+        f"could not record everything.{where}"
+    )
 
 
 def _execute(

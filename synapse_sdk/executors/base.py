@@ -65,14 +65,22 @@ def run_chunk(fn: Callable[[Any], Any], chunk: Chunk) -> list[ItemOutcome]:
 
 
 class ChunkBatch(Protocol):
-    """Chunks submitted to an executor and not yet collected."""
+    """Chunks submitted to an executor and not yet collected.
+
+    Waiting and collecting are separate so that the caller can take in what it collects
+    inside a :func:`~synapse_sdk.interrupts.critical_section`: an interrupt then never
+    falls between a chunk leaving the batch and its successes being recorded.
+    """
 
     @property
     def pending(self) -> int:
         """How many chunks have not been collected yet."""
 
-    def wait(self) -> list[list[ItemOutcome]]:
-        """Block until at least one chunk is done; return every chunk done by then."""
+    def wait(self) -> None:
+        """Block until at least one chunk not collected yet is done (interruptible)."""
+
+    def collect(self) -> list[list[ItemOutcome]]:
+        """The outcomes of every chunk done and not collected yet; does not block."""
 
     def cancel(self) -> list[list[ItemOutcome]]:
         """Stop: chunks not started are cancelled, running ones finish or are interrupted.
@@ -96,4 +104,8 @@ class Executor(Protocol):
         """How many items one task gets when the caller did not say."""
 
     def submit(self, fn: Callable[[Any], Any], chunks: Sequence[Chunk]) -> ChunkBatch:
-        """Start running ``fn`` over every chunk."""
+        """Start running ``fn`` over every chunk.
+
+        Called inside a critical section: no interrupt can separate the workers starting
+        from the caller holding the batch that tracks them.
+        """

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from synapse_sdk.exceptions import FanOutError, ItemFailure
-from synapse_sdk.executors.base import Chunk, ItemOutcome
+from synapse_sdk.executors.base import Chunk, ChunkBatch, ItemOutcome
+from synapse_sdk.interrupts import critical_section
 
 if TYPE_CHECKING:
     from synapse_sdk.plugins.steps.context import BaseStepContext
@@ -87,19 +88,29 @@ def fan_out(
     indexed = list(enumerate(pending_items))
     chunks: list[Chunk] = [indexed[start : start + size] for start in range(0, total, size)]
     tally = _Tally(context, pending_items, rollback_key)
-    batch = executor.submit(fn, chunks)
+    batch: ChunkBatch | None = None
     try:
+        with critical_section():  # no item runs without the batch that tracks it
+            batch = executor.submit(fn, chunks)
         while batch.pending:
-            tally.absorb(batch.wait())
+            batch.wait()
+            with critical_section():  # collected outcomes are recorded before any interrupt
+                tally.absorb(batch.collect())
             if fail_fast and tally.failures and batch.pending:
-                tally.absorb(batch.cancel())
+                with critical_section():
+                    tally.absorb(batch.cancel())
     except BaseException:
         # Interrupted (Ctrl-C, SIGTERM, a step timeout): let the running items settle so
         # the step's rollback knows every item that succeeded, then interrupt the step.
-        tally.absorb(batch.cancel())
+        # Settling is bounded (settle_seconds) and not interruptible: a second Ctrl-C
+        # meanwhile takes effect once every success is recorded.
+        if batch is not None:
+            with critical_section():
+                tally.absorb(batch.cancel())
         raise
     finally:
-        batch.close()
+        if batch is not None:
+            batch.close()
     if tally.failures:
         failures = sorted(tally.failures, key=lambda failure: failure.index)
         raise FanOutError(failures, tally.results, total)

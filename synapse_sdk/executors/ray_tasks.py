@@ -37,11 +37,15 @@ class _RayBatch:
     def pending(self) -> int:
         return len(self._chunks)
 
-    def wait(self) -> list[list[ItemOutcome]]:
+    def wait(self) -> None:
         refs = list(self._chunks)
         ready: list[Any] = []
         while not ready:  # short waits: Ray delivers a cancellation between them
-            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=_POLL, fetch_local=True)
+            ready, _ = ray.wait(refs, num_returns=1, timeout=_POLL, fetch_local=True)
+
+    def collect(self) -> list[list[ItemOutcome]]:
+        refs = list(self._chunks)
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=True)
         return [self._collect(ref) for ref in ready]
 
     def cancel(self) -> list[list[ItemOutcome]]:

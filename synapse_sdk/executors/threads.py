@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from queue import Empty, SimpleQueue
 from typing import Any
 
@@ -27,6 +28,7 @@ class _ThreadBatch:
         self._pool = pool
         self._settle_seconds = settle_seconds
         self._done: SimpleQueue[Future[list[ItemOutcome]]] = SimpleQueue()
+        self._finished: list[Future[list[ItemOutcome]]] = []
         self._chunks: dict[Future[list[ItemOutcome]], Chunk] = {}
         for chunk in chunks:
             future = pool.submit(run_chunk, fn, chunk)
@@ -37,21 +39,43 @@ class _ThreadBatch:
     def pending(self) -> int:
         return len(self._chunks)
 
-    def wait(self) -> list[list[ItemOutcome]]:
-        done: list[Future[list[ItemOutcome]]] = []
-        while not done:  # short waits: an interrupt (Ray's cancel, an alarm) lands between them
+    def _take(self, timeout: float | None) -> None:
+        """Move finished futures from the done-queue to ``_finished``; wait up to ``timeout``."""
+        if timeout is not None:
             with contextlib.suppress(Empty):
-                done.append(self._done.get(timeout=_POLL))
+                self._finished.append(self._done.get(timeout=timeout))
         while not self._done.empty():
-            done.append(self._done.get_nowait())
-        return [self._collect(future) for future in done if future in self._chunks]
+            self._finished.append(self._done.get_nowait())
+
+    def wait(self) -> None:
+        self._take(None)
+        while not self._finished:  # short waits: an interrupt lands between them
+            self._take(_POLL)
+
+    def collect(self) -> list[list[ItemOutcome]]:
+        self._take(None)
+        finished, self._finished = self._finished, []
+        return [self._collect(future) for future in finished if future in self._chunks]
 
     def cancel(self) -> list[list[ItemOutcome]]:
         # Only chunks not started yet can be cancelled: threads cannot be interrupted.
-        cancelled = [self._collect(future) for future in list(self._chunks) if future.cancel()]
-        _, running = wait(self._chunks, timeout=self._settle_seconds)
-        stuck = [unsettled(self._chunks.pop(future), self._settle_seconds) for future in running]
-        return cancelled + [self._collect(future) for future in list(self._chunks)] + stuck
+        # The running ones are waited for through the done-queue, never by taking the
+        # futures' own locks, which an interrupt could leave held (a worker would then
+        # hang in set_result and the process could never exit).
+        outcomes = [self._collect(future) for future in list(self._chunks) if future.cancel()]
+        deadline = time.monotonic() + self._settle_seconds
+        while any(not future.done() for future in self._chunks):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._take(min(_POLL, remaining))
+        for future in list(self._chunks):
+            if future.done():
+                outcomes.append(self._collect(future))
+            else:
+                outcomes.append(unsettled(self._chunks.pop(future), self._settle_seconds))
+        self._finished.clear()
+        return outcomes
 
     def _collect(self, future: Future[list[ItemOutcome]]) -> list[ItemOutcome]:
         chunk = self._chunks.pop(future)

@@ -10,15 +10,17 @@ as it finishes, so running it again after another crash never undoes a step twic
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from synapse_sdk.exceptions import SynapseError
+from synapse_sdk.exceptions import RunInUseError, SynapseError
+from synapse_sdk.interrupts import cancellation_handlers, critical_section, run_settled
 from synapse_sdk.journal.recorder import UNDONE, settled_state
-from synapse_sdk.journal.store import RunJournal, RunRecord
+from synapse_sdk.journal.store import LIVE_STATES, RunJournal, RunRecord, StepRecord
 from synapse_sdk.plugins.catalog import resolve_action
 from synapse_sdk.plugins.manager import PluginHost
-from synapse_sdk.plugins.runner import cancellation_handlers
 from synapse_sdk.plugins.runtime.context import RuntimeContext
 from synapse_sdk.plugins.runtime.events import REDACTED
 from synapse_sdk.plugins.steps import BaseStep, StepResult, unwrap
@@ -57,6 +59,30 @@ def _steps_by_name(steps: list[BaseStep[Any]]) -> dict[str, BaseStep[Any]]:
     return by_name
 
 
+def _pending(run: RunRecord) -> list[StepRecord]:
+    """The steps of ``run`` that ran and are not undone yet, last first."""
+    return [step for step in reversed(run.steps) if step.state not in UNDONE]
+
+
+@contextmanager
+def _working_directory(run: RunRecord) -> Iterator[None]:
+    """Run the block in the folder the run started in, so its relative paths mean the same."""
+    if run.cwd is None:  # journalled by an older version, which did not record it
+        yield
+        return
+    if not os.path.isdir(run.cwd):
+        raise RecoveryError(
+            f"run '{run.run_id}' ran in {run.cwd}, which no longer exists; its relative paths "
+            "would point elsewhere. Recreate that folder (empty is fine), then try again"
+        )
+    previous = os.getcwd()
+    os.chdir(run.cwd)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def rollback_run(
     journal: RunJournal,
     run_id: str,
@@ -78,11 +104,14 @@ def rollback_run(
     Raises:
         RecoveryError: unknown run, a run that does not need rollback, secrets missing, or
             a journalled step the rebuilt plan does not have.
+        RunInUseError: a live process is running the run or rolling it back.
     """
     run = journal.get_run(run_id)
     if run is None:
         known = ", ".join(record.run_id for record in journal.list_runs(limit=5)) or "none"
         raise RecoveryError(f"no run with id '{run_id}' in {journal.path}; recent runs: {known}")
+    if run.state in LIVE_STATES:
+        raise RunInUseError(run_id, run.state, run.pid, run.host)
     if run.state != "needs_rollback":
         raise RecoveryError(f"run '{run_id}' is {run.state}; only unfinished runs need a rollback")
     merged = {**run.params, **(params or {})}
@@ -93,46 +122,64 @@ def rollback_run(
             "keep; pass them again with --params-file"
         )
 
+    with cancellation_handlers(), _working_directory(run):
+        return _roll_back(journal, run, merged, plugins, ctx)
+
+
+def _roll_back(
+    journal: RunJournal,
+    run: RunRecord,
+    params: Mapping[str, Any],
+    plugins: PluginHost,
+    ctx: RuntimeContext | None,
+) -> RunRecord:
+    run_id = run.run_id
     action_class, _ = resolve_action(run.action)
     runtime = ctx if ctx is not None else RuntimeContext()
     runtime.job_id = run_id
-    action = action_class(merged, runtime, plugins=plugins, name=run.action)
+    action = action_class(params, runtime, plugins=plugins, name=run.action)
     plan = action.plan()
     context = action.create_context()
-    pending = [step for step in reversed(run.steps) if step.state not in UNDONE]
     steps = _steps_by_name(plan.registry.get_steps())
-    unknown = [step.name for step in pending if step.name not in steps]
+    unknown = [step.name for step in _pending(run) if step.name not in steps]
     if unknown:
         raise RecoveryError(
             f"the plan of '{run.action}' has no step named {', '.join(unknown)}; install the "
             "same plugins (and versions) as the original run, then try again"
         )
 
-    journal.claim_run(run_id)
-    with cancellation_handlers():
-        for record in pending:
-            step = steps[record.name]
-            result = StepResult(
-                success=record.state == "succeeded",
-                error=record.error,
-                rollback_data=dict(record.rollback_data),
-            )
-            context.current_step = record.name
-            try:
-                step.rollback(context, result)
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                journal.step_finished(run_id, record.name, "rollback_failed", error=error)
-                runtime.log("rollback_failed", {"error": error}, step=record.name, level="error")
-            else:
-                journal.step_finished(run_id, record.name, "rolled_back")
-                runtime.log("rolled_back", {"run_id": run_id}, step=record.name)
-            finally:
-                context.current_step = None
-    final = journal.get_run(run_id)
-    assert final is not None
-    # A crash before the first step left nothing to undo: that run is rolled back too.
-    journal.end_run(run_id, settled_state(final) if final.steps else "rolled_back", error=run.error)
+    state = journal.claim_run(run_id)  # atomic: of two processes, one gets the run
+    if state != "needs_rollback":
+        raise RecoveryError(f"run '{run_id}' is {state}; only unfinished runs need a rollback")
+    claimed = journal.get_run(run_id)  # what the journal says now, not what it said before
+    assert claimed is not None
+    pending = _pending(claimed)
+    for record in pending:
+        step = steps[record.name]
+        result = StepResult(
+            success=record.state == "succeeded",
+            error=record.error,
+            rollback_data=dict(record.rollback_data),
+        )
+        context.current_step = record.name
+        try:
+            step.rollback(context, result)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            journal.step_finished(run_id, record.name, "rollback_failed", error=error)
+            runtime.log("rollback_failed", {"error": error}, step=record.name, level="error")
+        else:
+            journal.step_finished(run_id, record.name, "rolled_back")
+            runtime.log("rolled_back", {"run_id": run_id}, step=record.name)
+        finally:
+            context.current_step = None
+    with critical_section():
+        final = journal.get_run(run_id)
+        assert final is not None
+        # A crash before the first step left nothing to undo: that run is rolled back too.
+        state = settled_state(final) if final.steps else "rolled_back"
+        journal.end_run(run_id, state, error=run.error)
+        run_settled()
     finished = journal.get_run(run_id)
     assert finished is not None
     return finished

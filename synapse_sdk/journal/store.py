@@ -11,10 +11,12 @@ params are stored in their redacted JSON form.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -23,24 +25,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from synapse_sdk.exceptions import SynapseError
+from synapse_sdk.exceptions import ParamsTooLargeError, RunInUseError, SynapseError
+from synapse_sdk.interrupts import critical_section
 
 __all__ = [
     "HOME_ENV",
+    "MAX_PARAMS_BYTES",
     "JournalError",
     "RunRecord",
     "RunState",
     "RunJournal",
     "StepRecord",
     "StepState",
+    "LIVE_STATES",
     "default_journal_path",
 ]
 
 HOME_ENV = "SYNAPSE_HOME"
 
+MAX_PARAMS_BYTES = 1_000_000
+"""The largest params document (as JSON) a run may journal: big data goes in files."""
+
+BUSY_TIMEOUT = 60.0
+"""Seconds a write waits for another process's write before the journal gives up."""
+
 RunState = Literal[
-    "running", "succeeded", "failed", "rolled_back", "rollback_failed", "needs_rollback"
+    "running",
+    "rolling_back",
+    "succeeded",
+    "failed",
+    "rolled_back",
+    "rollback_failed",
+    "needs_rollback",
 ]
+"""``running`` and ``rolling_back`` (by ``synapse runs rollback``) belong to a live process;
+when that process is gone they read as ``needs_rollback``."""
+
+LIVE_STATES: frozenset[str] = frozenset({"running", "rolling_back"})
 StepState = Literal["started", "succeeded", "failed", "skipped", "rolled_back", "rollback_failed"]
 
 _SCHEMA = """
@@ -53,7 +74,8 @@ CREATE TABLE IF NOT EXISTS runs (
     ended_at    REAL,
     error       TEXT,
     pid         INTEGER NOT NULL,
-    host        TEXT NOT NULL
+    host        TEXT NOT NULL,
+    cwd         TEXT
 );
 CREATE TABLE IF NOT EXISTS steps (
     run_id         TEXT NOT NULL REFERENCES runs(run_id),
@@ -103,6 +125,7 @@ class RunRecord:
     error: str | None
     pid: int
     host: str
+    cwd: str | None = None
     steps: list[StepRecord] = field(default_factory=list)
 
     @property
@@ -120,6 +143,7 @@ class RunRecord:
             "error": self.error,
             "pid": self.pid,
             "host": self.host,
+            "cwd": self.cwd,
             "steps": [
                 {
                     "position": step.position,
@@ -140,13 +164,30 @@ def _process_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # alive, but another user's
         return True
     return True
 
 
+def _text(value: str) -> str:
+    """``value`` as SQLite can store it: undecodable file names (surrogates) escaped."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def _optional_text(value: str | None) -> str | None:
+    return None if value is None else _text(value)
+
+
 def encode_rollback_data(step: str, data: Mapping[str, Any]) -> str:
-    """JSON for ``rollback_data``; a clear :class:`JournalError` if it is not serialisable."""
+    """JSON for ``rollback_data``; a clear :class:`JournalError` if it is not serialisable.
+
+    The JSON is ASCII: strings holding undecodable file names (surrogate escapes) are
+    written as ``\\udcXX`` escapes and read back exactly as they were.
+    """
     try:
         return json.dumps(dict(data), allow_nan=False, sort_keys=True)
     except (TypeError, ValueError) as exc:
@@ -156,52 +197,98 @@ def encode_rollback_data(step: str, data: Mapping[str, Any]) -> str:
         ) from exc
 
 
+def _private_file(path: Path) -> None:
+    """Create ``path`` (and its folder) readable by its owner only; tighten an old one."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for sibling in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if sibling.exists() and sibling.stat().st_mode & 0o077:
+            sibling.chmod(0o600)
+
+
 class RunJournal:
     """The journal database. Each method is one short transaction.
 
-    Opening creates the file and its folder if needed. A file that is not a journal, or a
-    database locked for longer than ``timeout`` seconds, raises :class:`JournalError`.
+    Opening creates the file and its folder if needed, readable by their owner only
+    (folder 0700, files 0600): params and rollback data name the user's data. A file that
+    is not a journal, or a database locked for longer than ``timeout`` seconds, raises
+    :class:`JournalError`.
+
+    Every write is a transaction that no run signal can split (see
+    :func:`~synapse_sdk.interrupts.critical_section`); one connection serves all threads
+    of the process, one transaction at a time.
     """
 
-    def __init__(self, path: Path | str, *, timeout: float = 5.0) -> None:
+    def __init__(self, path: Path | str, *, timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
+        self._timeout = timeout
+        self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(self.path)
             self._db = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(self._describe(exc)) from exc
+
+    def _migrate(self) -> None:
+        """Bring a journal written by an older version up to the current schema."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        if "cwd" not in columns:
+            with self._transaction() as db:
+                db.execute("ALTER TABLE runs ADD COLUMN cwd TEXT")
 
     def _describe(self, exc: Exception) -> str:
         text = str(exc)
         if "locked" in text or "busy" in text:
             return (
-                f"the run journal {self.path} is locked by another process; "
-                "try again when it finishes"
+                f"the run journal {self.path} is locked by another process (waited "
+                f"{self._timeout:g} s); try again when it finishes"
             )
         if "not a database" in text or "malformed" in text:
             return (
                 f"the run journal {self.path} is corrupted ({text}); move it aside "
                 f"(or set {HOME_ENV} to another folder) to start a new one"
             )
+        if "full" in text:
+            return (
+                f"the run journal {self.path} cannot be written: the disk is full; free some "
+                f"space there (or set {HOME_ENV} to a folder on another disk)"
+            )
+        if "readonly" in text or "permission" in text.lower():
+            return (
+                f"the run journal {self.path} cannot be written ({text}); check the "
+                f"permissions of {self.path.parent} (or set {HOME_ENV} to another folder)"
+            )
         return f"cannot use the run journal {self.path}: {text}"
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
+        """One write transaction: committed whole, or rolled back whole.
+
+        No run signal is handled between ``BEGIN`` and the end (it is held and raised
+        after), so an interrupt never leaves a transaction open on the connection.
+        """
+        with critical_section(), self._lock:
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise JournalError(self._describe(exc)) from exc
+                if self._db.in_transaction:  # left open by an error that escaped a rollback
+                    self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise JournalError(self._describe(exc)) from exc
 
     def close(self) -> None:
         self._db.close()
@@ -215,20 +302,37 @@ class RunJournal:
     # -- runs -----------------------------------------------------------------------------
 
     def start_run(
-        self, action: str, params: Mapping[str, Any], *, run_id: str | None = None
+        self,
+        action: str,
+        params: Mapping[str, Any],
+        *,
+        run_id: str | None = None,
+        cwd: str | None = None,
     ) -> str:
+        """Journal a new run of ``action`` by this process; return its id.
+
+        ``cwd`` is the folder the run's relative paths are taken from (default: the current
+        one); recovery runs there, wherever ``synapse runs rollback`` was started.
+
+        Raises:
+            ParamsTooLargeError: ``params`` as JSON exceed :data:`MAX_PARAMS_BYTES`.
+        """
         run_id = run_id or uuid.uuid4().hex[:12]
+        encoded = json.dumps(dict(params))
+        if len(encoded) > MAX_PARAMS_BYTES:
+            raise ParamsTooLargeError(action, len(encoded), MAX_PARAMS_BYTES)
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO runs (run_id, action, params, state, started_at, pid, host) "
-                "VALUES (?, ?, ?, 'running', ?, ?, ?)",
+                "INSERT INTO runs (run_id, action, params, state, started_at, pid, host, cwd) "
+                "VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
                 (
                     run_id,
-                    action,
-                    json.dumps(dict(params)),
+                    _text(action),
+                    encoded,
                     time.time(),
                     os.getpid(),
                     socket.gethostname(),
+                    _text(cwd if cwd is not None else os.getcwd()),
                 ),
             )
         return run_id
@@ -237,16 +341,35 @@ class RunJournal:
         with self._transaction() as db:
             db.execute(
                 "UPDATE runs SET state = ?, ended_at = ?, error = ? WHERE run_id = ?",
-                (state, time.time(), error, run_id),
+                (state, time.time(), _optional_text(error), run_id),
             )
 
-    def claim_run(self, run_id: str) -> None:
-        """Mark the run as running in this process (used while recovering it)."""
+    def claim_run(self, run_id: str) -> RunState | None:
+        """Take over an unfinished run for this process, atomically (to roll it back).
+
+        The check and the claim are one transaction: of two processes claiming the same
+        run at once, exactly one succeeds. Returns the run's state before the call:
+        ``needs_rollback`` when this process now owns the run; any other state means
+        nothing was claimed (None: no such run).
+
+        Raises:
+            RunInUseError: a live process owns the run (or one on another machine says so).
+        """
         with self._transaction() as db:
-            db.execute(
-                "UPDATE runs SET state = 'running', pid = ?, host = ? WHERE run_id = ?",
-                (os.getpid(), socket.gethostname(), run_id),
-            )
+            row = db.execute(
+                f"SELECT {self._RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            run = self._run_from_row(row)
+            if run.state in LIVE_STATES:
+                raise RunInUseError(run_id, run.state, run.pid, run.host)
+            if run.state == "needs_rollback":
+                db.execute(
+                    "UPDATE runs SET state = 'rolling_back', pid = ?, host = ? WHERE run_id = ?",
+                    (os.getpid(), socket.gethostname(), run_id),
+                )
+            return run.state
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -256,17 +379,18 @@ class RunJournal:
                 "INSERT INTO steps (run_id, position, name, state, started_at) "
                 "VALUES (?, ?, ?, 'started', ?) ON CONFLICT (run_id, name) "
                 "DO UPDATE SET state = 'started', position = excluded.position",
-                (run_id, position, name, time.time()),
+                (run_id, position, _text(name), time.time()),
             )
 
     def record(self, run_id: str, name: str, key: str, value: Any) -> None:
         """Add ``key: value`` to a running step's recorded rollback data (durable on return)."""
         encoded = encode_rollback_data(name, {key: value})
+        name = _text(name)
         with self._transaction() as db:
             row = db.execute(
                 "SELECT rollback_data FROM steps WHERE run_id = ? AND name = ?", (run_id, name)
             ).fetchone()
-            current = json.loads(row[0]) if row else {}
+            current = self._decode(run_id, row[0]) if row else {}
             current.update(json.loads(encoded))
             db.execute(
                 "UPDATE steps SET rollback_data = ? WHERE run_id = ? AND name = ?",
@@ -284,12 +408,13 @@ class RunJournal:
     ) -> None:
         """Set a step's final state; ``rollback_data`` is merged over what was recorded."""
         encoded = encode_rollback_data(name, rollback_data) if rollback_data else None
+        name = _text(name)
         with self._transaction() as db:
             if encoded is not None:
                 row = db.execute(
                     "SELECT rollback_data FROM steps WHERE run_id = ? AND name = ?", (run_id, name)
                 ).fetchone()
-                merged = json.loads(row[0]) if row else {}
+                merged = self._decode(run_id, row[0]) if row else {}
                 merged.update(json.loads(encoded))
                 db.execute(
                     "UPDATE steps SET rollback_data = ? WHERE run_id = ? AND name = ?",
@@ -297,32 +422,50 @@ class RunJournal:
                 )
             db.execute(
                 "UPDATE steps SET state = ?, error = ?, ended_at = ? WHERE run_id = ? AND name = ?",
-                (state, error, time.time(), run_id, name),
+                (state, _optional_text(error), time.time(), run_id, name),
             )
 
     # -- reading --------------------------------------------------------------------------
+
+    def _decode(self, run_id: str, text: str) -> dict[str, Any]:
+        """A JSON object stored for ``run_id``; :class:`JournalError` naming it if damaged."""
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError, TypeError) as exc:
+            raise self._damaged(run_id) from exc
+        if not isinstance(value, dict):
+            raise self._damaged(run_id)
+        return value
+
+    def _damaged(self, run_id: str) -> JournalError:
+        return JournalError(
+            f"run {run_id} in the run journal {self.path} is damaged (its stored JSON cannot "
+            "be read); nothing of it can be trusted: move the journal aside "
+            f"(or set {HOME_ENV} to another folder) to start a new one"
+        )
 
     def _run_from_row(self, row: tuple[Any, ...]) -> RunRecord:
         run = RunRecord(
             run_id=row[0],
             action=row[1],
-            params=json.loads(row[2]),
+            params=self._decode(row[0], row[2]),
             state=row[3],
             started_at=row[4],
             ended_at=row[5],
             error=row[6],
             pid=row[7],
             host=row[8],
+            cwd=row[9],
         )
         if (
-            run.state == "running"
+            run.state in LIVE_STATES
             and run.host == socket.gethostname()
             and not _process_alive(run.pid)
         ):
             run.state = "needs_rollback"  # its process died without finishing: a crash
         return run
 
-    _RUN_COLUMNS = "run_id, action, params, state, started_at, ended_at, error, pid, host"
+    _RUN_COLUMNS = "run_id, action, params, state, started_at, ended_at, error, pid, host, cwd"
 
     def list_runs(self, limit: int = 50) -> list[RunRecord]:
         try:
@@ -349,7 +492,38 @@ class RunJournal:
         except sqlite3.Error as exc:
             raise JournalError(self._describe(exc)) from exc
         run.steps = [
-            StepRecord(position, name, state, json.loads(data), error, started, ended)
+            StepRecord(position, name, state, self._decode(run_id, data), error, started, ended)
             for position, name, state, data, error, started, ended in steps
         ]
         return run
+
+    # -- pruning --------------------------------------------------------------------------
+
+    def prune(self, older_than: float, states: set[str] | None = None) -> list[RunRecord]:
+        """Delete finished runs that started more than ``older_than`` seconds ago.
+
+        Runs that are ``running``, ``rolling_back`` or ``needs_rollback`` are never
+        deleted: they are still someone's to finish. ``states`` limits the deletion to
+        runs in those states. Returns the deleted runs (without their steps). The file
+        shrinks when no other process is using the journal (``VACUUM``); otherwise the
+        space is reused.
+        """
+        cutoff = time.time() - older_than
+        unsettled = {*LIVE_STATES, "needs_rollback"}
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT {self._RUN_COLUMNS} FROM runs WHERE started_at < ? ORDER BY started_at",
+                (cutoff,),
+            ).fetchall()
+            doomed = [
+                run
+                for run in map(self._run_from_row, rows)
+                if run.state not in unsettled and (states is None or run.state in states)
+            ]
+            for run in doomed:
+                db.execute("DELETE FROM steps WHERE run_id = ?", (run.run_id,))
+                db.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
+        if doomed:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("VACUUM")
+        return doomed

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from types import FrameType
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
-from synapse_sdk.exceptions import ExecutorError, RunTerminated
+from synapse_sdk.exceptions import ExecutorError
 from synapse_sdk.executors import EXECUTORS
+from synapse_sdk.interrupts import cancellation_handlers, critical_section, run_settled
 from synapse_sdk.journal.recorder import JournalRecorder, settled_state
 from synapse_sdk.journal.store import RunJournal, default_journal_path
 from synapse_sdk.plugins.actions.base import BaseAction
@@ -21,36 +19,7 @@ from synapse_sdk.plugins.manager import PluginHost, get_plugin_host
 from synapse_sdk.plugins.runtime.context import RuntimeContext
 
 __all__ = ["cancellation_handlers", "execute", "run_action", "run_journalled"]
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise RunTerminated
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def cancellation_handlers() -> Iterator[None]:
-    """SIGINT raises ``KeyboardInterrupt`` and SIGTERM :class:`RunTerminated` while inside.
-
-    Both interrupt the running step, so the orchestrator rolls back before the exception
-    leaves the run. The previous handlers are restored on exit. Signals can only be
-    handled in the main thread; elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {
-        signal.SIGINT: signal.signal(signal.SIGINT, _interrupt),
-        signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
-    }
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+# cancellation_handlers is re-exported: it is where callers have always found it.
 
 
 def check_executor(executor: str, ray_address: str | None) -> None:
@@ -93,22 +62,36 @@ def run_journalled(
 
         import_ray()
     runtime = action.ctx
-    run_id = journal.start_run(action.name, action.redacted_params())
-    if runtime.job_id is None:
-        runtime.job_id = run_id
-    previous, runtime.recorder = runtime.recorder, JournalRecorder(journal, run_id)
-    try:
-        with cancellation_handlers():
+    run_id = uuid.uuid4().hex[:12]
+    previous = runtime.recorder
+    # From the journal's first write to its last, a signal rolls the run back: none may
+    # leave a journalled run that nobody settles.
+    with cancellation_handlers():
+        try:
+            journal.start_run(action.name, action.redacted_params(), run_id=run_id)
+            if runtime.job_id is None:
+                runtime.job_id = run_id
+            runtime.recorder = JournalRecorder(journal, run_id)
             result = execute(action, executor, ray_address)
-    except BaseException as exc:
-        run = journal.get_run(run_id)
-        state = settled_state(run) if run is not None else "failed"
-        journal.end_run(run_id, state, error=f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
+        except BaseException as exc:
+            runtime.recorder = previous
+            with critical_section():
+                _settle(journal, run_id, exc)
+                run_settled()
+            raise
         runtime.recorder = previous
-    journal.end_run(run_id, "succeeded")
+        with critical_section():
+            journal.end_run(run_id, "succeeded")
+            run_settled()
     return result
+
+
+def _settle(journal: RunJournal, run_id: str, exc: BaseException) -> None:
+    """Journal the end of a run that did not succeed, with the state its steps show."""
+    run = journal.get_run(run_id)
+    if run is None:  # stopped before the run was journalled: nothing ran
+        return
+    journal.end_run(run_id, settled_state(run), error=f"{type(exc).__name__}: {exc}")
 
 
 def run_action(

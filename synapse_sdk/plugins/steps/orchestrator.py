@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, TypedDict
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.exceptions import RunAbandoned, StepExecutionError
 from synapse_sdk.plugins.steps.base import BaseStep, C, StepResult
 from synapse_sdk.plugins.steps.progress import FROZEN_PROGRESS, WeightedProgress
 from synapse_sdk.plugins.steps.recorder import StepRecorder
@@ -138,6 +138,7 @@ class Orchestrator(Generic[C]):
         executed: list[tuple[BaseStep[C], StepResult]] = []
         failure: _Failure[C] | None = None
         running: BaseStep[C] | None = None
+        outcome: object = None
 
         names = progress.names
         ends = progress.ends
@@ -148,12 +149,12 @@ class Orchestrator(Generic[C]):
             try:
                 # The per-step hot path: every call added here costs every step of every run.
                 for index, step in enumerate(steps):
+                    outcome = None  # before `running`: an interrupt must not see a stale one
                     running = step
                     name = context.current_step = names[index]
                     progress.index = index
                     if sinks:
                         runtime.report_step(name, "started")
-                    outcome: object = None
                     try:
                         if recorder is not None:
                             recorder.step_started(index, name)
@@ -193,7 +194,9 @@ class Orchestrator(Generic[C]):
                         runtime.report_step(name, status)
                         runtime.report_progress(percent, name, None, None)
             except BaseException as interrupt:  # KeyboardInterrupt, SystemExit
-                self._rollback(self._interrupted(running, interrupt, executed), executed)
+                if isinstance(interrupt, RunAbandoned):
+                    raise  # a second signal: leave the rollback to `synapse runs rollback`
+                self._rollback(self._interrupted(running, outcome, interrupt, executed), executed)
                 raise
             finally:
                 context.current_step = None
@@ -216,16 +219,24 @@ class Orchestrator(Generic[C]):
     def _interrupted(
         self,
         running: BaseStep[C] | None,
+        outcome: object,
         interrupt: BaseException,
         executed: list[tuple[BaseStep[C], StepResult]],
     ) -> _Failure[C] | None:
-        """The failure to roll back first when an interrupt stops the run (None: between steps)."""
+        """The failure to roll back first when an interrupt stops the run (None: between steps).
+
+        A step that had returned its result when the interrupt came is rolled back with
+        that result's data, whether or not the orchestrator had taken it in yet.
+        """
         if running is None:
             return None
         if executed and executed[-1][0] is running:  # it had finished when the interrupt came
             _, result = executed.pop()
             return _Failure(running, result, interrupt)
-        failed = StepResult(success=False, error=_error_text(interrupt))
+        if isinstance(outcome, StepResult):
+            failed = replace(outcome, success=False, error=_error_text(interrupt))
+        else:
+            failed = StepResult(success=False, error=_error_text(interrupt))
         self.context.step_results.append(failed)
         return _Failure(running, failed, interrupt)
 

@@ -1,0 +1,139 @@
+"""How a run reacts to SIGINT, SIGTERM and SIGHUP, and the sections no signal may split.
+
+While :func:`cancellation_handlers` is active (``synapse run``, ``run_action``,
+``synapse runs rollback``), the first of those signals raises an exception in the main
+thread: ``KeyboardInterrupt`` for SIGINT, :class:`~synapse_sdk.exceptions.RunTerminated`
+for SIGTERM (exit 143) and SIGHUP (exit 129). The running step is interrupted and the run
+rolls back. A second signal in the same run raises
+:class:`~synapse_sdk.exceptions.RunAbandoned`: the user wants out now, so the rollback
+stops where it is, the run is left ``needs_rollback`` and ``synapse runs rollback`` finishes
+it.
+
+Some work must never be split by a signal: a journal transaction (an interrupt between
+``BEGIN`` and ``COMMIT`` would leave it open), or handing an item to a worker and noting
+that it was handed over (an item running that nobody knows of could not be rolled back).
+Such work runs inside :func:`critical_section`: a signal that arrives meanwhile is held
+and raised as soon as the outermost section ends. Sections must be short and must not
+block on anything that could wait for long.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+from synapse_sdk.exceptions import RunAbandoned, RunTerminated
+
+__all__ = ["RUN_SIGNALS", "cancellation_handlers", "critical_section", "run_settled"]
+
+RUN_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""The signals that stop a run with a rollback."""
+
+
+class _State:
+    """What the handlers need to know; touched only from the main thread."""
+
+    depth = 0  # critical sections open in the main thread
+    held: list[int] = []  # noqa: RUF012 - signals that arrived inside a section
+    first: int | None = None  # the signal that stopped the current run, if any
+    settled = False  # the run's outcome is journalled: signals no longer matter
+
+
+def _exception_for(signum: int) -> BaseException:
+    if _State.first is not None:
+        return RunAbandoned(_State.first)
+    _State.first = signum
+    if signum == signal.SIGINT:
+        return KeyboardInterrupt()
+    return RunTerminated(signum)
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    if _State.settled:
+        return
+    if _State.depth:
+        _State.held.append(signum)
+        return
+    raise _exception_for(signum)
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def cancellation_handlers() -> Iterator[None]:
+    """Turn SIGINT, SIGTERM and SIGHUP into exceptions in the main thread while inside.
+
+    The previous handlers are restored on exit. Signals can only be handled in the main
+    thread; elsewhere this does nothing. Nested use keeps the outer run's state.
+    """
+    if not _in_main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+    outermost = all(signal.getsignal(signum) is not _handler for signum in RUN_SIGNALS)
+    if outermost:
+        _State.first, _State.settled = None, False
+        _State.held.clear()
+    try:
+        for signum in RUN_SIGNALS:
+            previous[signum] = signal.signal(signum, _handler)
+        yield
+    finally:
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)
+        if outermost:
+            _State.first, _State.settled = None, False
+
+
+def _hold(signum: int, frame: FrameType | None) -> None:
+    _State.held.append(signum)
+
+
+@contextmanager
+def critical_section() -> Iterator[None]:
+    """Hold run signals until the block ends, then raise the first one that arrived.
+
+    Inside a run (:func:`cancellation_handlers`) SIGINT, SIGTERM and SIGHUP are held.
+    Outside one, Python's own Ctrl-C (``KeyboardInterrupt``) is held the same way; other
+    handlers are left alone. In a thread other than the main one this does nothing:
+    signals are handled in the main thread only.
+    """
+    if not _in_main_thread():
+        yield
+        return
+    outside_run = (
+        _State.depth == 0 and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    if outside_run:
+        signal.signal(signal.SIGINT, _hold)
+    _State.depth += 1
+    try:
+        yield
+    finally:
+        _State.depth -= 1
+        if outside_run:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if not _State.depth and _State.held:
+            signum = _State.held[0]
+            _State.held.clear()
+            if outside_run:
+                raise KeyboardInterrupt
+            if not _State.settled:
+                raise _exception_for(signum)
+
+
+def run_settled() -> None:
+    """Say that the run's outcome is journalled: from now on its signals are ignored.
+
+    Call it inside the :func:`critical_section` that journals the outcome, so that a signal
+    arriving meanwhile cannot turn a run journalled as finished into an interrupted one.
+    The next run (the next outermost :func:`cancellation_handlers`) starts afresh.
+    """
+    if _in_main_thread():
+        _State.settled = True
