@@ -201,7 +201,10 @@ def test_secret_paths_writes_keys_and_indexes() -> None:
 
 
 def test_deep_merge_keeps_journalled_siblings_and_replaces_lists_whole() -> None:
-    journalled = {"auth": {"user": "ada", "password": REDACTED}, "tokens": [REDACTED, REDACTED]}
+    journalled: dict[str, Any] = {
+        "auth": {"user": "ada", "password": REDACTED},
+        "tokens": [REDACTED, REDACTED],
+    }
     supplied = {"auth": {"password": "pw"}, "tokens": ["t"]}
     assert deep_merge(journalled, supplied) == {
         "auth": {"user": "ada", "password": "pw"},
