@@ -43,3 +43,66 @@ def benchmarks(session: nox.Session) -> None:
     session.install("-e", ".[ray]", "-e", "plugins_examples/upload-files")
     for script in sorted(__import__("pathlib").Path("benchmarks").glob("bench_*.py")):
         session.run("python", str(script))
+
+
+MUTATED_AREAS = (
+    "synapse_sdk/journal/store.py",
+    "synapse_sdk/journal/recovery.py",
+    "synapse_sdk/plugins/manager.py",
+    "synapse_sdk/executors/fanout.py",
+    "synapse_sdk/plugins/steps/orchestrator.py",
+    "synapse_sdk/plugins/steps/registry.py",
+)
+MUTATION_TESTS = ("tests/journal", "tests/steps", "tests/plugins", "tests/executors")
+MUTATION_DESELECTED = (
+    # Fails today: the behaviour is missing (see docs/mutation.md); mutmut needs a green
+    # baseline. Remove once the orchestrator keeps a finished step's result on Ctrl-C.
+    "tests/steps/test_orchestrator_guards.py::"
+    "test_ctrl_c_just_after_a_step_finished_undoes_what_the_step_returned",
+    # Timing-sensitive: fails under mutmut's instrumentation, which slows every call.
+    "tests/executors/test_fan_out.py::"
+    "test_an_interrupt_lets_running_items_settle_and_records_every_success",
+)
+
+
+@nox.session(python="3.11")
+def mutants(session: nox.Session) -> None:
+    """Mutation testing (mutmut 3) of the journal, recovery, plugin host, fan-out and engine.
+
+    Not part of CI: it takes minutes. Runs in a copy of the tree under .nox/ (mutmut writes
+    a ``mutants/`` folder and reads its config from setup.cfg, which the copy gets), so the
+    checkout is left as it was. Extra arguments go to ``mutmut run`` (e.g. mutant names);
+    see docs/mutation.md for the last measured score.
+    """
+    import shutil
+    from pathlib import Path
+
+    session.install("-e", ".", "-r", "requirements-test.txt", "mutmut==3.8.1")
+    work = Path(session.create_tmp()).resolve() / "mutants-run"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(
+        ".",
+        work,
+        ignore=shutil.ignore_patterns(
+            ".git", ".nox", ".venv", "mutants", "site", "__pycache__", "*.egg-info"
+        ),
+    )
+
+    def lines(values: tuple[str, ...]) -> str:
+        return "".join(f"\n    {value}" for value in values)
+
+    deselect = [arg for test in MUTATION_DESELECTED for arg in ("--deselect", test)]
+    pytest_args = ("-p", "no:cacheprovider", *deselect)
+    (work / "setup.cfg").write_text(
+        "[mutmut]\n"
+        "source_paths = synapse_sdk\n"
+        f"only_mutate ={lines(MUTATED_AREAS)}\n"
+        f"pytest_add_cli_args_test_selection ={lines(MUTATION_TESTS)}\n"
+        f"pytest_add_cli_args ={lines(pytest_args)}\n",
+        encoding="utf-8",
+    )
+    with session.chdir(work):
+        # Child processes the tests start import the same (mutated) code as the tests.
+        env = {"PYTHONPATH": str(work / "mutants")}
+        session.run("mutmut", "run", "--max-children", "2", *session.posargs, env=env)
+        session.run("mutmut", "results", env=env)

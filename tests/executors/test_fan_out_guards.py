@@ -1,0 +1,72 @@
+"""``context.map`` keeps item order, even when items finish in the opposite order.
+
+Real threads: item ``n`` waits for item ``n + 1`` to finish, so the items finish last
+first, and what is recorded for rollback or reported as failed must still come in item
+order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from synapse_sdk.exceptions import FanOutError
+from synapse_sdk.executors.threads import ThreadExecutor
+from synapse_sdk.plugins import RuntimeContext
+from synapse_sdk.plugins.steps import BaseStepContext
+
+ITEMS = 5
+
+
+def running_step_context() -> BaseStepContext:
+    """A context as a running step sees it, with a thread per item."""
+    context = BaseStepContext(runtime_ctx=RuntimeContext())
+    context.runtime_ctx.executor = ThreadExecutor(max_workers=ITEMS)
+    context.current_step = "work"
+    return context
+
+
+def last_item_first(work: Callable[[int], str]) -> Callable[[int], str]:
+    """``work`` run so that item n finishes well after item n + 1."""
+    finished = [threading.Event() for _ in range(ITEMS)]
+
+    def in_reverse(n: int) -> str:
+        if n + 1 < ITEMS:
+            assert finished[n + 1].wait(timeout=10), "the items did not run side by side"
+            time.sleep(0.02)  # item n + 1 has returned well before this one does
+        try:
+            return work(n)
+        finally:
+            finished[n].set()
+
+    return in_reverse
+
+
+def test_successes_are_recorded_for_rollback_in_item_order() -> None:
+    context = running_step_context()
+
+    results = context.map(last_item_first(lambda n: f"obj-{n}"), range(ITEMS), rollback_key="made")
+
+    in_order = [f"obj-{n}" for n in range(ITEMS)]
+    assert results == in_order
+    assert context.recorded_rollback["work"]["made"] == in_order
+
+
+def fails_if_odd(n: int) -> str:
+    if n % 2:
+        raise OSError(f"refused {n}")
+    return f"obj-{n}"
+
+
+def test_failures_are_reported_in_item_order() -> None:
+    context = running_step_context()
+
+    with pytest.raises(FanOutError) as caught:
+        context.map(last_item_first(fails_if_odd), range(ITEMS), rollback_key="made")
+
+    assert [failure.index for failure in caught.value.failures] == [1, 3]
+    assert str(caught.value).startswith("2 of 5 items failed: item 1 (1): OSError: refused 1; ")
+    assert context.recorded_rollback["work"]["made"] == ["obj-0", "obj-2", "obj-4"]

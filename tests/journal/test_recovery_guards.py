@@ -1,0 +1,191 @@
+"""Finishing a crashed run with ``rollback_run``: what recovery must never get wrong.
+
+The crashed run is real: an installed action (a fake distribution on the path) is run by
+``run_action`` in a child process whose third step kills that process (``SIGKILL``) after
+recording what it made. Recovery then runs here, from the journal file alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from support.distributions import make_distribution
+
+from synapse_sdk.exceptions import SynapseError
+from synapse_sdk.journal.recovery import rollback_run
+from synapse_sdk.journal.store import RunJournal
+from synapse_sdk.plugins import PluginHost
+
+ACTION_MODULE = "guard_recovery_action"
+
+ACTION_SOURCE = '''
+"""Steps s0, s1, s2: each records then returns rollback data; s2 kills its own process."""
+
+import os
+import signal
+
+from synapse_sdk.plugins import BaseAction
+from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
+from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
+
+ROLLBACKS = []  # (step, success, rollback_data), in call order
+FAILING_ROLLBACKS = set()  # names of the steps whose rollback raises
+DURING_ROLLBACK = []  # callables(context) called at the start of every rollback
+
+
+class Params(ActionParams):
+    crash_at: int = 2
+
+
+class Numbered(BaseStep[ActionContext]):
+    def __init__(self, index):
+        self.index = index
+
+    @property
+    def name(self):
+        return f"s{self.index}"
+
+    @property
+    def progress_weight(self):
+        return 1.0
+
+    def execute(self, context):
+        context.record_rollback("recorded", self.name)
+        if self.index == context.params.crash_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return StepResult(success=True, rollback_data={"returned": self.name})
+
+    def rollback(self, context, result):
+        for call in DURING_ROLLBACK:
+            call(context)
+        ROLLBACKS.append((self.name, result.success, dict(result.rollback_data)))
+        if self.name in FAILING_ROLLBACKS:
+            raise OSError(f"cannot undo {self.name}")
+
+
+class ThreeSteps(BaseAction[Params]):
+    def setup_steps(self, registry: StepRegistry[ActionContext]) -> None:
+        for index in range(3):
+            registry.register(Numbered(index))
+'''
+
+RUN_UNTIL_KILLED = """
+import sys
+
+from synapse_sdk.journal.store import RunJournal
+from synapse_sdk.plugins import PluginHost, run_action
+
+run_action("guard-three-steps", {}, plugins=PluginHost(), journal=RunJournal(sys.argv[1]))
+"""
+
+
+@pytest.fixture
+def action(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The installed action's module (its rollback log and switches), fresh per test."""
+    site = tmp_path / "site"
+    make_distribution(
+        site,
+        "guard-recovery",
+        "1.0.0",
+        modules={ACTION_MODULE: ACTION_SOURCE},
+        entry_points={"synapse_sdk.actions": {"guard-three-steps": f"{ACTION_MODULE}:ThreeSteps"}},
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    sys.modules.pop(ACTION_MODULE, None)
+    yield importlib.import_module(ACTION_MODULE)
+    sys.modules.pop(ACTION_MODULE, None)
+
+
+@pytest.fixture
+def crashed(tmp_path: Path, action: ModuleType) -> tuple[RunJournal, str]:
+    """A journal holding a run killed in its third step: s0 and s1 succeeded, s2 started."""
+    path = tmp_path / "runs.db"
+    killed = subprocess.run(
+        [sys.executable, "-c", RUN_UNTIL_KILLED, str(path)], capture_output=True, timeout=120
+    )
+    assert killed.returncode == -9, killed.stderr.decode()
+    journal = RunJournal(path)
+    [run] = journal.list_runs()
+    assert run.state == "needs_rollback"
+    return journal, run.run_id
+
+
+def test_a_rollback_that_raises_does_not_stop_the_others(
+    crashed: tuple[RunJournal, str], action: ModuleType
+) -> None:
+    journal, run_id = crashed
+    action.FAILING_ROLLBACKS.add("s1")
+
+    rollback_run(journal, run_id, plugins=PluginHost())
+
+    assert [name for name, _, _ in action.ROLLBACKS] == ["s2", "s1", "s0"]
+
+
+def test_a_rollback_that_raised_leaves_the_run_rollback_failed(
+    crashed: tuple[RunJournal, str], action: ModuleType
+) -> None:
+    journal, run_id = crashed
+    action.FAILING_ROLLBACKS.add("s1")
+
+    final = rollback_run(journal, run_id, plugins=PluginHost())
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert final.state == run.state == "rollback_failed"
+    states = {step.name: (step.state, step.error) for step in run.steps}
+    assert states == {
+        "s0": ("rolled_back", None),
+        "s1": ("rollback_failed", "OSError: cannot undo s1"),
+        "s2": ("rolled_back", None),
+    }
+
+
+def test_the_step_that_was_killed_is_rolled_back_as_failed_with_what_it_recorded(
+    crashed: tuple[RunJournal, str], action: ModuleType
+) -> None:
+    journal, run_id = crashed
+
+    rollback_run(journal, run_id, plugins=PluginHost())
+
+    assert action.ROLLBACKS == [
+        ("s2", False, {"recorded": "s2"}),
+        ("s1", True, {"recorded": "s1", "returned": "s1"}),
+        ("s0", True, {"recorded": "s0", "returned": "s0"}),
+    ]
+
+
+def test_the_run_is_claimed_while_its_rollback_runs(
+    crashed: tuple[RunJournal, str], action: ModuleType
+) -> None:
+    journal, run_id = crashed
+    another_process = RunJournal(journal.path)  # a second connection, as `synapse runs` has
+    seen: list[tuple[str, int]] = []
+    second_attempts: list[BaseException | None] = []
+
+    def look(context: object) -> None:
+        run = another_process.get_run(run_id)
+        assert run is not None
+        seen.append((run.state, run.pid))
+        if not second_attempts:
+            try:
+                rollback_run(another_process, run_id, plugins=PluginHost())
+            except SynapseError as refused:
+                second_attempts.append(refused)
+            else:
+                second_attempts.append(None)
+
+    action.DURING_ROLLBACK.append(look)
+
+    rollback_run(journal, run_id, plugins=PluginHost())
+
+    assert [pid for _, pid in seen] == [os.getpid()] * 3
+    assert "needs_rollback" not in [state for state, _ in seen]
+    assert isinstance(second_attempts[0], SynapseError), "a second rollback was let in"

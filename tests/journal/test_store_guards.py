@@ -1,0 +1,165 @@
+"""The run journal's guarantees that a crash or a refused write must not break.
+
+A run is recorded in a real SQLite file; a crashed run is one whose process really
+exited without finishing it; a write refused part-way is refused by SQLite itself (a
+trigger added to the journal file, as a full disk or a constraint would refuse it).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from synapse_sdk.journal.store import JournalError, RunJournal
+
+STARTS_A_RUN_AND_EXITS = """
+import socket
+import sys
+
+from synapse_sdk.journal.store import RunJournal
+
+path, host = sys.argv[1], sys.argv[2]
+if host:
+    socket.gethostname = lambda: host  # this process plays a process on another machine
+print(RunJournal(path).start_run("demo", {}))
+"""
+
+
+def run_of_a_process_that_exited(path: Path, *, host: str = "") -> str:
+    """The id of a run started by a process that then exited without finishing it."""
+    done = subprocess.run(
+        [sys.executable, "-c", STARTS_A_RUN_AND_EXITS, str(path), host],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.strip()
+
+
+def refuse_writes_of_state(path: Path, state: str) -> None:
+    """Make SQLite refuse any statement that sets a step's state to ``state``."""
+    db = sqlite3.connect(path)
+    db.execute(
+        f"CREATE TRIGGER refuse_{state} BEFORE UPDATE ON steps WHEN NEW.state = '{state}' "
+        "BEGIN SELECT RAISE(ABORT, 'the disk refused the write'); END"
+    )
+    db.commit()
+    db.close()
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> RunJournal:
+    return RunJournal(tmp_path / "runs.db")
+
+
+def test_a_write_refused_part_way_leaves_nothing_of_it_in_the_journal(
+    journal: RunJournal,
+) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.record(run_id, "upload", "written", ["a"])
+    refuse_writes_of_state(journal.path, "succeeded")
+
+    with pytest.raises(JournalError):
+        journal.step_finished(run_id, "upload", "succeeded", rollback_data={"written": ["a", "b"]})
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    [step] = run.steps
+    assert (step.state, step.rollback_data) == ("started", {"written": ["a"]})
+
+
+def test_recording_a_second_key_keeps_the_first(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.record(run_id, "upload", "bucket", "s3://bucket")
+    journal.record(run_id, "upload", "written", ["a.jpg"])
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert run.steps[0].rollback_data == {"bucket": "s3://bucket", "written": ["a.jpg"]}
+
+
+def test_the_rollback_data_a_step_returns_wins_over_what_it_recorded(
+    journal: RunJournal,
+) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.record(run_id, "upload", "written", ["a.jpg"])
+    journal.record(run_id, "upload", "bucket", "s3://bucket")
+
+    journal.step_finished(
+        run_id, "upload", "succeeded", rollback_data={"written": ["a.jpg", "b.jpg"]}
+    )
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert run.steps[0].rollback_data == {"bucket": "s3://bucket", "written": ["a.jpg", "b.jpg"]}
+
+
+def test_a_run_whose_process_exited_on_this_machine_needs_rollback(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    run_id = run_of_a_process_that_exited(path)
+
+    run = RunJournal(path).get_run(run_id)
+    assert run is not None
+    assert run.state == "needs_rollback"
+
+
+def test_a_running_run_of_another_machine_is_not_declared_crashed(tmp_path: Path) -> None:
+    # Its pid means nothing here: whether that process lives cannot be known from here.
+    path = tmp_path / "runs.db"
+    run_id = run_of_a_process_that_exited(path, host="another-machine.example")
+
+    run = RunJournal(path).get_run(run_id)
+    assert run is not None
+    assert (run.state, run.host) == ("running", "another-machine.example")
+
+
+def state_seen_by_another_user(path: Path, run_id: str) -> str:
+    """The run's state as read by a process of another user (root only: it drops to nobody)."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked child
+        try:
+            os.close(read_end)
+            journal = RunJournal(path)  # opened with our rights, then read as nobody
+            os.setgid(65534)
+            os.setuid(65534)
+            run = journal.get_run(run_id)
+            os.write(write_end, (run.state if run else "missing").encode())
+        except BaseException as exc:
+            os.write(write_end, f"error: {exc!r}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        seen = pipe.read()
+    os.waitpid(child, 0)
+    return seen
+
+
+def test_a_run_of_a_live_process_of_another_user_is_not_declared_crashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Signalling another user's process is refused (EPERM): refused means alive.
+    path = tmp_path / "runs.db"
+    journal = RunJournal(path)
+    if os.geteuid() == 0:
+        run_id = journal.start_run("demo", {})  # owned by this (root) process, alive
+        assert state_seen_by_another_user(path, run_id) == "running"
+        return
+    if os.stat("/proc/1").st_uid == os.getuid():
+        pytest.skip("needs a live process of another user (pid 1 is ours here)")
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "getpid", lambda: 1)  # the run belongs to pid 1, root's, alive
+        run_id = journal.start_run("demo", {})
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert run.state == "running"

@@ -1,0 +1,287 @@
+"""The step engine's promises that no other test pinned down: journalling, rollback under
+journal failures and interrupts, and the registry's refusals.
+
+Journalled runs go through ``run_action`` into a real SQLite journal in ``tmp_path``; a
+journal that fails is one where SQLite itself refuses the write (a trigger). An interrupt
+"just after a step finished" is a real ``KeyboardInterrupt`` raised, through
+``sys.settrace``, before each line of the SDK that runs after the step's ``execute``
+returned, one run per line, so no such line is missed and none is named.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+import synapse_sdk
+from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.journal.store import RunJournal
+from synapse_sdk.plugins import BaseAction, PluginHost, RuntimeContext, run_action
+from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
+from synapse_sdk.plugins.steps import (
+    BaseStep,
+    BaseStepContext,
+    Orchestrator,
+    StepRegistry,
+    StepResult,
+)
+
+
+@dataclass
+class UndoLog(BaseStepContext):
+    """A step context remembering each rollback call: (step, success, rollback_data)."""
+
+    undone: list[tuple[str, bool, dict[str, Any]]] = field(default_factory=list)
+
+
+class Step(BaseStep[Any]):
+    """Succeeds returning ``rollback_data={'made': name}`` unless told to skip or fail."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        skip: bool = False,
+        fail: bool = False,
+        rollback_data: dict[str, Any] | None = None,
+        undone: list[tuple[str, bool, dict[str, Any]]] | None = None,
+        on_return: Callable[[], object] | None = None,
+    ) -> None:
+        self._name = name
+        self.skip = skip
+        self.fail = fail
+        self.rollback_data = {"made": name} if rollback_data is None else rollback_data
+        self.undone = undone
+        self.on_return = on_return
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def can_skip(self, context: Any) -> bool:
+        return self.skip
+
+    def execute(self, context: Any) -> StepResult:
+        if self.fail:
+            raise OSError(f"{self._name} broke")
+        if self.on_return is not None:
+            self.on_return()
+        return StepResult(success=True, rollback_data=self.rollback_data)
+
+    def rollback(self, context: Any, result: StepResult) -> None:
+        log = self.undone if self.undone is not None else context.undone
+        log.append((self._name, result.success, dict(result.rollback_data)))
+
+
+class NoParams(ActionParams):
+    pass
+
+
+def action_of(*steps: Step) -> type[BaseAction[NoParams]]:
+    """An action whose plan is exactly ``steps``."""
+
+    class Workflow(BaseAction[NoParams]):
+        def setup_steps(self, registry: StepRegistry[ActionContext]) -> None:
+            for step in steps:
+                registry.register(step)
+
+    return Workflow
+
+
+def run_journalled(journal: RunJournal, *steps: Step) -> str:
+    """Run ``steps`` as an action journalled in ``journal``; return the run id."""
+    ctx = RuntimeContext()
+    run_action(action_of(*steps), {}, ctx=ctx, plugins=PluginHost(), journal=journal)
+    assert ctx.job_id is not None
+    return ctx.job_id
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> RunJournal:
+    return RunJournal(tmp_path / "runs.db")
+
+
+# -- journalling --------------------------------------------------------------------------
+
+
+def test_a_skipped_step_is_journalled_as_skipped(journal: RunJournal) -> None:
+    run_id = run_journalled(journal, Step("a", undone=[]), Step("b", skip=True, undone=[]))
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert [(step.name, step.state) for step in run.steps] == [
+        ("a", "succeeded"),
+        ("b", "skipped"),
+    ]
+
+
+def test_a_journal_that_refuses_a_rollback_record_does_not_stop_the_other_rollbacks(
+    journal: RunJournal,
+) -> None:
+    db = sqlite3.connect(journal.path)
+    db.execute(
+        "CREATE TRIGGER refuse_rolled_back BEFORE UPDATE ON steps "
+        "WHEN NEW.state = 'rolled_back' BEGIN SELECT RAISE(ABORT, 'disk refused'); END"
+    )
+    db.commit()
+    db.close()
+    undone: list[tuple[str, bool, dict[str, Any]]] = []
+
+    with pytest.raises(StepExecutionError, match="c broke"):
+        run_journalled(
+            journal,
+            Step("a", undone=undone),
+            Step("b", undone=undone),
+            Step("c", fail=True, undone=undone),
+        )
+
+    assert [name for name, _, _ in undone] == ["c", "b", "a"]
+
+
+def test_a_step_whose_result_cannot_be_journalled_is_rolled_back_with_what_it_returned(
+    journal: RunJournal,
+) -> None:
+    handle = object()  # not JSON: the journal refuses it, so the step fails
+    undone: list[tuple[str, bool, dict[str, Any]]] = []
+
+    with pytest.raises(StepExecutionError, match="cannot be journalled"):
+        run_journalled(journal, Step("open", rollback_data={"handle": handle}, undone=undone))
+
+    assert undone == [("open", False, {"handle": handle})]
+
+
+# -- an interrupt just after a step finished ----------------------------------------------
+
+SDK = str(Path(synapse_sdk.__file__).parent)
+
+
+class InterruptAtLine:
+    """Raises KeyboardInterrupt before the ``at``-th SDK line run after it is armed."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+        self.armed = False
+        self.lines = 0
+
+    def trace(self, frame: FrameType, event: str, arg: object) -> Any:
+        if not frame.f_code.co_filename.startswith(SDK):
+            return None
+        return self.line
+
+    def line(self, frame: FrameType, event: str, arg: object) -> Any:
+        if self.armed and event == "line":
+            self.lines += 1
+            if self.lines == self.at:
+                raise KeyboardInterrupt
+        return self.line
+
+
+@contextmanager
+def tracing(tracer: InterruptAtLine) -> Iterator[None]:
+    previous = sys.gettrace()
+    sys.settrace(tracer.trace)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
+
+
+def interrupted_runs() -> Iterator[tuple[int, list[tuple[str, bool, dict[str, Any]]]]]:
+    """For each SDK line after step ``b`` returned, a run of a, b interrupted there.
+
+    Yields ``(line number, the rollback calls)`` until a run gets past every line.
+    """
+    for at in range(1, 1000):
+        tracer = InterruptAtLine(at)
+        registry: StepRegistry[UndoLog] = StepRegistry()
+        registry.register(Step("a"))
+        registry.register(Step("b", on_return=lambda tracer=tracer: setattr(tracer, "armed", True)))
+        context = UndoLog(runtime_ctx=RuntimeContext())
+        with tracing(tracer):
+            try:
+                Orchestrator(registry, context).execute()
+            except KeyboardInterrupt:
+                pass
+            else:
+                return
+        yield at, context.undone
+    raise AssertionError("the run never got past the interrupt")
+
+
+def test_ctrl_c_just_after_a_step_finished_rolls_each_step_back_at_most_once() -> None:
+    for at, undone in interrupted_runs():
+        names = [name for name, _, _ in undone]
+        assert sorted(names) == sorted(set(names)), f"interrupt at SDK line {at}: {undone}"
+        for name, succeeded, rollback_data in undone:
+            if succeeded:  # rolled back as finished: with its own result
+                assert rollback_data == {"made": name}, f"interrupt at SDK line {at}: {undone}"
+
+
+def test_ctrl_c_just_after_a_step_finished_undoes_what_the_step_returned() -> None:
+    # The step's execute returned rollback data: wherever the interrupt lands afterwards,
+    # its rollback must get that data, or what the step made is never undone.
+    for at, undone in interrupted_runs():
+        if undone:
+            assert ("b", {"made": "b"}) in [(name, data) for name, _, data in undone], (
+                f"interrupt at SDK line {at}: {undone}"
+            )
+
+
+# -- the registry -------------------------------------------------------------------------
+
+
+class Weighted(BaseStep[Any]):
+    def __init__(self, name: str, weight: object) -> None:
+        self._name = name
+        self._weight = weight
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def progress_weight(self) -> Any:
+        return self._weight
+
+    def execute(self, context: Any) -> StepResult:
+        return StepResult(success=True)
+
+
+@pytest.mark.parametrize("weight", [True, False])
+def test_a_bool_is_refused_as_a_weight(weight: bool) -> None:
+    registry: StepRegistry[Any] = StepRegistry()
+    with pytest.raises(TypeError, match="progress_weight of step 'flag' must be a number"):
+        registry.register(Weighted("flag", weight))
+    assert registry.names == []
+
+
+def test_replace_refuses_a_step_named_like_another_registered_step() -> None:
+    registry: StepRegistry[Any] = StepRegistry()
+    registry.register(Weighted("load", 1.0))
+    registry.register(Weighted("save", 1.0))
+
+    with pytest.raises(ValueError, match="a step named 'save' is already registered"):
+        registry.replace("load", Weighted("save", 1.0))
+    assert registry.names == ["load", "save"]
+
+
+def test_replace_accepts_a_step_with_the_name_it_replaces() -> None:
+    registry: StepRegistry[Any] = StepRegistry()
+    registry.register(Weighted("load", 1.0))
+    replacement = Weighted("load", 2.0)
+
+    registry.replace("load", replacement)
+
+    assert registry.get_steps() == [replacement]
