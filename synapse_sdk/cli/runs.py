@@ -21,7 +21,7 @@ from synapse_sdk.cli.common import (
 from synapse_sdk.cli.inspect import json_option
 
 if TYPE_CHECKING:
-    pass
+    from synapse_sdk.journal.store import RunRecord
 
 __all__ = ["runs_group"]
 
@@ -119,7 +119,13 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool) -> None:
     Every step that ran and is not undone yet is rolled back in reverse order with the
     rollback data the journal holds. Safe to repeat: steps already rolled back are skipped.
     """
-    from synapse_sdk.exceptions import ActionNotFoundError, InvalidParamsError
+    from synapse_sdk.exceptions import (
+        ActionNotFoundError,
+        InvalidParamsError,
+        RunAbandoned,
+        RunInUseError,
+        RunTerminated,
+    )
     from synapse_sdk.journal.recovery import RecoveryError, rollback_run
     from synapse_sdk.plugins.catalog import ActionLoadError
 
@@ -128,12 +134,18 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool) -> None:
     with open_journal() as journal:
         try:
             run = rollback_run(journal, run_id, plugins=host, params=params)
-        except (RecoveryError, ActionNotFoundError, InvalidParamsError, ActionLoadError) as exc:
+        except (
+            RecoveryError,
+            RunInUseError,
+            ActionNotFoundError,
+            InvalidParamsError,
+            ActionLoadError,
+        ) as exc:
             raise CliError(str(exc)) from exc
-        except KeyboardInterrupt as exc:
+        except (KeyboardInterrupt, RunTerminated, RunAbandoned) as exc:
             raise CliError(
                 f"interrupted; run 'synapse runs rollback {run_id}' again to finish",
-                exit_code=EXIT_INTERRUPTED,
+                exit_code=_interrupt_exit_code(exc),
             ) from exc
     if as_json:
         click.echo(json.dumps({"run_id": run.run_id, "action": run.action, "state": run.state}))
@@ -143,3 +155,67 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool) -> None:
         click.echo(f"{summary}; rolled back: {undone or 'nothing'}")
     if run.state != "rolled_back":
         raise SystemExit(EXIT_FAILED)
+
+
+def _interrupt_exit_code(exc: BaseException) -> int:
+    from synapse_sdk.exceptions import RunAbandoned
+
+    if isinstance(exc, RunAbandoned):
+        return exc.exit_code
+    if isinstance(exc, SystemExit) and isinstance(exc.code, int):
+        return exc.code
+    return EXIT_INTERRUPTED
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _duration(text: str) -> float:
+    """Seconds in ``30d``, ``12h``, ``90m``, ``45s`` or ``2w``; a CLI error otherwise."""
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in _UNITS or not number.isdigit():
+        raise CliError(
+            f"--older-than {text!r} is not a duration; write a whole number and a unit, "
+            "such as 30d, 12h, 90m, 45s or 2w"
+        )
+    return int(number) * _UNITS[unit]
+
+
+@runs_group.command("prune")
+@click.option(
+    "--older-than",
+    "older_than",
+    required=True,
+    metavar="AGE",
+    help="Delete runs that started longer ago than AGE (30d, 12h, 90m, 45s, 2w).",
+)
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(["succeeded", "failed", "rolled_back", "rollback_failed"]),
+    help="Only runs in this state (repeat for several). Default: every finished state.",
+)
+@json_option
+def prune(older_than: str, states: tuple[str, ...], as_json: bool) -> None:
+    """Delete old finished runs from the journal.
+
+    Runs that are running, being rolled back or need a rollback are never deleted,
+    whatever their age: they are still someone's to finish.
+    """
+    seconds = _duration(older_than)
+    with open_journal() as journal:
+        removed = journal.prune(seconds, set(states) or None)
+    if as_json:
+        click.echo(json.dumps({"removed": [_summary(run) for run in removed]}, indent=2))
+        return
+    click.echo(f"removed {len(removed)} run(s) older than {older_than}")
+
+
+def _summary(run: RunRecord) -> dict[str, object]:
+    return {
+        "run_id": run.run_id,
+        "action": run.action,
+        "state": run.state,
+        "started_at": run.started_at,
+    }

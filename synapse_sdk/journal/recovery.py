@@ -22,25 +22,14 @@ from synapse_sdk.journal.store import LIVE_STATES, RunJournal, RunRecord, StepRe
 from synapse_sdk.plugins.catalog import resolve_action
 from synapse_sdk.plugins.manager import PluginHost
 from synapse_sdk.plugins.runtime.context import RuntimeContext
-from synapse_sdk.plugins.runtime.events import REDACTED
+from synapse_sdk.plugins.runtime.secrets import deep_merge, secret_paths
 from synapse_sdk.plugins.steps import BaseStep, StepResult, unwrap
 
-__all__ = ["RecoveryError", "redacted_fields", "rollback_run"]
+__all__ = ["RecoveryError", "rollback_run"]
 
 
 class RecoveryError(SynapseError):
     """The run cannot be rolled back from the journal (unknown, not unfinished, missing secrets)."""
-
-
-def redacted_fields(params: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Dotted names of the params whose values were redacted in the journal."""
-    found: list[str] = []
-    for key, value in params.items():
-        if value == REDACTED:
-            found.append(prefix + key)
-        elif isinstance(value, Mapping):
-            found += redacted_fields(value, f"{prefix}{key}.")
-    return found
 
 
 def _steps_by_name(steps: list[BaseStep[Any]]) -> dict[str, BaseStep[Any]]:
@@ -114,12 +103,13 @@ def rollback_run(
         raise RunInUseError(run_id, run.state, run.pid, run.host)
     if run.state != "needs_rollback":
         raise RecoveryError(f"run '{run_id}' is {run.state}; only unfinished runs need a rollback")
-    merged = {**run.params, **(params or {})}
-    missing = redacted_fields(merged)
+    merged = deep_merge(run.params, params or {})
+    missing = secret_paths(merged)
     if missing:
         raise RecoveryError(
             f"run '{run_id}' had secret params ({', '.join(missing)}) that the journal does not "
-            "keep; pass them again with --params-file"
+            "keep; pass them again with --params-file (only those: the rest is merged in "
+            "from the journal)"
         )
 
     with cancellation_handlers(), _working_directory(run):
