@@ -26,6 +26,7 @@ ACTION = "upload-files"
 STEPS = ["discover", "validate", "upload", "manifest", "summary"]
 MANIFEST = "manifest.json"
 UPLOAD_INTO = "target/new/deeper"  # inside the area; `new` may not exist yet
+HANG_SECONDS = 30  # a run still alive this long after the signal is hung: kill it
 
 # What `synapse run` must exit with after each catchable signal (docs/reliability.md).
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
@@ -216,7 +217,7 @@ def run_trial(trial: Trial, workdir: Path, source: Path) -> Outcome:
                 process.send_signal(trial.sig)
                 sent = True
         try:
-            returncode = process.wait(timeout=60)
+            returncode = process.wait(timeout=trial.delay + HANG_SECONDS)
         except subprocess.TimeoutExpired:
             process.kill()
             returncode = process.wait()
@@ -236,8 +237,8 @@ def run_trial(trial: Trial, workdir: Path, source: Path) -> Outcome:
         stderr=stderr,
         problems=problems,
     )
-    if duration >= 60:
-        outcome.problems.append("the run did not end within 60 s after the signal (killed)")
+    if duration >= trial.delay + HANG_SECONDS:
+        outcome.problems.append(f"still running {HANG_SECONDS} s after the signal (killed)")
     judge(outcome, home, area, before, source)
     return outcome
 
