@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import importlib_metadata
 import pluggy
 
-from synapse_sdk.exceptions import PluginHookError, PluginLoadError
+from synapse_sdk.exceptions import PluginHookError, PluginLoadError, RunTerminated
 from synapse_sdk.plugins import hookspecs
 
 if TYPE_CHECKING:
@@ -53,11 +53,13 @@ DISABLE_ENV = "SYNAPSE_DISABLE_PLUGINS"
 LOAD_ENV = "SYNAPSE_LOAD_PLUGINS"
 
 LOAD_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit)
-"""What importing a plugin or an action may raise and still only break that one plugin.
+"""What importing a plugin or an action, or calling its hook, may raise and still only
+break that one plugin.
 
 ``SystemExit`` is included: a module that calls ``sys.exit()`` at import (a script turned
-plugin, a dependency check) must not end every ``synapse`` command. ``KeyboardInterrupt``
-is not: the user asked to stop.
+plugin, a dependency check) must not end every ``synapse`` command, and a hook that calls
+it must not end a run without its rollback. ``KeyboardInterrupt`` is not: the user asked
+to stop; nor is :class:`~synapse_sdk.exceptions.RunTerminated`, a signal's, not the plugin's.
 """
 
 
@@ -256,15 +258,23 @@ class PluginHost:
     ) -> Any:
         try:
             return call(**kwargs)
-        except Exception as exc:
+        except LOAD_ERRORS as exc:
+            if isinstance(exc, RunTerminated):  # a signal arrived while the hook ran
+                raise
             raise PluginHookError(plugin, hook_name, describe_error(exc)) from exc
 
     def notify(self, hook_name: str, runtime: RuntimeContext, **kwargs: Any) -> None:
-        """Call an observer hook; an implementation that raises is logged and skipped."""
+        """Call an observer hook; an implementation that raises is logged and skipped.
+
+        A plugin calling ``sys.exit()`` is skipped the same way: an observer must not end
+        the run, let alone skip its rollback.
+        """
         for plugin, call in self._implementations(hook_name):
             try:
                 call(**kwargs)
-            except Exception as exc:
+            except LOAD_ERRORS as exc:
+                if isinstance(exc, RunTerminated):  # a signal arrived while the hook ran
+                    raise
                 runtime.log(
                     "plugin_hook_failed",
                     {"plugin": plugin, "hook": hook_name, "error": describe_error(exc)},
