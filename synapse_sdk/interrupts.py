@@ -28,7 +28,14 @@ from typing import Any
 
 from synapse_sdk.exceptions import RunAbandoned, RunTerminated
 
-__all__ = ["RUN_SIGNALS", "cancellation_handlers", "critical_section", "run_settled"]
+__all__ = [
+    "RUN_SIGNALS",
+    "cancellation_handlers",
+    "critical_section",
+    "handle_run_signals",
+    "ignore_run_signals",
+    "run_settled",
+]
 
 RUN_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 """The signals that stop a run with a rollback."""
@@ -126,6 +133,24 @@ def critical_section() -> Iterator[None]:
                 raise KeyboardInterrupt
             if not _State.settled:
                 raise _exception_for(signum)
+
+
+def handle_run_signals() -> None:
+    """Turn run signals into exceptions for the rest of the process (the ``synapse`` command).
+
+    Unlike :func:`cancellation_handlers` nothing is restored: the command installs this
+    first thing and keeps it until :func:`ignore_run_signals` at its very end.
+    """
+    _State.first, _State.settled = None, False
+    _State.held.clear()
+    for signum in RUN_SIGNALS:
+        signal.signal(signum, _handler)
+
+
+def ignore_run_signals() -> None:
+    """Ignore run signals from now on: the process's outcome is decided, it only exits."""
+    for signum in RUN_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def run_settled() -> None:

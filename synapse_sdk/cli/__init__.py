@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import threading
@@ -14,7 +15,7 @@ from synapse_sdk.cli.new import new_group
 from synapse_sdk.cli.run import run_command
 from synapse_sdk.cli.runs import runs_group
 from synapse_sdk.exceptions import RunAbandoned
-from synapse_sdk.interrupts import cancellation_handlers
+from synapse_sdk.interrupts import handle_run_signals, ignore_run_signals
 
 __all__ = ["cli", "main"]
 
@@ -47,8 +48,7 @@ def _exit_code() -> int:
     (a closed terminal): never click's "Aborted!" with exit 1, never a traceback.
     """
     try:
-        with cancellation_handlers():
-            result = cli.main(prog_name="synapse", standalone_mode=False)
+        result = cli.main(prog_name="synapse", standalone_mode=False)
     except click.exceptions.Abort as exc:  # click's word for a KeyboardInterrupt or EOF
         return EXIT_INTERRUPTED if isinstance(exc.__cause__, KeyboardInterrupt) else EXIT_FAILED
     except KeyboardInterrupt:
@@ -66,11 +66,23 @@ def _exit_code() -> int:
 def main() -> None:
     """Console-script entry point.
 
+    Run signals are exceptions from the start (see :mod:`synapse_sdk.interrupts`) and are
+    ignored once the exit code is known, so a late Ctrl-C cannot turn a finished command
+    into a killed one. Output never fails on a file name that is not UTF-8.
+
     The exit is bounded: a worker thread that a stopped fan-out could not settle (a copy
     stuck in the kernel) must not keep the process alive after everything is journalled,
     so the process then leaves without waiting for it.
     """
-    code = _exit_code()
+    handle_run_signals()
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        code = _exit_code()
+    except KeyboardInterrupt:  # between the command's end and the line below
+        code = EXIT_INTERRUPTED
+    ignore_run_signals()
     main_thread = threading.main_thread()
     if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
         sys.stdout.flush()

@@ -235,8 +235,12 @@ def run_command(
       0    success
       1    the action failed (its steps were rolled back)
       2    bad usage, unknown action or invalid params
+      129  the terminal closed (SIGHUP; its steps were rolled back)
       130  interrupted by Ctrl-C (its steps were rolled back)
       143  terminated by SIGTERM (its steps were rolled back)
+
+    A second Ctrl-C (or signal) while the run is stopping leaves its rollback to
+    `synapse runs rollback RUN_ID` (the message says so) and exits at once.
 
     Every run is recorded in the run journal ($SYNAPSE_HOME/runs.db, default
     ~/.synapse/runs.db); see `synapse runs`.

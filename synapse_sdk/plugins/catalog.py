@@ -8,7 +8,7 @@ from typing import Any
 
 import importlib_metadata
 
-from synapse_sdk.exceptions import ActionNotFoundError, SynapseError
+from synapse_sdk.exceptions import ActionNotFoundError, RunTerminated, SynapseError
 from synapse_sdk.plugins.actions.base import BaseAction
 from synapse_sdk.plugins.manager import (
     ACTIONS_GROUP,
@@ -51,6 +51,8 @@ def _entry_points() -> dict[str, importlib_metadata.EntryPoint]:
 def _load(name: str, target: str, loader: Any) -> type[BaseAction[Any]]:
     try:
         loaded = loader()
+    except RunTerminated:  # a signal arrived while it loaded: not the action's doing
+        raise
     except LOAD_ERRORS as exc:
         raise ActionLoadError(
             f"action '{name}' ({target}) failed to load: {describe_error(exc)}"

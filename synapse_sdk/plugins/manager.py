@@ -199,6 +199,8 @@ class PluginHost:
                 continue
             try:
                 self.register(entry_point.load(), name, distribution=distribution, version=version)
+            except RunTerminated:  # a signal arrived while it loaded: not the plugin's doing
+                raise
             except LOAD_ERRORS as exc:
                 record = PluginRecord(name, distribution, version, error=describe_error(exc))
                 self.records[name] = record
@@ -258,9 +260,9 @@ class PluginHost:
     ) -> Any:
         try:
             return call(**kwargs)
+        except RunTerminated:  # a signal arrived while the hook ran: not the plugin's doing
+            raise
         except LOAD_ERRORS as exc:
-            if isinstance(exc, RunTerminated):  # a signal arrived while the hook ran
-                raise
             raise PluginHookError(plugin, hook_name, describe_error(exc)) from exc
 
     def notify(self, hook_name: str, runtime: RuntimeContext, **kwargs: Any) -> None:
@@ -272,9 +274,9 @@ class PluginHost:
         for plugin, call in self._implementations(hook_name):
             try:
                 call(**kwargs)
+            except RunTerminated:  # a signal arrived while the hook ran: not the plugin's doing
+                raise
             except LOAD_ERRORS as exc:
-                if isinstance(exc, RunTerminated):  # a signal arrived while the hook ran
-                    raise
                 runtime.log(
                     "plugin_hook_failed",
                     {"plugin": plugin, "hook": hook_name, "error": describe_error(exc)},

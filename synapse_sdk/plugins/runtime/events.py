@@ -124,7 +124,17 @@ def to_jsonable(value: Any) -> Any:
 
 
 def dumps(payload: Any) -> str:
-    """Serialise ``payload`` to one line of JSON, redacting secrets."""
+    """Serialise ``payload`` to one line of JSON, redacting secrets.
+
+    The line is always valid UTF-8: a file name that is not (held as surrogate escapes,
+    ``"bad\\udcff.txt"``) is written as a JSON ``\\udcff`` escape, which reads back as the
+    same string.
+    """
     import json  # deferred: only sinks that write JSON pay for it
 
-    return json.dumps(payload, default=to_jsonable, ensure_ascii=False)
+    text = json.dumps(payload, default=to_jsonable, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
