@@ -9,10 +9,11 @@ journal tells the truth; the exit code is the documented one; no traceback.
 
 Replay: ``SYNAPSE_CAMPAIGN_SEED`` (default below) and ``SYNAPSE_CAMPAIGN_TRIAL=N`` (run
 only trial N of each signal); ``SYNAPSE_CAMPAIGN_TRIALS`` sets the trials per signal.
-Delays are drawn as fractions of the durations measured on this machine at the start of
-the module, so a replay lands near (not exactly at) the same moment. Per-signal counts
-of where the signals landed are printed and written to ``SYNAPSE_CAMPAIGN_REPORT``
-(default: ``interrupt-campaign.json`` in pytest's base temporary directory).
+Delays are drawn within durations measured on this machine before each signal's trials,
+so a replay lands near (not exactly at) the same moment; ``SYNAPSE_CAMPAIGN_DELAY=S``
+replays the exact delay a failure printed. Per-signal counts of where the signals landed
+are printed and written to ``SYNAPSE_CAMPAIGN_REPORT`` (default: ``interrupt-campaign.json``
+in pytest's base temporary directory).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from support.interrupts import Outcome, Trial, make_source, run_trial, tail
 SEED = int(os.environ.get("SYNAPSE_CAMPAIGN_SEED", "20261128"))
 TRIALS = int(os.environ.get("SYNAPSE_CAMPAIGN_TRIALS", "40"))
 ONLY = os.environ.get("SYNAPSE_CAMPAIGN_TRIAL")
+DELAY = os.environ.get("SYNAPSE_CAMPAIGN_DELAY")  # seconds: replay a trial's exact delay
 CONCURRENCY = 2
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL]
 
@@ -99,6 +101,8 @@ def schedule(sig: signal.Signals, timing: Timing) -> list[Trial]:
         trials.append(Trial(index, sig, delay, kind, index % 3, index % 2 == 0))
     if ONLY is not None:
         trials = [trial for trial in trials if trial.index == int(ONLY)]
+    if DELAY is not None:
+        trials = [replace(trial, delay=float(DELAY), kind="replay") for trial in trials]
     return trials
 
 
@@ -107,7 +111,8 @@ def describe(outcome: Outcome, timing: Timing) -> str:
     problems = "\n    - ".join(outcome.problems)
     return (
         f"{trial.sig and trial.sig.name} trial {trial.index} "
-        f"(replay: SYNAPSE_CAMPAIGN_SEED={SEED} SYNAPSE_CAMPAIGN_TRIAL={trial.index}): "
+        f"(replay: SYNAPSE_CAMPAIGN_SEED={SEED} SYNAPSE_CAMPAIGN_TRIAL={trial.index} "
+        f"SYNAPSE_CAMPAIGN_DELAY={trial.delay:.3f} -k {trial.sig and trial.sig.name}): "
         f"delay {trial.delay:.3f}s [{trial.kind}; T={timing.run:.3f}s, upload "
         f"{timing.upload_start:.3f}-{timing.upload_end:.3f}s], "
         f"{'--json' if trial.json_mode else 'terminal'}, area variant {trial.variant}; "
