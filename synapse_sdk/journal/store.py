@@ -262,6 +262,12 @@ class RunJournal:
                 f"the run journal {self.path} cannot be written: the disk is full; free some "
                 f"space there (or set {HOME_ENV} to a folder on another disk)"
             )
+        if "I/O error" in text:
+            return (
+                f"the run journal {self.path} cannot be written ({text}); check the disk that "
+                f"holds it, its free space and file-size limits (or set {HOME_ENV} to another "
+                "folder)"
+            )
         if "readonly" in text or "permission" in text.lower():
             return (
                 f"the run journal {self.path} cannot be written ({text}); check the "
