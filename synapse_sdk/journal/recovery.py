@@ -124,7 +124,7 @@ def _roll_back(
     ctx: RuntimeContext | None,
 ) -> RunRecord:
     run_id = run.run_id
-    action_class, _ = resolve_action(run.action)
+    action_class, _ = resolve_action(run.target or run.action)
     runtime = ctx if ctx is not None else RuntimeContext()
     runtime.job_id = run_id
     action = action_class(params, runtime, plugins=plugins, name=run.action)

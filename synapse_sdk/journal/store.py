@@ -75,7 +75,8 @@ CREATE TABLE IF NOT EXISTS runs (
     error       TEXT,
     pid         INTEGER NOT NULL,
     host        TEXT NOT NULL,
-    cwd         TEXT
+    cwd         TEXT,
+    target      TEXT
 );
 CREATE TABLE IF NOT EXISTS steps (
     run_id         TEXT NOT NULL REFERENCES runs(run_id),
@@ -126,6 +127,7 @@ class RunRecord:
     pid: int
     host: str
     cwd: str | None = None
+    target: str | None = None
     steps: list[StepRecord] = field(default_factory=list)
 
     @property
@@ -144,6 +146,7 @@ class RunRecord:
             "pid": self.pid,
             "host": self.host,
             "cwd": self.cwd,
+            "target": self.target,
             "steps": [
                 {
                     "position": step.position,
@@ -241,9 +244,10 @@ class RunJournal:
     def _migrate(self) -> None:
         """Bring a journal written by an older version up to the current schema."""
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
-        if "cwd" not in columns:
-            with self._transaction() as db:
-                db.execute("ALTER TABLE runs ADD COLUMN cwd TEXT")
+        for column in ("cwd", "target"):
+            if column not in columns:
+                with self._transaction() as db:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
 
     def _describe(self, exc: Exception) -> str:
         text = str(exc)
@@ -314,11 +318,14 @@ class RunJournal:
         *,
         run_id: str | None = None,
         cwd: str | None = None,
+        target: str | None = None,
     ) -> str:
         """Journal a new run of ``action`` by this process; return its id.
 
         ``cwd`` is the folder the run's relative paths are taken from (default: the current
         one); recovery runs there, wherever ``synapse runs rollback`` was started.
+        ``target`` is where the action's class can be imported from (``module:Class``),
+        so that recovery finds the same class even when it is not installed by name.
 
         Raises:
             ParamsTooLargeError: ``params`` as JSON exceed :data:`MAX_PARAMS_BYTES`.
@@ -329,8 +336,9 @@ class RunJournal:
             raise ParamsTooLargeError(action, len(encoded), MAX_PARAMS_BYTES)
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO runs (run_id, action, params, state, started_at, pid, host, cwd) "
-                "VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
+                "INSERT INTO runs "
+                "(run_id, action, params, state, started_at, pid, host, cwd, target) "
+                "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     _text(action),
@@ -339,6 +347,7 @@ class RunJournal:
                     os.getpid(),
                     socket.gethostname(),
                     _text(cwd if cwd is not None else os.getcwd()),
+                    _optional_text(target),
                 ),
             )
         return run_id
@@ -462,6 +471,7 @@ class RunJournal:
             pid=row[7],
             host=row[8],
             cwd=row[9],
+            target=row[10],
         )
         if (
             run.state in LIVE_STATES
@@ -471,7 +481,9 @@ class RunJournal:
             run.state = "needs_rollback"  # its process died without finishing: a crash
         return run
 
-    _RUN_COLUMNS = "run_id, action, params, state, started_at, ended_at, error, pid, host, cwd"
+    _RUN_COLUMNS = (
+        "run_id, action, params, state, started_at, ended_at, error, pid, host, cwd, target"
+    )
 
     def list_runs(self, limit: int = 50) -> list[RunRecord]:
         try:

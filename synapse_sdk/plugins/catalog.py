@@ -17,7 +17,13 @@ from synapse_sdk.plugins.manager import (
     entry_point_distribution,
 )
 
-__all__ = ["ActionEntry", "ActionLoadError", "discover_actions", "resolve_action"]
+__all__ = [
+    "ActionEntry",
+    "ActionLoadError",
+    "class_reference",
+    "discover_actions",
+    "resolve_action",
+]
 
 
 class ActionLoadError(SynapseError):
@@ -82,6 +88,18 @@ def _import_target(target: str) -> Any:
     for part in attribute.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def class_reference(action_class: type[BaseAction[Any]]) -> str | None:
+    """``module:Class``, from which :func:`resolve_action` imports ``action_class`` again.
+
+    None for a class that cannot be imported by name (defined in ``__main__`` or inside a
+    function).
+    """
+    module, qualname = action_class.__module__, action_class.__qualname__
+    if module == "__main__" or "<locals>" in qualname:
+        return None
+    return f"{module}:{qualname}"
 
 
 def resolve_action(action: str | type[BaseAction[Any]]) -> tuple[type[BaseAction[Any]], str]:

@@ -14,7 +14,7 @@ from synapse_sdk.interrupts import cancellation_handlers, critical_section, run_
 from synapse_sdk.journal.recorder import JournalRecorder, settled_state
 from synapse_sdk.journal.store import RunJournal, default_journal_path
 from synapse_sdk.plugins.actions.base import BaseAction
-from synapse_sdk.plugins.catalog import resolve_action
+from synapse_sdk.plugins.catalog import class_reference, resolve_action
 from synapse_sdk.plugins.manager import PluginHost, get_plugin_host
 from synapse_sdk.plugins.runtime.context import RuntimeContext
 
@@ -68,7 +68,12 @@ def run_journalled(
     # leave a journalled run that nobody settles.
     with cancellation_handlers():
         try:
-            journal.start_run(action.name, action.redacted_params(), run_id=run_id)
+            journal.start_run(
+                action.name,
+                action.redacted_params(),
+                run_id=run_id,
+                target=class_reference(type(action)),
+            )
             if runtime.job_id is None:
                 runtime.job_id = run_id
             runtime.recorder = JournalRecorder(journal, run_id)

@@ -131,3 +131,59 @@ def test_redacted_secrets_must_be_given_again(tmp_path: Path) -> None:
     crash(journal.path, run_id)
     with pytest.raises(RecoveryError, match=r"secret params \(token\).*--params-file"):
         rollback_run(journal, run_id, plugins=PluginHost())
+
+
+SECRET_ACTION = "support.recovery_actions:SecretAction"
+SECRET_PARAMS = {
+    "tokens": ["t-one", "t-two"],
+    "auth": {"user": "ada", "password": "pw"},
+    "endpoints": [{"url": "https://a", "key": "k-a"}],
+}
+
+
+def crashed_secret_run(journal: RunJournal) -> str:
+    from synapse_sdk.plugins import run_action
+
+    recovery_actions.SEEN_PARAMS.clear()
+    run_action(SECRET_ACTION, SECRET_PARAMS, journal=journal, plugins=PluginHost())
+    run = journal.get_run(journal.list_runs(limit=1)[0].run_id)
+    assert run is not None
+    db = sqlite3.connect(journal.path)  # as if it had died before finishing
+    db.execute(
+        "UPDATE runs SET state = 'running', pid = ? WHERE run_id = ?", (DEAD_PID, run.run_id)
+    )
+    db.commit()
+    db.close()
+    return run.run_id
+
+
+def test_recovery_names_every_secret_path_it_needs(tmp_path: Path) -> None:
+    journal = RunJournal(tmp_path / "runs.db")
+    run_id = crashed_secret_run(journal)
+    with pytest.raises(RecoveryError) as caught:
+        rollback_run(journal, run_id, plugins=PluginHost())
+    message = str(caught.value)
+    for path in ("tokens[0]", "tokens[1]", "auth.password", "endpoints[0].key"):
+        assert path in message
+    assert "auth.user" not in message
+    assert recovery_actions.SEEN_PARAMS == []  # nothing rolled back with a placeholder
+
+
+def test_recovery_deep_merges_supplied_secrets_into_the_journalled_params(
+    tmp_path: Path,
+) -> None:
+    journal = RunJournal(tmp_path / "runs.db")
+    run_id = crashed_secret_run(journal)
+    supplied = {
+        "tokens": ["t-one", "t-two"],
+        "auth": {"password": "pw"},  # auth.user comes from the journal
+        "endpoints": [{"url": "https://a", "key": "k-a"}],
+    }
+    assert rollback_run(journal, run_id, plugins=PluginHost(), params=supplied).state == (
+        "rolled_back"
+    )
+    [params] = recovery_actions.SEEN_PARAMS
+    assert params.auth.user == "ada"
+    assert params.auth.password.get_secret_value() == "pw"
+    assert [token.get_secret_value() for token in params.tokens] == ["t-one", "t-two"]
+    assert params.endpoints[0].key.get_secret_value() == "k-a"

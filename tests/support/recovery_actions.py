@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from pydantic import BaseModel, Field, SecretStr
+
 from synapse_sdk.plugins import BaseAction
 from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
@@ -58,3 +60,40 @@ def reset() -> None:
     COMPLETED.clear()
     CALLS.clear()
     CRASH_AT.clear()
+
+
+class Auth(BaseModel):
+    user: str
+    password: SecretStr
+
+
+class Endpoint(BaseModel):
+    url: str
+    key: SecretStr
+
+
+class SecretParams(ActionParams):
+    tokens: list[SecretStr]
+    auth: Auth
+    endpoints: list[Endpoint] = Field(default_factory=list)
+
+
+SEEN_PARAMS: list[SecretParams] = []
+
+
+class SeesParams(BaseStep[ActionContext]):
+    name = "s0"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        return StepResult(success=True)
+
+    def rollback(self, context: ActionContext, result: StepResult) -> None:
+        SEEN_PARAMS.append(context.params)
+
+
+class SecretAction(BaseAction[SecretParams]):
+    """One step whose rollback keeps the params it was rebuilt with."""
+
+    def setup_steps(self, registry: StepRegistry[Any]) -> None:
+        registry.register(SeesParams())
