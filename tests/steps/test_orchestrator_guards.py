@@ -76,9 +76,10 @@ class Step(BaseStep[Any]):
     def execute(self, context: Any) -> StepResult:
         if self.fail:
             raise OSError(f"{self._name} broke")
-        if self.on_return is not None:
+        result = StepResult(success=True, rollback_data=self.rollback_data)
+        if self.on_return is not None:  # armed once the result exists: it is being returned
             self.on_return()
-        return StepResult(success=True, rollback_data=self.rollback_data)
+        return result
 
     def rollback(self, context: Any, result: StepResult) -> None:
         log = self.undone if self.undone is not None else context.undone
