@@ -45,16 +45,18 @@ UNDONE = frozenset({"skipped", "rolled_back", "rollback_failed"})
 """Step states that need no (further) rollback."""
 
 
-def settled_state(run: RunRecord) -> RunState:
+def settled_state(run: RunRecord, *, interrupted: bool) -> RunState:
     """The final state of a run that did not succeed, from its steps' states.
 
     ``rolled_back`` when every step that ran was rolled back, ``rollback_failed`` when a
-    rollback raised, ``needs_rollback`` while some step that ran is not undone yet, and
-    ``failed`` when no step ran at all (the run failed before its first step).
+    rollback raised, ``needs_rollback`` while some step that ran is not undone yet. A run
+    with no journalled step is ``rolled_back`` when it was interrupted (or crashed): it
+    was stopped, and there is nothing to undo; and ``failed`` when it failed on its own
+    before its first step (an invalid plan, a plugin's hook).
     """
     states = {step.state for step in run.steps}
     if not run.steps:
-        return "failed"
+        return "rolled_back" if interrupted else "failed"
     if not states <= UNDONE:
         return "needs_rollback"
     return "rollback_failed" if "rollback_failed" in states else "rolled_back"

@@ -166,8 +166,7 @@ def _roll_back(
     with critical_section():
         final = journal.get_run(run_id)
         assert final is not None
-        # A crash before the first step left nothing to undo: that run is rolled back too.
-        state = settled_state(final) if final.steps else "rolled_back"
+        state = settled_state(final, interrupted=True)  # a crash is an interruption
         journal.end_run(run_id, state, error=run.error)
         run_settled()
     finished = journal.get_run(run_id)

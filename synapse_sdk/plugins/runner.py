@@ -96,7 +96,10 @@ def _settle(journal: RunJournal, run_id: str, exc: BaseException) -> None:
     run = journal.get_run(run_id)
     if run is None:  # stopped before the run was journalled: nothing ran
         return
-    journal.end_run(run_id, settled_state(run), error=f"{type(exc).__name__}: {exc}")
+    interrupted = not isinstance(exc, Exception)  # a signal, or sys.exit() somewhere
+    journal.end_run(
+        run_id, settled_state(run, interrupted=interrupted), error=f"{type(exc).__name__}: {exc}"
+    )
 
 
 def run_action(

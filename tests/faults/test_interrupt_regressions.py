@@ -106,6 +106,24 @@ def test_a_signal_inside_a_journal_transaction_still_ends_in_a_recorded_rollback
     assert tree(target) == before
 
 
+@pytest.mark.parametrize("signame", sorted(EXIT_CODES))
+def test_a_signal_before_the_first_step_leaves_a_rolled_back_run_and_nothing_written(
+    synapse: Synapse, tmp_path: Path, target: Path, signame: str
+) -> None:
+    home = tmp_path / "home"
+    before = tree(target)
+    # The first COMMIT journals the run: the signal is held until it is on disk.
+    result = drive(
+        synapse, "sql:COMMIT", 1, signame, "run", "demo-fanout", "--params",
+        fan_out_params(target), SYNAPSE_HOME=str(home),
+    )  # fmt: skip
+    assert result.returncode == EXIT_CODES[signame], result.stderr[-2000:]
+    assert "before any step ran; nothing was written" in result.stderr
+    [run] = runs(synapse, home)
+    assert run["state"] == "rolled_back"
+    assert tree(target) == before
+
+
 def test_ctrl_c_while_a_plugin_hangs_at_start_up_exits_130_with_nothing_written(
     synapse: Synapse, tmp_path: Path, target: Path
 ) -> None:
