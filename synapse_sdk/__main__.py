@@ -1,5 +1,5 @@
 """``python -m synapse_sdk`` is the ``synapse`` command."""
 
-from synapse_sdk.cli import main
+from synapse_sdk.console import main
 
 main()
