@@ -1,8 +1,9 @@
-"""Helpers for testing plugins: a recording sink and an in-process action runner.
+"""Helpers for testing plugins: a recording sink, an in-process runner, a crash harness.
 
 The pytest plugin in :mod:`synapse_sdk.testing.pytest_plugin` (registered through the
 ``pytest11`` entry point, so it is active wherever synapse-sdk is installed) wraps these
 as fixtures: ``synapse_recorder``, ``synapse_ctx``, ``synapse_host`` and ``synapse_run``.
+:func:`crash_after_step` kills a real run after a step, for testing its recovery.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from synapse_sdk.plugins.runtime.events import (
     ProgressEvent,
     StepEvent,
 )
+from synapse_sdk.testing.crash import CrashedRun, crash_after_step
 
-__all__ = ["RecordingSink", "recording_context"]
+__all__ = ["CrashedRun", "RecordingSink", "crash_after_step", "recording_context"]
 
 
 @dataclass

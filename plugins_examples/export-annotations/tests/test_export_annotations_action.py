@@ -14,6 +14,7 @@ import pytest
 from synapse_sdk.exceptions import InvalidParamsError, StepExecutionError
 from synapse_sdk.plugins import hookimpl
 from synapse_sdk.plugins.steps import BaseStep, StepResult
+from synapse_sdk.testing import crash_after_step
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_dataset"
 SYNAPSE = str(Path(sys.executable).with_name("synapse"))
@@ -152,62 +153,25 @@ def test_journalled_paths_are_absolute(
     assert not (tmp_path / "export").exists()
 
 
-CRASH_AFTER_YOLO = """
-import os, signal, sys
-from synapse_sdk.plugins import PluginHost, hookimpl, run_action
-from synapse_sdk.plugins.steps import StepWrapper
-
-class KillAfter(StepWrapper):
-    prefix = ""  # the same name: `runs rollback` rebuilds the plan without this plugin
-    def execute(self, context):
-        self.inner.execute(context)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-class Crash:
-    @hookimpl
-    def synapse_wrap_step(self, step):
-        return KillAfter(step) if step.name == "yolo" else None
-
-host = PluginHost()
-host.register(Crash(), "crash")
-run_action("export-annotations", {"dataset": sys.argv[1], "output_uri": "export"}, plugins=host)
-"""
-
-
 def test_a_crashed_run_is_undone_from_another_folder(tmp_path: Path) -> None:
     """Killed mid-run in one folder, rolled back from another that has its own 'export'."""
-    env = {**os.environ, "SYNAPSE_LOAD_PLUGINS": "", "SYNAPSE_HOME": str(tmp_path / "home")}
     here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
-    here.mkdir()
-    (elsewhere / "export" / "yolo" / "labels").mkdir(parents=True)
     for name in ("coco/annotations.json", "yolo/classes.txt", "yolo/labels/img1.txt"):
-        (elsewhere / "export" / name).parent.mkdir(exist_ok=True)
+        (elsewhere / "export" / name).parent.mkdir(parents=True, exist_ok=True)
         (elsewhere / "export" / name).write_text("someone else's")
     before = files(elsewhere)
-    crashed = subprocess.run(
-        [sys.executable, "-c", CRASH_AFTER_YOLO, str(SAMPLE)],
+    crashed = crash_after_step(
+        "export-annotations",
+        {"dataset": str(SAMPLE), "output_uri": "export"},
+        "yolo",
         cwd=here,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        home=tmp_path / "home",
     )
-    assert crashed.returncode == -9, crashed.stderr
+    assert crashed.state() == "needs_rollback"
     assert "yolo/labels/img1.txt" in files(here / "export")
-    listed = subprocess.run(
-        [SYNAPSE, "runs", "list", "--json"], env=env, capture_output=True, text=True, timeout=60
-    )
-    [record] = json.loads(listed.stdout)
-    assert record["state"] == "needs_rollback"
-    recovered = subprocess.run(
-        [SYNAPSE, "runs", "rollback", record["run_id"]],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    recovered = crashed.roll_back(cwd=elsewhere)
     assert recovered.returncode == 0, recovered.stderr
+    assert crashed.state() == "rolled_back"
     assert list(here.iterdir()) == []
     assert files(elsewhere) == before
     assert all(p.read_text() == "someone else's" for p in (elsewhere / "export").rglob("*.txt"))

@@ -15,6 +15,7 @@ import pytest
 from synapse_sdk.exceptions import StepExecutionError
 from synapse_sdk.plugins import hookimpl
 from synapse_sdk.plugins.steps import BaseStep, StepResult
+from synapse_sdk.testing import crash_after_step
 
 
 def test_trains_reports_metrics_and_saves(
@@ -102,59 +103,23 @@ def test_the_journalled_model_uri_keeps_its_protocol(
     assert not fsspec.filesystem("memory").exists("/journal/m.pkl")
 
 
-CRASH_AFTER_SAVE = """
-import os, signal
-from synapse_sdk.plugins import PluginHost, hookimpl, run_action
-from synapse_sdk.plugins.steps import StepWrapper
-
-class KillAfter(StepWrapper):
-    prefix = ""  # the same name: `runs rollback` rebuilds the plan without this plugin
-    def execute(self, context):
-        self.inner.execute(context)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-class Crash:
-    @hookimpl
-    def synapse_wrap_step(self, step):
-        return KillAfter(step) if step.name == "save_model" else None
-
-host = PluginHost()
-host.register(Crash(), "crash")
-run_action("train-classifier", {"epochs": 1, "model_uri": "model.pkl"}, plugins=host)
-"""
-
-
 def test_a_crashed_run_is_undone_from_another_folder(tmp_path: Path) -> None:
     """Killed after saving in one folder; rolled back from another holding its own model."""
-    env = {**os.environ, "SYNAPSE_LOAD_PLUGINS": "", "SYNAPSE_HOME": str(tmp_path / "home")}
     here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
-    here.mkdir()
     elsewhere.mkdir()
     (elsewhere / "model.pkl").write_bytes(b"someone else's model")
-    crashed = subprocess.run(
-        [sys.executable, "-c", CRASH_AFTER_SAVE],
+    crashed = crash_after_step(
+        "train-classifier",
+        {"epochs": 1, "model_uri": "model.pkl"},
+        "save_model",
         cwd=here,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        home=tmp_path / "home",
     )
-    assert crashed.returncode == -9, crashed.stderr
+    assert crashed.state() == "needs_rollback"
     assert (here / "model.pkl").exists()
-    synapse = str(Path(sys.executable).with_name("synapse"))
-    listed = subprocess.run(
-        [synapse, "runs", "list", "--json"], env=env, capture_output=True, text=True, timeout=60
-    )
-    [record] = json.loads(listed.stdout)
-    recovered = subprocess.run(
-        [synapse, "runs", "rollback", record["run_id"]],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    recovered = crashed.roll_back(cwd=elsewhere)
     assert recovered.returncode == 0, recovered.stderr
+    assert crashed.state() == "rolled_back"
     assert not (here / "model.pkl").exists()
     assert (elsewhere / "model.pkl").read_bytes() == b"someone else's model"
 
