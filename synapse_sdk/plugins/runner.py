@@ -18,8 +18,7 @@ from synapse_sdk.plugins.catalog import class_reference, resolve_action
 from synapse_sdk.plugins.manager import PluginHost, get_plugin_host
 from synapse_sdk.plugins.runtime.context import RuntimeContext
 
-__all__ = ["cancellation_handlers", "execute", "run_action", "run_journalled"]
-# cancellation_handlers is re-exported: it is where callers have always found it.
+__all__ = ["execute", "run_action", "run_journalled"]
 
 
 def check_executor(executor: str, ray_address: str | None) -> None:
