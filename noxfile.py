@@ -54,7 +54,13 @@ MUTATED_AREAS = (
     "synapse_sdk/plugins/steps/registry.py",
 )
 MUTATION_TESTS = ("tests/journal", "tests/steps", "tests/plugins", "tests/executors")
-MUTATION_DESELECTED: tuple[str, ...] = ()
+MUTATION_DESELECTED: tuple[str, ...] = (
+    # mutmut's fork server ignores SIGINT (SIG_IGN) and its test processes inherit that,
+    # so _thread.interrupt_main() does nothing there and this test cannot pass under
+    # mutmut; tests/executors/test_fan_out_guards.py covers the same path with its own
+    # SIGINT handler.
+    "tests/executors/test_fan_out.py::test_an_interrupt_lets_running_items_settle_and_records_every_success",
+)
 """Tests left out of the mutation run (mutmut needs every selected test to pass first)."""
 
 

@@ -7,9 +7,12 @@ order.
 
 from __future__ import annotations
 
+import _thread
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +73,37 @@ def test_failures_are_reported_in_item_order() -> None:
     assert [failure.index for failure in caught.value.failures] == [1, 3]
     assert str(caught.value).startswith("2 of 5 items failed: item 1 (1): OSError: refused 1; ")
     assert context.recorded_rollback["work"]["made"] == ["obj-0", "obj-2", "obj-4"]
+
+
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """SIGINT raises ``KeyboardInterrupt``, whatever handler this process inherited.
+
+    mutmut's workers ignore SIGINT, and ``_thread.interrupt_main()`` does nothing then.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupt_records_every_item_that_succeeded_before_it_propagates(
+    tmp_path: Path, ctrl_c_raises: None
+) -> None:
+    def write_or_interrupt(n: int) -> str:
+        if n == 6:
+            _thread.interrupt_main()  # Ctrl-C reaches the main thread while items run
+        time.sleep(0.02)
+        path = tmp_path / f"{n}.txt"
+        path.write_text(str(n))
+        return str(path)
+
+    context = running_step_context()
+
+    with pytest.raises(KeyboardInterrupt):
+        context.map(write_or_interrupt, range(100), rollback_key="written")
+
+    on_disk = sorted(str(path) for path in tmp_path.iterdir())
+    assert sorted(context.recorded_rollback["work"]["written"]) == on_disk
+    assert 6 < len(on_disk) < 100
