@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from synapse_sdk.journal.store import JournalError, RunJournal
+from synapse_sdk.journal.store import JournalError, RunJournal, default_journal_path
 
 STARTS_A_RUN_AND_EXITS = """
 import socket
@@ -163,3 +163,160 @@ def test_a_run_of_a_live_process_of_another_user_is_not_declared_crashed(
     run = journal.get_run(run_id)
     assert run is not None
     assert run.state == "running"
+
+
+def test_the_default_journal_is_runs_db_in_synapse_home_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNAPSE_HOME", str(tmp_path / "home"))
+
+    assert default_journal_path() == tmp_path / "home" / "runs.db"
+
+
+def test_rollback_data_that_is_not_json_is_refused_naming_the_step(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+
+    with pytest.raises(JournalError, match="rollback_data of step 'upload' cannot be journalled"):
+        journal.record(run_id, "upload", "handle", object())
+
+
+def test_recording_for_a_step_the_journal_has_no_row_for_changes_nothing(
+    journal: RunJournal,
+) -> None:
+    run_id = journal.start_run("demo", {})
+
+    journal.record(run_id, "never-started", "written", ["a"])
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert run.steps == []
+
+
+def damage_rollback_data(path: Path, run_id: str) -> None:
+    """Overwrite the run's stored rollback data with text that is not JSON."""
+    db = sqlite3.connect(path)
+    db.execute("UPDATE steps SET rollback_data = '{not json' WHERE run_id = ?", (run_id,))
+    db.commit()
+    db.close()
+
+
+def test_recording_over_damaged_rollback_data_names_the_run_and_the_way_out(
+    journal: RunJournal,
+) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    damage_rollback_data(journal.path, run_id)
+
+    with pytest.raises(JournalError) as caught:
+        journal.record(run_id, "upload", "written", ["a"])
+
+    assert str(caught.value) == (
+        f"run {run_id} in the run journal {journal.path} is damaged (its stored JSON cannot "
+        "be read); nothing of it can be trusted: move the journal aside "
+        "(or set SYNAPSE_HOME to another folder) to start a new one"
+    )
+
+
+def test_recorded_rollback_data_reads_back_with_its_keys_sorted(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.record(run_id, "upload", "written", ["a"])
+    journal.record(run_id, "upload", "bucket", "b")
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert list(run.steps[0].rollback_data) == ["bucket", "written"]
+
+
+def test_a_run_as_a_dict_holds_every_field_and_its_steps(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {"n": 1}, cwd="/data", target="pkg.mod:Demo")
+    journal.step_started(run_id, 0, "upload")
+    journal.step_finished(
+        run_id, "upload", "failed", rollback_data={"written": ["a"]}, error="disk full"
+    )
+    journal.end_run(run_id, "failed", error="upload failed")
+    run = journal.get_run(run_id)
+    assert run is not None
+    step = run.steps[0]
+
+    assert run.to_dict() == {
+        "run_id": run_id,
+        "action": "demo",
+        "state": "failed",
+        "params": {"n": 1},
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "error": "upload failed",
+        "pid": os.getpid(),
+        "host": run.host,
+        "cwd": "/data",
+        "target": "pkg.mod:Demo",
+        "steps": [
+            {
+                "position": 0,
+                "name": "upload",
+                "state": "failed",
+                "rollback_data": {"written": ["a"]},
+                "error": "disk full",
+                "started_at": step.started_at,
+                "ended_at": step.ended_at,
+            }
+        ],
+    }
+    assert run.ended_at is not None
+    assert step.ended_at is not None
+
+
+def finished_run(journal: RunJournal, state: str) -> str:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.end_run(run_id, state)  # type: ignore[arg-type]
+    return run_id
+
+
+def test_prune_deletes_old_finished_runs_with_their_steps_and_returns_them(
+    journal: RunJournal,
+) -> None:
+    done = finished_run(journal, "succeeded")
+    failed = finished_run(journal, "failed")
+
+    pruned = journal.prune(older_than=-60)
+
+    assert sorted(run.run_id for run in pruned) == sorted([done, failed])
+    assert journal.list_runs() == []
+    db = sqlite3.connect(journal.path)
+    assert db.execute("SELECT COUNT(*) FROM steps").fetchone() == (0,)
+    db.close()
+
+
+def test_prune_keeps_runs_started_more_recently_than_the_cutoff(journal: RunJournal) -> None:
+    done = finished_run(journal, "succeeded")
+
+    assert journal.prune(older_than=3600) == []
+
+    assert [run.run_id for run in journal.list_runs()] == [done]
+
+
+def test_prune_never_deletes_a_run_someone_still_has_to_finish(journal: RunJournal) -> None:
+    kept = {
+        finished_run(journal, "needs_rollback"),
+        finished_run(journal, "rolling_back"),
+        journal.start_run("demo", {}),  # running, by this live process
+    }
+    done = finished_run(journal, "rolled_back")
+
+    pruned = journal.prune(older_than=-60)
+
+    assert [run.run_id for run in pruned] == [done]
+    assert {run.run_id for run in journal.list_runs()} == kept
+
+
+def test_prune_limited_to_some_states_deletes_only_runs_in_them(journal: RunJournal) -> None:
+    failed = finished_run(journal, "failed")
+    done = finished_run(journal, "succeeded")
+
+    pruned = journal.prune(older_than=-60, states={"failed"})
+
+    assert [run.run_id for run in pruned] == [failed]
+    assert [run.run_id for run in journal.list_runs()] == [done]
