@@ -10,11 +10,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import importlib_metadata
 import pytest
 from support.distributions import make_distribution
 
-from synapse_sdk.exceptions import PluginLoadError
-from synapse_sdk.plugins import PluginHost, RuntimeContext
+from synapse_sdk.exceptions import PluginHookError, PluginLoadError
+from synapse_sdk.plugins import PluginHost, RuntimeContext, hookimpl
+from synapse_sdk.plugins import manager as plugin_manager
+from synapse_sdk.plugins.manager import PluginRecord, disabled_plugin_names, get_plugin_host
 
 GOOD = '''
 """A plugin that works."""
@@ -121,3 +124,143 @@ def test_strict_mode_chains_the_plugins_own_error(site: Path) -> None:
     cause = caught.value.__cause__
     assert isinstance(cause, RuntimeError)
     assert str(cause) == "guard_crashing cannot find its config file"
+
+
+@pytest.mark.parametrize("spelling", ["True", " yes ", "ON", "1"])
+def test_strict_mode_accepts_every_spelling_of_on(site: Path, spelling: str) -> None:
+    with pytest.raises(PluginLoadError, match="SYNAPSE_STRICT_PLUGINS is on"):
+        PluginHost().load_entry_points(
+            {"SYNAPSE_LOAD_PLUGINS": "guard-crashing", "SYNAPSE_STRICT_PLUGINS": spelling}
+        )
+
+
+def test_without_synapse_disable_plugins_nothing_is_disabled() -> None:
+    assert disabled_plugin_names({}) == set()
+
+
+def test_the_environment_is_read_when_no_mapping_is_given(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNAPSE_LOAD_PLUGINS", "guard-good")
+    host = PluginHost()
+
+    host.load_entry_points()
+
+    assert host.records["guard-good"].status == "loaded"
+    assert host.records["guard-crashing"].status == "disabled"
+
+
+def test_a_disabled_plugin_is_recorded_with_its_distribution(site: Path) -> None:
+    host = PluginHost()
+
+    host.load_entry_points({**ONLY_OURS, "SYNAPSE_DISABLE_PLUGINS": "guard-good"})
+
+    assert host.records["guard-good"] == PluginRecord(
+        "guard-good", "guard-good", "1.0.0", disabled=True
+    )
+
+
+def test_a_loaded_plugin_is_recorded_with_its_distribution_and_hooks(site: Path) -> None:
+    host = PluginHost()
+
+    host.load_entry_points(ONLY_OURS)
+
+    assert host.records["guard-good"] == PluginRecord(
+        "guard-good", "guard-good", "1.0.0", ["synapse_before_run"]
+    )
+
+
+def test_a_name_already_registered_does_not_stop_the_other_entry_points(site: Path) -> None:
+    ours = set(ONLY_OURS["SYNAPSE_LOAD_PLUGINS"].split(","))
+    found = [ep.name for ep in importlib_metadata.entry_points(group="synapse_sdk.plugins")]
+    first = next(name for name in found if name in ours)
+    host = PluginHost()
+    host.register(Hooks(), first)  # registered by hand under the first entry point's name
+
+    host.load_entry_points(ONLY_OURS)
+
+    assert set(host.records) >= ours
+    assert host.records[first].distribution is None  # the hand-registered one was kept
+
+
+class Hooks:
+    """Hook implementations as a class instance; ``broken`` makes its hook raise."""
+
+    def __init__(self, broken: bool = False) -> None:
+        self.broken = broken
+
+    @hookimpl
+    def synapse_before_run(self, action: object, context: object) -> None:
+        if self.broken:
+            raise RuntimeError("hook broke")
+
+
+def test_a_host_records_a_registered_plugin_under_its_name_with_its_version() -> None:
+    host = PluginHost()
+
+    host.register(Hooks(), "hooks", distribution="hooks-dist", version="2.1")
+
+    assert host.records["hooks"] == PluginRecord(
+        "hooks", "hooks-dist", "2.1", ["synapse_before_run"]
+    )
+
+
+def test_registering_under_a_blocked_name_is_refused_naming_it() -> None:
+    host = PluginHost()
+    host.pm.set_blocked("hooks")
+
+    with pytest.raises(ValueError, match="plugin 'hooks' is blocked or already registered"):
+        host.register(Hooks(), "hooks")
+
+
+def test_a_hook_that_raises_is_reported_with_its_error() -> None:
+    host = PluginHost()
+    host.register(Hooks(broken=True), "hooks")
+
+    with pytest.raises(PluginHookError) as caught:
+        list(host.call_each("synapse_before_run", action=None, context=None))
+
+    assert str(caught.value).startswith(
+        "plugin 'hooks' failed in synapse_before_run: RuntimeError: hook broke."
+    )
+
+
+def test_unregistering_a_plugin_removes_it_and_its_record() -> None:
+    host = PluginHost()
+    host.register(Hooks(), "kept")
+    host.register(Hooks(), "dropped")
+
+    host.unregister("dropped")
+
+    assert list(host.records) == ["kept"]
+    assert [name for name, _ in host.call_each("synapse_before_run", action=1, context=2)] == [
+        "kept"
+    ]
+
+
+def test_a_host_made_with_the_plugins_of_another_has_them_in_the_same_order() -> None:
+    host = PluginHost()
+    host.register(Hooks(), "first", distribution="one", version="1")
+    host.register(Hooks(), "second", distribution="two", version="2")
+
+    copy = PluginHost.with_plugins(host.registered())
+
+    assert [record for _, record in copy.registered()] == [
+        record for _, record in host.registered()
+    ]
+    assert [plugin for plugin, _ in copy.registered()] == [
+        plugin for plugin, _ in host.registered()
+    ]
+
+
+def test_the_process_wide_host_loads_plugins_once_with_the_given_environment(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plugin_manager, "_default_host", None)  # as in a fresh process
+
+    host = get_plugin_host({**ONLY_OURS, "SYNAPSE_DISABLE_PLUGINS": "guard-crashing"})
+
+    assert isinstance(host, PluginHost)
+    assert host.records["guard-good"].status == "loaded"
+    assert host.records["guard-crashing"].status == "disabled"
+    assert get_plugin_host() is host
