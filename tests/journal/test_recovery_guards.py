@@ -14,14 +14,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from support.distributions import make_distribution
 
 from synapse_sdk.exceptions import SynapseError
-from synapse_sdk.journal.recovery import rollback_run
+from synapse_sdk.journal.recovery import RecoveryError, rollback_run
 from synapse_sdk.journal.store import RunJournal
-from synapse_sdk.plugins import PluginHost
+from synapse_sdk.plugins import PluginHost, RuntimeContext, hookimpl
+from synapse_sdk.plugins.steps import BaseStep, StepResult, StepWrapper
+from synapse_sdk.testing import RecordingSink
 
 ACTION_MODULE = "guard_recovery_action"
 
@@ -38,6 +41,8 @@ from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
 ROLLBACKS = []  # (step, success, rollback_data), in call order
 FAILING_ROLLBACKS = set()  # names of the steps whose rollback raises
 DURING_ROLLBACK = []  # callables(context) called at the start of every rollback
+DURING_PLAN = []  # callables(action) called when the action's steps are set up
+RESULTS = []  # the StepResult each rollback received, in call order
 
 
 class Params(ActionParams):
@@ -66,12 +71,15 @@ class Numbered(BaseStep[ActionContext]):
         for call in DURING_ROLLBACK:
             call(context)
         ROLLBACKS.append((self.name, result.success, dict(result.rollback_data)))
+        RESULTS.append(result)
         if self.name in FAILING_ROLLBACKS:
             raise OSError(f"cannot undo {self.name}")
 
 
 class ThreeSteps(BaseAction[Params]):
     def setup_steps(self, registry: StepRegistry[ActionContext]) -> None:
+        for call in DURING_PLAN:
+            call(self)
         for index in range(3):
             registry.register(Numbered(index))
 '''
@@ -189,3 +197,169 @@ def test_the_run_is_claimed_while_its_rollback_runs(
     assert [pid for _, pid in seen] == [os.getpid()] * 3
     assert "needs_rollback" not in [state for state, _ in seen]
     assert isinstance(second_attempts[0], SynapseError), "a second rollback was let in"
+
+
+def unfinished_run(journal: RunJournal, *steps: tuple[str, str, str | None]) -> str:
+    """A run of the installed action left ``needs_rollback``, with ``(name, state, error)``
+    steps, each holding ``{"made": name}``: journalled here, without a crash (faster)."""
+    run_id = journal.start_run("guard-three-steps", {})
+    for position, (name, state, error) in enumerate(steps):
+        journal.step_started(run_id, position, name)
+        journal.step_finished(
+            run_id,
+            name,
+            state,  # type: ignore[arg-type]
+            rollback_data={"made": name},
+            error=error,
+        )
+    journal.end_run(run_id, "needs_rollback")
+    return run_id
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> RunJournal:
+    return RunJournal(tmp_path / "runs.db")
+
+
+def test_each_step_rolled_back_is_logged_with_the_run(
+    journal: RunJournal, action: ModuleType
+) -> None:
+    run_id = unfinished_run(journal, ("s0", "succeeded", None), ("s1", "succeeded", None))
+    sink = RecordingSink()
+
+    rollback_run(journal, run_id, plugins=PluginHost(), ctx=RuntimeContext(sinks=[sink]))
+
+    logged = [(log.message, log.step, log.data) for log in sink.logs]
+    assert logged == [
+        ("rolled_back", "s1", {"run_id": run_id}),
+        ("rolled_back", "s0", {"run_id": run_id}),
+    ]
+
+
+def test_a_rollback_that_raises_is_logged_as_an_error_naming_the_step(
+    journal: RunJournal, action: ModuleType
+) -> None:
+    run_id = unfinished_run(journal, ("s0", "succeeded", None))
+    action.FAILING_ROLLBACKS.add("s0")
+    sink = RecordingSink()
+
+    rollback_run(journal, run_id, plugins=PluginHost(), ctx=RuntimeContext(sinks=[sink]))
+
+    [log] = sink.logs
+    assert (log.message, log.level, log.step, log.data) == (
+        "rollback_failed",
+        "error",
+        "s0",
+        {"error": "OSError: cannot undo s0"},
+    )
+
+
+def test_rollbacks_run_in_the_given_runtime_with_the_run_as_its_job(
+    journal: RunJournal, action: ModuleType
+) -> None:
+    run_id = unfinished_run(journal, ("s0", "succeeded", None))
+    runtime = RuntimeContext()
+    seen: list[tuple[bool, str | None]] = []
+    action.DURING_ROLLBACK.append(
+        lambda context: seen.append((context.runtime_ctx is runtime, context.runtime_ctx.job_id))
+    )
+
+    rollback_run(journal, run_id, plugins=PluginHost(), ctx=runtime)
+
+    assert seen == [(True, run_id)]
+
+
+def test_each_rollback_runs_as_the_current_step(journal: RunJournal, action: ModuleType) -> None:
+    run_id = unfinished_run(journal, ("s0", "succeeded", None), ("s1", "succeeded", None))
+    seen: list[str | None] = []
+    action.DURING_ROLLBACK.append(lambda context: seen.append(context.current_step))
+
+    rollback_run(journal, run_id, plugins=PluginHost())
+
+    assert seen == ["s1", "s0"]
+
+
+def test_a_failed_step_is_rolled_back_with_its_journalled_error(
+    journal: RunJournal, action: ModuleType
+) -> None:
+    run_id = unfinished_run(journal, ("s0", "succeeded", None), ("s1", "failed", "disk full"))
+
+    rollback_run(journal, run_id, plugins=PluginHost())
+
+    assert [(result.success, result.error) for result in action.RESULTS] == [
+        (False, "disk full"),
+        (True, None),
+    ]
+
+
+def test_the_action_is_rebuilt_under_its_run_name_with_the_given_plugins(
+    journal: RunJournal, action: ModuleType
+) -> None:
+    run_id = unfinished_run(journal, ("s0", "succeeded", None))
+    plugins = PluginHost()
+    seen: list[tuple[str, object]] = []
+    action.DURING_PLAN.append(lambda rebuilt: seen.append((rebuilt.name, rebuilt.plugins)))
+
+    rollback_run(journal, run_id, plugins=plugins)
+
+    assert seen == [("guard-three-steps", plugins)]
+
+
+def test_a_journalled_step_the_plan_does_not_have_is_refused_naming_it(
+    journal: RunJournal, action: ModuleType
+) -> None:
+    run_id = unfinished_run(journal, ("s0", "succeeded", None), ("gone", "succeeded", None))
+
+    with pytest.raises(RecoveryError) as caught:
+        rollback_run(journal, run_id, plugins=PluginHost())
+
+    assert str(caught.value) == (
+        "the plan of 'guard-three-steps' has no step named gone; install the same plugins "
+        "(and versions) as the original run, then try again"
+    )
+    assert action.ROLLBACKS == []
+
+
+def test_a_run_another_process_finished_meanwhile_is_not_rolled_back_again(
+    journal: RunJournal, action: ModuleType
+) -> None:
+    run_id = unfinished_run(journal, ("s0", "succeeded", None))
+    another_process = RunJournal(journal.path)
+    action.DURING_PLAN.append(lambda _: another_process.end_run(run_id, "rolled_back"))
+
+    with pytest.raises(RecoveryError, match=f"run '{run_id}' is rolled_back; only unfinished"):
+        rollback_run(journal, run_id, plugins=PluginHost())
+
+    assert action.ROLLBACKS == []
+
+
+class Timed(StepWrapper[Any]):
+    """A wrapper a plugin adds around every step; it notes each rollback it passes on."""
+
+    prefix = "timed_"
+    rolled_back: list[str] = []  # noqa: RUF012 - one list for the test that uses it
+
+    def rollback(self, context: Any, result: StepResult) -> None:
+        Timed.rolled_back.append(self.name)
+        super().rollback(context, result)
+
+
+class WrapsEveryStep:
+    @hookimpl
+    def synapse_wrap_step(self, action: object, step: BaseStep[Any]) -> BaseStep[Any]:
+        return Timed(step)
+
+
+def test_a_step_wrapped_by_a_plugin_installed_since_the_run_is_found_by_its_inner_name(
+    journal: RunJournal, action: ModuleType
+) -> None:
+    run_id = unfinished_run(journal, ("s0", "succeeded", None), ("s1", "succeeded", None))
+    plugins = PluginHost()
+    plugins.register(WrapsEveryStep(), "timing")
+    Timed.rolled_back.clear()
+
+    final = rollback_run(journal, run_id, plugins=plugins)
+
+    assert Timed.rolled_back == ["timed_s1", "timed_s0"]
+    assert [name for name, _, _ in action.ROLLBACKS] == ["s1", "s0"]
+    assert final.state == "rolled_back"
