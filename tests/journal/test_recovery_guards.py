@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from support.distributions import make_distribution
 
-from synapse_sdk.exceptions import SynapseError
+from synapse_sdk.exceptions import RunInUseError, SynapseError
 from synapse_sdk.journal.recovery import RecoveryError, rollback_run
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import PluginHost, RuntimeContext, hookimpl
@@ -199,20 +199,22 @@ def test_the_run_is_claimed_while_its_rollback_runs(
     assert isinstance(second_attempts[0], SynapseError), "a second rollback was let in"
 
 
-def unfinished_run(journal: RunJournal, *steps: tuple[str, str, str | None]) -> str:
+def unfinished_run(
+    journal: RunJournal, *steps: tuple[str, str, str | None], error: str | None = None
+) -> str:
     """A run of the installed action left ``needs_rollback``, with ``(name, state, error)``
     steps, each holding ``{"made": name}``: journalled here, without a crash (faster)."""
     run_id = journal.start_run("guard-three-steps", {})
-    for position, (name, state, error) in enumerate(steps):
+    for position, (name, state, step_error) in enumerate(steps):
         journal.step_started(run_id, position, name)
         journal.step_finished(
             run_id,
             name,
             state,  # type: ignore[arg-type]
             rollback_data={"made": name},
-            error=error,
+            error=step_error,
         )
-    journal.end_run(run_id, "needs_rollback")
+    journal.end_run(run_id, "needs_rollback", error=error)
     return run_id
 
 
@@ -363,3 +365,46 @@ def test_a_step_wrapped_by_a_plugin_installed_since_the_run_is_found_by_its_inne
     assert Timed.rolled_back == ["timed_s1", "timed_s0"]
     assert [name for name, _, _ in action.ROLLBACKS] == ["s1", "s0"]
     assert final.state == "rolled_back"
+
+
+def test_a_rolled_back_run_keeps_the_error_it_was_stopped_by(
+    journal: RunJournal, action: ModuleType
+) -> None:
+    run_id = unfinished_run(journal, ("s0", "succeeded", None), error="power loss")
+
+    final = rollback_run(journal, run_id, plugins=PluginHost())
+
+    assert (final.state, final.error) == ("rolled_back", "power loss")
+
+
+def test_an_unknown_run_is_refused_naming_the_five_most_recent_runs(journal: RunJournal) -> None:
+    started = [journal.start_run("demo", {}, run_id=f"run-{n}") for n in range(6)]
+
+    with pytest.raises(RecoveryError) as caught:
+        rollback_run(journal, "nope", plugins=PluginHost())
+
+    recent = ", ".join(record.run_id for record in journal.list_runs(limit=5))
+    assert str(caught.value) == f"no run with id 'nope' in {journal.path}; recent runs: {recent}"
+    assert len(set(recent.split(", ")) & set(started)) == 5
+
+
+def test_an_unknown_run_in_an_empty_journal_says_there_are_no_runs(journal: RunJournal) -> None:
+    with pytest.raises(RecoveryError, match=r"; recent runs: none$"):
+        rollback_run(journal, "nope", plugins=PluginHost())
+
+
+def test_a_run_a_live_process_owns_is_refused_naming_that_process(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})  # running, by this live process
+
+    with pytest.raises(RunInUseError) as caught:
+        rollback_run(journal, run_id, plugins=PluginHost())
+
+    refused = caught.value
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert (refused.run_id, refused.state, refused.pid, refused.host) == (
+        run_id,
+        "running",
+        os.getpid(),
+        run.host,
+    )

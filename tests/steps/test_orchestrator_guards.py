@@ -33,6 +33,7 @@ from synapse_sdk.plugins.steps import (
     StepRegistry,
     StepResult,
 )
+from synapse_sdk.testing import RecordingSink
 
 
 @dataclass
@@ -286,3 +287,19 @@ def test_replace_accepts_a_step_with_the_name_it_replaces() -> None:
     registry.replace("load", replacement)
 
     assert registry.get_steps() == [replacement]
+
+
+# -- observers ------------------------------------------------------------------------------
+
+
+def test_a_progress_callback_that_raises_is_logged_to_the_sinks_as_an_error() -> None:
+    def broken(current: int, total: int) -> None:
+        raise ValueError("observer is broken")
+
+    sink = RecordingSink()
+    context = UndoLog(runtime_ctx=RuntimeContext(sinks=[sink]))
+
+    Orchestrator(StepRegistry[Any](), context, broken).execute()
+
+    [log] = [log for log in sink.logs if log.message == "progress_callback_failed"]
+    assert (log.level, log.data["error"]) == ("error", "ValueError: observer is broken")
