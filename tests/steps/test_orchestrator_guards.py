@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 import synapse_sdk
 from synapse_sdk.exceptions import StepExecutionError
@@ -200,10 +201,11 @@ def tracing(tracer: InterruptAtLine) -> Iterator[None]:
         sys.settrace(previous)
 
 
-def interrupted_runs() -> Iterator[tuple[int, list[tuple[str, bool, dict[str, Any]]]]]:
+def interrupted_contexts() -> Iterator[tuple[int, UndoLog, list[dict[str, Any]]]]:
     """For each SDK line after step ``b`` returned, a run of a, b interrupted there.
 
-    Yields ``(line number, the rollback calls)`` until a run gets past every line.
+    Yields ``(line number, the run's context, its structlog entries)`` until a run gets
+    past every line.
     """
     for at in range(1, 1000):
         tracer = InterruptAtLine(at)
@@ -211,15 +213,21 @@ def interrupted_runs() -> Iterator[tuple[int, list[tuple[str, bool, dict[str, An
         registry.register(Step("a"))
         registry.register(Step("b", on_return=lambda tracer=tracer: setattr(tracer, "armed", True)))
         context = UndoLog(runtime_ctx=RuntimeContext())
-        with tracing(tracer):
+        with capture_logs() as logs, tracing(tracer):
             try:
                 Orchestrator(registry, context).execute()
             except KeyboardInterrupt:
                 pass
             else:
                 return
-        yield at, context.undone
+        yield at, context, logs
     raise AssertionError("the run never got past the interrupt")
+
+
+def interrupted_runs() -> Iterator[tuple[int, list[tuple[str, bool, dict[str, Any]]]]]:
+    """``(line number, the rollback calls)`` of each run of :func:`interrupted_contexts`."""
+    for at, context, _ in interrupted_contexts():
+        yield at, context.undone
 
 
 def test_ctrl_c_just_after_a_step_finished_rolls_each_step_back_at_most_once() -> None:
@@ -239,6 +247,52 @@ def test_ctrl_c_just_after_a_step_finished_undoes_what_the_step_returned() -> No
             assert ("b", {"made": "b"}) in [(name, data) for name, _, data in undone], (
                 f"interrupt at SDK line {at}: {undone}"
             )
+
+
+def test_ctrl_c_just_after_a_step_finished_fails_it_with_the_interrupt_attached() -> None:
+    for at, context, logs in interrupted_contexts():
+        failed = [entry for entry in logs if entry["event"] == "step_failed"]
+        for entry in failed:
+            assert isinstance(entry.get("exc_info"), KeyboardInterrupt), f"at SDK line {at}"
+        for result in context.step_results:
+            if not result.success:
+                assert result.error == "KeyboardInterrupt", f"at SDK line {at}: {result}"
+
+
+def test_ctrl_c_inside_a_step_fails_it_naming_the_interrupt() -> None:
+    class Interrupted(Step):
+        def execute(self, context: Any) -> StepResult:
+            raise KeyboardInterrupt
+
+    registry: StepRegistry[UndoLog] = StepRegistry()
+    registry.register(Step("a"))
+    registry.register(Interrupted("b"))
+    context = UndoLog(runtime_ctx=RuntimeContext())
+
+    with capture_logs() as logs, pytest.raises(KeyboardInterrupt):
+        Orchestrator(registry, context).execute()
+
+    assert context.errors == ["step 'b' failed: KeyboardInterrupt"]
+    [failed] = [entry for entry in logs if entry["event"] == "step_failed"]
+    assert isinstance(failed["exc_info"], KeyboardInterrupt)
+
+
+def test_a_step_returning_something_else_than_a_step_result_fails_saying_what_to_return() -> None:
+    class ReturnsADict(Step):
+        def execute(self, context: Any) -> Any:
+            return {"success": True}
+
+    registry: StepRegistry[UndoLog] = StepRegistry()
+    registry.register(ReturnsADict("a"))
+
+    with pytest.raises(StepExecutionError) as caught:
+        Orchestrator(registry, UndoLog(runtime_ctx=RuntimeContext())).execute()
+
+    assert caught.value.result is not None
+    assert caught.value.result.error == (
+        "step 'a' returned dict instead of a StepResult; "
+        "return StepResult(success=...) from execute()"
+    )
 
 
 # -- the registry -------------------------------------------------------------------------
