@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from synapse_sdk.exceptions import RunInUseError
 from synapse_sdk.journal.store import JournalError, RunJournal, default_journal_path
 
 STARTS_A_RUN_AND_EXITS = """
@@ -320,3 +321,63 @@ def test_prune_limited_to_some_states_deletes_only_runs_in_them(journal: RunJour
 
     assert [run.run_id for run in pruned] == [failed]
     assert [run.run_id for run in journal.list_runs()] == [done]
+
+
+def test_rollback_data_holding_nan_is_refused(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+
+    with pytest.raises(JournalError, match="rollback_data of step 'upload' cannot be journalled"):
+        journal.record(run_id, "upload", "ratio", float("nan"))
+
+
+def test_claiming_a_run_a_live_process_owns_is_refused_naming_that_process(
+    journal: RunJournal,
+) -> None:
+    run_id = journal.start_run("demo", {})  # running, by this live process
+    run = journal.get_run(run_id)
+    assert run is not None
+
+    with pytest.raises(RunInUseError) as caught:
+        journal.claim_run(run_id)
+
+    refused = caught.value
+    assert (refused.run_id, refused.state, refused.pid, refused.host) == (
+        run_id,
+        "running",
+        os.getpid(),
+        run.host,
+    )
+
+
+def test_runs_are_listed_fifty_at_most_by_default(journal: RunJournal) -> None:
+    for n in range(51):
+        journal.start_run("demo", {}, run_id=f"run-{n}")
+
+    assert len(journal.list_runs()) == 50
+
+
+def test_a_journal_that_cannot_be_read_is_reported_naming_its_file(journal: RunJournal) -> None:
+    db = sqlite3.connect(journal.path)
+    db.execute("DROP TABLE runs")  # a file that is no journal any more
+    db.commit()
+    db.close()
+
+    with pytest.raises(JournalError) as caught:
+        journal.list_runs()
+
+    assert str(caught.value) == f"cannot use the run journal {journal.path}: no such table: runs"
+
+
+def test_a_journal_whose_pages_are_damaged_is_reported_as_corrupted(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    journal = RunJournal(path)
+    for _ in range(3):
+        journal.start_run("demo", {"padding": "x" * 3000})  # several pages
+    journal.close()
+    with path.open("r+b") as damaged:
+        damaged.seek(4096)
+        damaged.write(b"\xff" * 4096)  # the second page overwritten
+
+    with pytest.raises(JournalError, match="is corrupted \\(database disk image is malformed\\)"):
+        RunJournal(path).list_runs()
