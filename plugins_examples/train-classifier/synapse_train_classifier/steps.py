@@ -1,4 +1,9 @@
-"""The steps of ``train-classifier``: dataset, train, evaluate, save_model."""
+"""The steps of ``train-classifier``: dataset, train, evaluate, save_model.
+
+numpy and scikit-learn are imported inside the steps that use them: importing them costs
+about a second, and every ``synapse`` command that lists or plans actions imports this
+module. Only a run pays for them.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,8 @@ import os
 import pickle
 from typing import Any
 
-import numpy as np
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
-from sklearn.datasets import load_digits
-from sklearn.linear_model import SGDClassifier
-from sklearn.model_selection import train_test_split
 from synapse_sdk.plugins.actions.train import TrainContext
 from synapse_sdk.plugins.steps import BaseStep, StepResult
 
@@ -21,6 +22,9 @@ class Dataset(BaseStep[TrainContext]):
     progress_weight = 0.1
 
     def execute(self, context: TrainContext) -> StepResult:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
         params = context.params
         digits = load_digits()
         features = digits.data / 16.0
@@ -40,6 +44,9 @@ class Train(BaseStep[TrainContext]):
     progress_weight = 0.7
 
     def execute(self, context: TrainContext) -> StepResult:
+        import numpy as np
+        from sklearn.linear_model import SGDClassifier
+
         params = context.params
         data = context.dataset
         model = SGDClassifier(
