@@ -381,3 +381,21 @@ def test_a_journal_whose_pages_are_damaged_is_reported_as_corrupted(tmp_path: Pa
 
     with pytest.raises(JournalError, match="is corrupted \\(database disk image is malformed\\)"):
         RunJournal(path).list_runs()
+
+
+def free_pages(path: Path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("PRAGMA freelist_count").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_prune_compacts_the_journal_file(journal: RunJournal) -> None:
+    for _ in range(3):
+        run_id = journal.start_run("demo", {"padding": "x" * 20_000})
+        journal.end_run(run_id, "succeeded")
+
+    journal.prune(older_than=-60)
+
+    assert free_pages(journal.path) == 0  # without VACUUM the deleted pages stay, free

@@ -264,3 +264,12 @@ def test_the_process_wide_host_loads_plugins_once_with_the_given_environment(
     assert host.records["guard-good"].status == "loaded"
     assert host.records["guard-crashing"].status == "disabled"
     assert get_plugin_host() is host
+
+
+def test_unregistering_a_name_that_is_not_registered_does_nothing() -> None:
+    host = PluginHost()
+    host.register(Hooks(), "kept")
+
+    host.unregister("never-registered")
+
+    assert list(host.records) == ["kept"]
