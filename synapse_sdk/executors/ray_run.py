@@ -138,6 +138,9 @@ class _ForwardingRecorder:
     def record(self, name: str, key: str, value: Any) -> None:
         self._forward("record", name, key, value)
 
+    def append(self, name: str, key: str, item: Any) -> None:
+        self._forward("append", name, key, item)
+
     def step_succeeded(self, name: str, result: StepResult) -> None:
         self._forward("step_succeeded", name, result)
 

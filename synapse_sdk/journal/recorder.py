@@ -23,6 +23,9 @@ class JournalRecorder:
     def record(self, name: str, key: str, value: Any) -> None:
         self.journal.record(self.run_id, name, key, value)
 
+    def append(self, name: str, key: str, item: Any) -> None:
+        self.journal.append(self.run_id, name, key, item)
+
     def step_succeeded(self, name: str, result: StepResult) -> None:
         self.journal.step_finished(
             self.run_id, name, "succeeded", rollback_data=result.rollback_data

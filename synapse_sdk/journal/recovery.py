@@ -23,7 +23,9 @@ from synapse_sdk.plugins.catalog import resolve_action
 from synapse_sdk.plugins.manager import PluginHost
 from synapse_sdk.plugins.runtime.context import RuntimeContext
 from synapse_sdk.plugins.runtime.secrets import deep_merge, secret_paths
+from synapse_sdk.plugins.runtime.undo_area import discard_undo_area
 from synapse_sdk.plugins.steps import BaseStep, StepResult, unwrap
+from synapse_sdk.plugins.steps.undo import roll_back
 
 __all__ = ["RecoveryError", "rollback_run"]
 
@@ -153,7 +155,7 @@ def _roll_back(
         )
         context.current_step = record.name
         try:
-            step.rollback(context, result)
+            roll_back(step, context, result)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             journal.step_finished(run_id, record.name, "rollback_failed", error=error)
@@ -169,6 +171,8 @@ def _roll_back(
         state = settled_state(final, interrupted=True)  # a crash is an interruption
         journal.end_run(run_id, state, error=run.error)
         run_settled()
+    if state != "needs_rollback":
+        discard_undo_area(runtime.env, run_id)
     finished = journal.get_run(run_id)
     assert finished is not None
     return finished

@@ -89,7 +89,14 @@ CREATE TABLE IF NOT EXISTS steps (
     ended_at       REAL,
     PRIMARY KEY (run_id, name)
 );
+CREATE TABLE IF NOT EXISTS appended (
+    run_id  TEXT NOT NULL,
+    step    TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    item    TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS runs_started ON runs(started_at);
+CREATE INDEX IF NOT EXISTS appended_run ON appended(run_id);
 """
 
 
@@ -412,6 +419,19 @@ class RunJournal:
                 (json.dumps(current, sort_keys=True), run_id, name),
             )
 
+    def append(self, run_id: str, name: str, key: str, item: Any) -> None:
+        """Append ``item`` to step ``name``'s list under ``key`` (durable on return).
+
+        One row per item, so each call costs the same however long the list is; reading
+        the run puts the items, in order, under ``key`` in the step's ``rollback_data``.
+        """
+        encoded = encode_rollback_data(name, {key: item})
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO appended (run_id, step, key, item) VALUES (?, ?, ?, ?)",
+                (run_id, _text(name), _text(key), json.dumps(json.loads(encoded)[key])),
+            )
+
     def step_finished(
         self,
         run_id: str,
@@ -513,7 +533,28 @@ class RunJournal:
             StepRecord(position, name, state, self._decode(run_id, data), error, started, ended)
             for position, name, state, data, error, started, ended in steps
         ]
+        self._add_appended(run)
         return run
+
+    def _add_appended(self, run: RunRecord) -> None:
+        """Put the items appended for each step of ``run`` under their keys, in order."""
+        try:
+            rows = self._db.execute(
+                "SELECT step, key, item FROM appended WHERE run_id = ? ORDER BY rowid",
+                (run.run_id,),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalError(self._describe(exc)) from exc
+        by_name = {step.name: step for step in run.steps}
+        for name, key, item in rows:
+            step = by_name.get(name)
+            if step is None:
+                continue
+            try:
+                value = json.loads(item)
+            except (ValueError, RecursionError) as exc:
+                raise self._damaged(run.run_id) from exc
+            step.rollback_data.setdefault(key, []).append(value)
 
     # -- pruning --------------------------------------------------------------------------
 
@@ -539,6 +580,7 @@ class RunJournal:
                 if run.state not in unsettled and (states is None or run.state in states)
             ]
             for run in doomed:
+                db.execute("DELETE FROM appended WHERE run_id = ?", (run.run_id,))
                 db.execute("DELETE FROM steps WHERE run_id = ?", (run.run_id,))
                 db.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
         if doomed:

@@ -17,6 +17,7 @@ from synapse_sdk.plugins.actions.base import BaseAction
 from synapse_sdk.plugins.catalog import class_reference, resolve_action
 from synapse_sdk.plugins.manager import PluginHost, get_plugin_host
 from synapse_sdk.plugins.runtime.context import RuntimeContext
+from synapse_sdk.plugins.runtime.undo_area import discard_undo_area
 
 __all__ = ["execute", "run_action", "run_journalled"]
 
@@ -80,25 +81,29 @@ def run_journalled(
         except BaseException as exc:
             runtime.recorder = previous
             with critical_section():
-                _settle(journal, run_id, exc)
+                _settle(journal, run_id, exc, runtime.env)
                 run_settled()
             raise
         runtime.recorder = previous
         with critical_section():
             journal.end_run(run_id, "succeeded")
             run_settled()
+        discard_undo_area(runtime.env, run_id)
     return result
 
 
-def _settle(journal: RunJournal, run_id: str, exc: BaseException) -> None:
+def _settle(
+    journal: RunJournal, run_id: str, exc: BaseException, env: Mapping[str, str]
+) -> None:
     """Journal the end of a run that did not succeed, with the state its steps show."""
     run = journal.get_run(run_id)
     if run is None:  # stopped before the run was journalled: nothing ran
         return
     interrupted = not isinstance(exc, Exception)  # a signal, or sys.exit() somewhere
-    journal.end_run(
-        run_id, settled_state(run, interrupted=interrupted), error=f"{type(exc).__name__}: {exc}"
-    )
+    state = settled_state(run, interrupted=interrupted)
+    journal.end_run(run_id, state, error=f"{type(exc).__name__}: {exc}")
+    if state != "needs_rollback":  # replaced content is kept only for a rollback to come
+        discard_undo_area(env, run_id)
 
 
 def run_action(

@@ -9,8 +9,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from synapse_sdk.plugins.runtime.context import RuntimeContext
     from synapse_sdk.plugins.steps.base import StepResult
+    from synapse_sdk.storage import Storage
 
-__all__ = ["BaseStepContext"]
+__all__ = ["STORAGE_KEY", "BaseStepContext"]
+
+STORAGE_KEY = "synapse.storage"
+"""The rollback-data key under which ``context.storage`` journals a step's writes, in order."""
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -67,6 +71,33 @@ class BaseStepContext:
         recorder = self.runtime_ctx.recorder
         if recorder is not None:
             recorder.record(step, key, value)
+
+    def append_rollback(self, key: str, item: Any) -> None:
+        """Add ``item`` to the list recorded under ``key`` for the running step's rollback.
+
+        Like :meth:`record_rollback`, durable when it returns; unlike it, each call costs
+        the same however many items came before (the journal appends one record instead
+        of rewriting the list). ``rollback`` receives the items, in order, as a list under
+        ``key``. Use one key for either appending or recording, not both.
+        """
+        step = self.current_step
+        if step is None:
+            raise RuntimeError("append_rollback() can only be called while a step is running")
+        self.recorded_rollback.setdefault(step, {}).setdefault(key, []).append(item)
+        recorder = self.runtime_ctx.recorder
+        if recorder is not None:
+            recorder.append(step, key, item)
+
+    @property
+    def storage(self) -> Storage:
+        """Journalled storage: writes through it are undone exactly when the run rolls back.
+
+        See :class:`synapse_sdk.storage.Storage`. The storage options come from the
+        action params' ``storage_options``, when they have that field.
+        """
+        from synapse_sdk.storage import Storage  # fsspec loads only for steps that write
+
+        return Storage(self)
 
     def map(
         self,

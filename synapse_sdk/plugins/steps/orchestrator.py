@@ -29,6 +29,7 @@ from synapse_sdk.plugins.steps.base import BaseStep, C, StepResult
 from synapse_sdk.plugins.steps.progress import FROZEN_PROGRESS, WeightedProgress
 from synapse_sdk.plugins.steps.recorder import StepRecorder
 from synapse_sdk.plugins.steps.registry import StepRegistry
+from synapse_sdk.plugins.steps.undo import roll_back
 
 if TYPE_CHECKING:
     from synapse_sdk.plugins.runtime.events import StepStatus
@@ -275,7 +276,7 @@ class Orchestrator(Generic[C]):
                 result = replace(result, rollback_data={**recorded, **result.rollback_data})
             context.current_step = step.name
             try:
-                step.rollback(context, result)
+                roll_back(step, context, result)
             except Exception as exc:
                 line = f"rollback of step '{step.name}' failed: {type(exc).__name__}: {exc}"
                 context.errors.append(line)

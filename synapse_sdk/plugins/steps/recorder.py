@@ -4,9 +4,10 @@ The orchestrator calls these methods when ``runtime_ctx.recorder`` is set (``run
 and ``synapse run`` set it to the SQLite run journal). Each call must be durable when it
 returns: ``step_started`` before the step's ``execute`` begins, ``step_succeeded`` (with
 the step's ``rollback_data``) before the next step begins, ``record`` before
-``context.record_rollback`` returns. A recorder that raises in ``step_started``,
-``step_succeeded`` or ``record`` fails the step (and the run rolls back); failures while
-recording a rollback are logged and the rollback goes on.
+``context.record_rollback`` returns, ``append`` before ``context.append_rollback``
+returns. A recorder that raises in ``step_started``, ``step_succeeded``, ``record`` or
+``append`` fails the step (and the run rolls back); failures while recording a rollback
+are logged and the rollback goes on.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class StepRecorder(Protocol):
 
     def record(self, name: str, key: str, value: Any) -> None:
         """Step ``name`` recorded ``key: value`` for its rollback (``context.record_rollback``)."""
+
+    def append(self, name: str, key: str, item: Any) -> None:
+        """Step ``name`` appended ``item`` to its list under ``key`` (``append_rollback``)."""
 
     def step_succeeded(self, name: str, result: StepResult) -> None:
         """Step ``name`` succeeded; ``result.rollback_data`` must be journalled."""

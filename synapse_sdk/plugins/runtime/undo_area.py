@@ -1,0 +1,35 @@
+"""The undo area: where the previous content of replaced objects waits for the run's end.
+
+It lies beside the run journal (``$SYNAPSE_HOME/undo/RUN_ID/``, private to the user), so
+a rollback after ``kill -9`` finds it; a run without a journal uses the temporary folder.
+Once the run is settled (succeeded, or rolled back for good) the area is deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+__all__ = ["discard_undo_area", "undo_area"]
+
+
+def _root(env: Mapping[str, str], journalled: bool) -> Path:
+    if not journalled:
+        return Path(tempfile.gettempdir()) / "synapse-undo"
+    home = env.get("SYNAPSE_HOME")
+    return (Path(home) if home else Path.home() / ".synapse") / "undo"
+
+
+def undo_area(env: Mapping[str, str], run_id: str | None, *, journalled: bool) -> Path:
+    """The undo area of a run, created (owner-only) if needed."""
+    area = _root(env, journalled) / (run_id or f"unjournalled-{os.getpid()}")
+    area.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return area
+
+
+def discard_undo_area(env: Mapping[str, str], run_id: str) -> None:
+    """Delete a settled run's undo area (nothing happens if it has none)."""
+    shutil.rmtree(_root(env, True) / run_id, ignore_errors=True)

@@ -1,0 +1,116 @@
+"""Undoing a step's storage writes from what the journal says about them.
+
+Works from the journalled entries alone (see :data:`~synapse_sdk.storage.STORAGE_KEY`), so
+the same code undoes a run in-process, after ``kill -9`` through ``synapse runs
+rollback`` from any folder, and on Ray. It looks at the store as it is now (fresh
+filesystems, no listings cache), and deletes in bulk, one call per filesystem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synapse_sdk.storage.journalled import storage_options
+from synapse_sdk.storage.urls import open_url
+
+__all__ = ["UndoReport", "undo_step_writes", "undo_writes"]
+
+_CHUNK = 1 << 20
+
+
+@dataclass
+class UndoReport:
+    """What undoing a step's writes did, by canonical URL."""
+
+    deleted: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    folders_removed: list[str] = field(default_factory=list)
+    changed_since: list[str] = field(default_factory=list)
+    """Objects whose content is no longer what the run wrote: left in place."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "deleted": len(self.deleted),
+            "restored": len(self.restored),
+            "folders_removed": len(self.folders_removed),
+            "changed_since": self.changed_since,
+        }
+
+
+@dataclass
+class _Object:
+    url: str
+    backup: str | None = None  # set when the run replaced an object that existed
+    sha256: str | None = None  # set once the write finished
+
+
+def _sha256(fs: Any, path: str) -> str:
+    digest = hashlib.sha256()
+    with fs.open(path, "rb") as file:
+        while chunk := file.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _replay(entries: Iterable[Mapping[str, Any]]) -> tuple[list[_Object], list[str]]:
+    """The objects and folders the entries say were touched, in the order they were."""
+    objects: dict[str, _Object] = {}
+    folders: list[str] = []
+    for entry in entries:
+        op, url = entry.get("op"), str(entry.get("url"))
+        if op == "folder":
+            folders.append(url)
+        elif op == "create":
+            objects.setdefault(url, _Object(url))
+        elif op == "replace":
+            objects.setdefault(url, _Object(url, backup=str(entry["backup"])))
+        elif op == "written" and url in objects:
+            objects[url].sha256 = str(entry["sha256"])
+    return list(objects.values()), folders
+
+
+def undo_writes(
+    entries: Iterable[Mapping[str, Any]], options: Mapping[str, Any] | None = None
+) -> UndoReport:
+    """Undo the writes ``entries`` journal, last first; return what was done.
+
+    * an object the run created is deleted if its content is still what was written, or
+      if the write never finished (the run created it and was stopped mid-write);
+    * an object the run replaced gets its previous content back, on the same terms;
+    * an object whose content changed since is left in place and reported;
+    * a folder the run created is removed once empty, deepest first.
+    """
+    report = UndoReport()
+    objects, folders = _replay(entries)
+    doomed: dict[int, tuple[Any, list[str]]] = {}  # per filesystem, for one bulk delete
+    for obj in reversed(objects):
+        fs, path = open_url(obj.url, options, fresh=True)
+        exists = fs.exists(path)
+        if exists and obj.sha256 is not None and _sha256(fs, path) != obj.sha256:
+            report.changed_since.append(obj.url)
+        elif obj.backup is not None:
+            fs.put_file(obj.backup, path)
+            Path(obj.backup).unlink(missing_ok=True)
+            report.restored.append(obj.url)
+        elif exists:
+            doomed.setdefault(id(fs), (fs, []))[1].append(path)
+            report.deleted.append(obj.url)
+    for fs, paths in doomed.values():
+        fs.rm(paths)
+    for url in reversed(folders):
+        fs, path = open_url(url, options, fresh=True)
+        if fs.isdir(path) and not fs.ls(path, detail=False):
+            fs.rmdir(path)
+            report.folders_removed.append(url)
+    return report
+
+
+def undo_step_writes(context: Any, entries: Iterable[Mapping[str, Any]]) -> None:
+    """Undo a rolling-back step's storage writes; log what was done and what was left."""
+    report = undo_writes(entries, storage_options(context))
+    level = "warning" if report.changed_since else "info"
+    context.log("storage_undone", report.to_dict(), level=level)

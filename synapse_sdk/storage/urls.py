@@ -1,0 +1,48 @@
+"""Canonical URLs and fresh filesystems: how storage names what it touches."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import fsspec
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
+
+__all__ = ["canonical_url", "has_folders", "open_url"]
+
+
+def open_url(
+    url: str, options: Mapping[str, Any] | None = None, *, fresh: bool = False
+) -> tuple[fsspec.AbstractFileSystem, str]:
+    """``(filesystem, absolute path)`` for ``url`` (a URL or a local path).
+
+    ``options`` go to fsspec as storage options (``endpoint_url``, ``profile``...). A local
+    path is made absolute against the current folder and normalised (fsspec keeps ``..``
+    as it is). ``fresh`` gives a filesystem of its own, with no listings cache: what a
+    rollback must see is the store as it is now, not as a cached listing remembers it.
+    """
+    extra: dict[str, Any] = dict(options or {})
+    if fresh:
+        extra.update(skip_instance_cache=True, use_listings_cache=False)
+    fs, path = url_to_fs(url, **extra)
+    if isinstance(fs, LocalFileSystem):
+        path = os.path.abspath(path)
+    return fs, path.rstrip("/") or "/"
+
+
+def canonical_url(url: str, options: Mapping[str, Any] | None = None) -> str:
+    """The absolute URL of ``url``, protocol included (``file:///abs/path``, ``s3://b/k``)."""
+    fs, path = open_url(url, options)
+    return str(fs.unstrip_protocol(path))
+
+
+def has_folders(fs: fsspec.AbstractFileSystem) -> bool:
+    """Whether ``fs`` has real folders, that a write must create and a rollback remove.
+
+    Object stores (S3, GCS, Azure) have none: a "folder" there is a key prefix, and
+    removing one could mean removing a bucket.
+    """
+    return isinstance(fs, LocalFileSystem | MemoryFileSystem)

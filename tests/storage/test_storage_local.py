@@ -1,0 +1,155 @@
+"""context.storage on real folders: every write undone exactly, in-process and after kill -9."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pytest
+from support.storage_actions import tree
+
+from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.journal.store import RunJournal
+from synapse_sdk.plugins import PluginHost, run_action
+from synapse_sdk.storage import STORAGE_KEY
+from synapse_sdk.testing import crash_after_step, recording_context
+
+ACTION = "support.storage_actions:StorageAction"
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Path:
+    folder = tmp_path / "target"
+    (folder / "kept").mkdir(parents=True)
+    (folder / "existing.txt").write_text("was here before the run")
+    (folder / "kept" / "old.bin").write_bytes(b"\x01older")
+    return folder
+
+
+@pytest.fixture
+def local_file(tmp_path: Path) -> Path:
+    path = tmp_path / "local.bin"
+    path.write_bytes(os.urandom(3000))
+    return path
+
+
+def run(target: Path, journal: RunJournal, **params: Any) -> Any:
+    ctx, sink = recording_context(job_id=None)
+    result = run_action(
+        ACTION, {"target": str(target), **params}, ctx=ctx, plugins=PluginHost(), journal=journal
+    )
+    return result, sink
+
+
+def test_a_successful_run_leaves_what_it_wrote(
+    target: Path, local_file: Path, tmp_path: Path
+) -> None:
+    run(target, RunJournal(tmp_path / "runs.db"), local_file=str(local_file))
+    assert (target / "new" / "deeper" / "created.bin").read_bytes() == b"\x00created by the run"
+    assert (target / "existing.txt").read_text() == "replaced by the run"
+    assert (target / "new" / "copied.bin").read_bytes() == local_file.read_bytes()
+    assert (target / "streamed.bin").read_bytes() == b"chunk 0\nchunk 1\nchunk 2\n"
+    assert (target / "empty" / "made").is_dir()
+
+
+def test_a_failed_run_undoes_every_write_exactly(
+    target: Path, local_file: Path, tmp_path: Path
+) -> None:
+    before = tree(target)
+    with pytest.raises(StepExecutionError, match="asked to fail"):
+        run(target, RunJournal(tmp_path / "runs.db"), local_file=str(local_file), fail=True)
+    assert tree(target) == before  # created removed, replaced restored, folders gone
+
+
+def test_the_journal_has_each_write_before_and_after_it_happened(
+    target: Path, tmp_path: Path
+) -> None:
+    journal = RunJournal(tmp_path / "runs.db")
+    with pytest.raises(StepExecutionError):
+        run(target, journal, fail=True)
+    [record] = journal.list_runs()
+    run_record = journal.get_run(record.run_id)
+    assert run_record is not None
+    entries = run_record.steps[0].rollback_data[STORAGE_KEY]
+    created = f"file://{target}/new/deeper/created.bin"
+    ops = [(entry["op"], entry["url"]) for entry in entries]
+    assert ops[:4] == [  # every folder the call creates, parent first, before the object
+        ("folder", f"file://{target}/new"),
+        ("folder", f"file://{target}/new/deeper"),
+        ("create", created),
+        ("written", created),
+    ]
+    written = next(e for e in entries if e["op"] == "written" and e["url"] == created)
+    assert written["size"] == len(b"\x00created by the run")
+    replaced = next(e for e in entries if e["op"] == "replace")
+    assert replaced["url"] == f"file://{target}/existing.txt"
+    assert run_record.state == "rolled_back"
+    assert not Path(replaced["backup"]).exists()  # the run is settled: its undo area is gone
+
+
+def test_an_object_changed_since_is_left_in_place_and_reported(
+    target: Path, tmp_path: Path
+) -> None:
+    ctx, sink = recording_context(job_id=None)
+    with pytest.raises(StepExecutionError):
+        run_action(
+            ACTION,
+            {"target": str(target), "tamper": True, "fail": True},
+            ctx=ctx,
+            plugins=PluginHost(),
+            journal=RunJournal(tmp_path / "runs.db"),
+        )
+    assert (target / "streamed.bin").read_bytes() == b"changed by someone else"
+    assert not (target / "new").exists()
+    assert (target / "existing.txt").read_text() == "was here before the run"
+    [undone] = [log for log in sink.logs if log.message == "storage_undone"]
+    assert undone.level == "warning"
+    assert undone.data["changed_since"] == [f"file://{target}/streamed.bin"]
+
+
+def test_relative_urls_are_journalled_absolute(target: Path, tmp_path: Path) -> None:
+    journal = RunJournal(tmp_path / "runs.db")
+    os.chdir(target.parent)
+    try:
+        with pytest.raises(StepExecutionError):
+            run(Path("target"), journal, fail=True)
+    finally:
+        os.chdir(tmp_path)
+    entries = journal.get_run(journal.list_runs()[0].run_id).steps[0].rollback_data[STORAGE_KEY]  # type: ignore[union-attr]
+    assert all(entry["url"].startswith(f"file://{target}/") for entry in entries)
+
+
+def test_a_memory_filesystem_is_undone_too(tmp_path: Path) -> None:
+    memory = fsspec.filesystem("memory")
+    memory.pipe("/bucket/existing.txt", b"was here before the run")
+    with pytest.raises(StepExecutionError):
+        run("memory://bucket", RunJournal(tmp_path / "runs.db"), fail=True)  # type: ignore[arg-type]
+    assert memory.find("/bucket") == ["/bucket/existing.txt"]
+    assert memory.cat("/bucket/existing.txt") == b"was here before the run"
+
+
+def test_kill_9_then_runs_rollback_from_another_folder_undoes_every_write(
+    target: Path, local_file: Path, tmp_path: Path
+) -> None:
+    before = tree(target)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "target").mkdir(parents=True)
+    (elsewhere / "target" / "existing.txt").write_text("someone else's")
+    tests = str(Path(__file__).parents[1])
+    crashed = crash_after_step(
+        ACTION,
+        {"target": "target", "local_file": str(local_file)},
+        "write",
+        cwd=tmp_path,
+        home=tmp_path / "home",
+        env={"PYTHONPATH": tests},
+    )
+    assert tree(target) != before
+    recovered = crashed.roll_back(cwd=elsewhere)
+    assert recovered.returncode == 0, recovered.stderr
+    assert crashed.state() == "rolled_back"
+    assert tree(target) == before
+    assert (elsewhere / "target" / "existing.txt").read_text() == "someone else's"
+    assert not (tmp_path / "home" / "undo" / crashed.run_id).exists()

@@ -1,0 +1,76 @@
+"""An action that writes through ``context.storage``: creates, replaces, copies, and fails.
+
+Params: ``target`` (a URL or a relative/absolute path), ``tamper`` (a later step changes
+one written object, as someone else might), ``fail`` (a last step fails).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from synapse_sdk.plugins import BaseAction
+from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
+from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
+
+
+class StorageParams(ActionParams):
+    target: str
+    local_file: str | None = None
+    tamper: bool = False
+    fail: bool = False
+
+
+class Write(BaseStep[ActionContext]):
+    name = "write"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        target = context.params.target.rstrip("/")
+        storage = context.storage
+        storage.write_bytes(f"{target}/new/deeper/created.bin", b"\x00created by the run")
+        storage.write_text(f"{target}/existing.txt", "replaced by the run")
+        storage.makedirs(f"{target}/empty/made")
+        if context.params.local_file:
+            storage.put_file(context.params.local_file, f"{target}/new/copied.bin")
+        with storage.open(f"{target}/streamed.bin") as file:
+            for index in range(3):
+                file.write(f"chunk {index}\n".encode())
+        return StepResult(success=True)
+
+
+class Tamper(BaseStep[ActionContext]):
+    name = "tamper"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        if context.params.tamper:  # someone else changes an object the run wrote
+            fs = context.storage.fs(context.params.target)
+            with fs.open(f"{context.params.target.rstrip('/')}/streamed.bin", "wb") as file:
+                file.write(b"changed by someone else")
+        return StepResult(success=True)
+
+
+class Finish(BaseStep[ActionContext]):
+    name = "finish"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        if context.params.fail:
+            return StepResult(success=False, error="asked to fail")
+        return StepResult(success=True)
+
+
+class StorageAction(BaseAction[StorageParams]):
+    def setup_steps(self, registry: StepRegistry[Any]) -> None:
+        registry.register(Write())
+        registry.register(Tamper())
+        registry.register(Finish())
+
+
+def tree(folder: Path) -> dict[str, bytes | None]:
+    """Every file (with its bytes) and folder under ``folder``."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes() if path.is_file() else None
+        for path in sorted(folder.rglob("*"))
+    }
