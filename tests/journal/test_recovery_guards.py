@@ -307,16 +307,18 @@ def test_the_action_is_rebuilt_under_its_run_name_with_the_given_plugins(
     assert seen == [("guard-three-steps", plugins)]
 
 
-def test_a_journalled_step_the_plan_does_not_have_is_refused_naming_it(
+def test_journalled_steps_the_plan_does_not_have_are_refused_naming_them(
     journal: RunJournal, action: ModuleType
 ) -> None:
-    run_id = unfinished_run(journal, ("s0", "succeeded", None), ("gone", "succeeded", None))
+    run_id = unfinished_run(
+        journal, ("s0", "succeeded", None), ("gone", "succeeded", None), ("lost", "failed", None)
+    )
 
     with pytest.raises(RecoveryError) as caught:
         rollback_run(journal, run_id, plugins=PluginHost())
 
     assert str(caught.value) == (
-        "the plan of 'guard-three-steps' has no step named gone; install the same plugins "
+        "the plan of 'guard-three-steps' has no step named lost, gone; install the same plugins "
         "(and versions) as the original run, then try again"
     )
     assert action.ROLLBACKS == []
