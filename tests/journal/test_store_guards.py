@@ -8,6 +8,8 @@ trigger added to the journal file, as a full disk or a constraint would refuse i
 from __future__ import annotations
 
 import os
+import resource
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -399,3 +401,37 @@ def test_prune_compacts_the_journal_file(journal: RunJournal) -> None:
     journal.prune(older_than=-60)
 
     assert free_pages(journal.path) == 0  # without VACUUM the deleted pages stay, free
+
+
+def test_a_journal_where_files_cannot_be_created_says_to_check_the_permissions() -> None:
+    path = Path("/sys/runs.db")  # sysfs refuses new files, even to root
+    if not Path("/sys/kernel").is_dir():
+        pytest.skip("needs Linux's /sys")
+
+    with pytest.raises(JournalError) as caught:
+        RunJournal(path)
+
+    assert str(caught.value) == (
+        f"the run journal {path} cannot be written ([Errno 13] Permission denied: '{path}'); "
+        "check the permissions of /sys (or set SYNAPSE_HOME to another folder)"
+    )
+
+
+def test_a_write_the_file_size_limit_refuses_is_reported_as_a_disk_error(
+    journal: RunJournal,
+) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write, not the process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(JournalError) as caught:
+            journal.start_run("demo", {"padding": "x" * 300_000})
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+
+    assert str(caught.value) == (
+        f"the run journal {journal.path} cannot be written (disk I/O error); check the disk "
+        "that holds it, its free space and file-size limits (or set SYNAPSE_HOME to another "
+        "folder)"
+    )
