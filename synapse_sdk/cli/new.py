@@ -8,7 +8,7 @@ import click
 
 from synapse_sdk.cli.common import CliError
 
-__all__ = ["new_group"]
+__all__ = ["new_group", "next_commands"]
 
 
 @click.group("new")
@@ -35,7 +35,13 @@ def new_plugin(name: str, kind: str, directory: Path) -> None:
     """Write a ready-to-install plugin package NAME with one action of KIND.
 
     The package has a pyproject with the entry point, one action with two steps and a
-    test that uses the SDK's pytest fixtures; `pip install -e NAME[test]` then `pytest`.
+    test that uses the SDK's pytest fixtures. Next, in the virtual environment where
+    synapse-sdk is installed (with NAME under --directory when it is not "."):
+
+    \b
+      pip install -e 'NAME[test]'
+      synapse plan NAME
+      pytest NAME
     """
     import synapse_sdk
     from synapse_sdk.scaffold import ScaffoldError, create_plugin
@@ -46,7 +52,11 @@ def new_plugin(name: str, kind: str, directory: Path) -> None:
     except ScaffoldError as exc:
         raise CliError(str(exc)) from exc
     click.echo(f"Created {root}/")
-    click.echo("Next:")
-    click.echo(f"  pip install -e '{root}[test]'")
-    click.echo(f"  synapse plan {name}")
-    click.echo(f"  pytest {root}")
+    click.echo("Next, in the virtual environment where synapse-sdk is installed:")
+    for command in next_commands(name, root):
+        click.echo(f"  {command}")
+
+
+def next_commands(name: str, root: Path) -> list[str]:
+    """What to run after ``synapse new plugin`` (the help text lists the same three)."""
+    return [f"pip install -e '{root}[test]'", f"synapse plan {name}", f"pytest {root}"]

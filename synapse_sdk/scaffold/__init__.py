@@ -15,9 +15,10 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-__all__ = ["KINDS", "ScaffoldError", "create_plugin"]
+__all__ = ["KINDS", "ScaffoldError", "create_plugin", "sdk_requirement"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+_RELEASE = re.compile(r"^(\d+)\.(\d+)")
 
 
 class ScaffoldError(ValueError):
@@ -62,6 +63,23 @@ KINDS: dict[str, _Kind] = {
 }
 
 
+def sdk_requirement(sdk_version: str) -> str:
+    """The requirement a new plugin declares on this SDK: ``synapse-sdk~=MAJOR.MINOR``.
+
+    A range, not a lower bound: the ``synapse-sdk`` on PyPI is another project, with
+    calendar versions (2026.x), and ``synapse-sdk>=0.1`` would let pip install it when this
+    SDK is missing. ``~=0.1`` means ``>=0.1, ==0.*``, which this SDK satisfies and those
+    versions never do.
+    """
+    match = _RELEASE.match(sdk_version)
+    if match is None:
+        raise ScaffoldError(
+            f"cannot read a MAJOR.MINOR release from the SDK version {sdk_version!r}"
+        )
+    major, minor = match.groups()
+    return f"synapse-sdk~={major}.{minor}"
+
+
 def _render(template: str, values: dict[str, str]) -> str:
     text = resources.files(__package__).joinpath("template", template).read_text(encoding="utf-8")
     return Template(text).substitute(values)
@@ -97,7 +115,7 @@ def create_plugin(name: str, kind: str, parent: Path, *, sdk_version: str = "0.1
         "class_name": class_name,
         "kind": kind,
         "kind_title": kind.capitalize(),
-        "sdk_version": sdk_version,
+        "sdk_requirement": sdk_requirement(sdk_version),
         "base_class": spec.base_class,
         "params_base": spec.params_base,
         "context_class": spec.context_class,

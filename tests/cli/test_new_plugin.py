@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,65 @@ def test_unknown_kind_is_bad_usage(synapse: Synapse, tmp_path: Path) -> None:
     result = synapse("new", "plugin", "x", "--kind", "deploy", "--directory", str(tmp_path))
     assert result.returncode == 2
     assert "Invalid value for '--kind'" in result.stderr
+
+
+def test_scaffold_pins_this_sdk_and_never_the_pypi_namesake(tmp_path: Path) -> None:
+    """The synapse-sdk on PyPI is another project (calendar versions, 2026.x): the range a
+    new plugin requires must match this SDK's version and none of that project's."""
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    from synapse_sdk.scaffold import create_plugin
+
+    this_sdk = version("synapse-sdk")
+    root = create_plugin("pinned", "export", tmp_path, sdk_version=this_sdk)
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    (requirement,) = (Requirement(dep) for dep in project["dependencies"])
+    assert requirement.name == "synapse-sdk"
+    assert str(requirement.specifier) == "~=0.1"
+    assert requirement.specifier.contains(this_sdk)
+    for other in ("2026.2.17", "2026.1.0", "2025.12.1", "2027.0.0", "1.0.0"):
+        assert not requirement.specifier.contains(other), other
+    assert "synapse-sdk~=0.1" in (root / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("sdk_version", "expected"),
+    [("0.1.0", "~=0.1"), ("0.3.2", "~=0.3"), ("1.4.0.dev1", "~=1.4")],
+)
+def test_the_pin_follows_the_sdk_version(sdk_version: str, expected: str) -> None:
+    from packaging.specifiers import SpecifierSet
+
+    from synapse_sdk.scaffold import sdk_requirement
+
+    requirement = sdk_requirement(sdk_version)
+    assert requirement == f"synapse-sdk{expected}"
+    assert not SpecifierSet(expected).contains("2026.2.17")
+
+
+def test_help_and_output_give_the_same_next_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`synapse new plugin --help` and the command's last lines list the same commands."""
+    from click.testing import CliRunner
+
+    from synapse_sdk.cli import cli
+
+    runner = CliRunner()
+    help_text = runner.invoke(cli, ["new", "plugin", "--help"]).output
+    description = help_text.split("Options:", 1)[0]  # paragraphs are indented by 2
+    in_help = [line.strip() for line in description.splitlines() if line.startswith("    ")]
+    monkeypatch.chdir(tmp_path)
+    created = runner.invoke(cli, ["new", "plugin", "my-exporter", "--kind", "export"])
+    assert created.exit_code == 0, created.output
+    printed = created.output.splitlines()
+    assert printed[1] == "Next, in the virtual environment where synapse-sdk is installed:"
+    assert [line.strip() for line in printed[2:]] == [
+        command.replace("NAME", "my-exporter") for command in in_help
+    ]
+    assert [line.strip() for line in printed[2:]] == [
+        "pip install -e 'my-exporter[test]'",
+        "synapse plan my-exporter",
+        "pytest my-exporter",
+    ]
