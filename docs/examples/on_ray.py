@@ -1,7 +1,7 @@
 """The same action, run on Ray: a local Ray is started for it (no address given).
 
 Progress reaches the caller's sinks while the run goes on; the result comes back as in a
-local run. Needs the ray extra: ``pip install 'synapse-sdk[ray]'``.
+local run. Needs Ray: the ray extra, ``pip install -e '/path/to/synapse-sdk[ray]'``.
 """
 
 import os

@@ -3,7 +3,7 @@
 Two executors exist. ``local`` (the default) runs the action in this process and fans
 ``context.map`` out over a thread pool. ``ray`` runs the action as a Ray task on a
 cluster and fans ``context.map`` out as Ray tasks; its modules import Ray, so they are
-imported only when a run asks for Ray (``pip install 'synapse-sdk[ray]'``).
+imported only when a run asks for Ray (the ``ray`` extra: ``pip install -e '/path/to/synapse-sdk[ray]'``).
 
 Modules:
     base: the :class:`Executor` protocol and :func:`run_chunk`, what runs on a worker.
@@ -18,6 +18,9 @@ from __future__ import annotations
 EXECUTORS = ("local", "ray")
 """The names ``run_action(executor=...)`` and ``synapse run --executor`` accept."""
 
-RAY_INSTALL_HINT = "Install it with: pip install 'synapse-sdk[ray]'"
+RAY_INSTALL_HINT = (
+    "Install it with: pip install 'ray>=2.40' (or reinstall this SDK from its clone with its "
+    "ray extra: pip install -e '/path/to/synapse-sdk[ray]')"
+)
 
 __all__ = ["EXECUTORS", "RAY_INSTALL_HINT"]

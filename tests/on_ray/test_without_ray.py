@@ -35,7 +35,8 @@ def test_the_ray_executor_without_ray_says_how_to_install_it(
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: the Ray executor needs Ray, which is not installed (No module named 'ray'). "
-        "Install it with: pip install 'synapse-sdk[ray]'"
+        "Install it with: pip install 'ray>=2.40' (or reinstall this SDK from its clone with "
+        "its ray extra: pip install -e '/path/to/synapse-sdk[ray]')"
     )
     assert not (tmp_path / "home" / "runs.db").exists()
     assert not (tmp_path / "prepared.txt").exists()
