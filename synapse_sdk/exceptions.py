@@ -5,6 +5,7 @@ can catch the SDK's errors in one place. The tree::
 
     SynapseError
     ├── StepExecutionError (also RuntimeError)  a step failed; the run was rolled back
+    ├── StepInputError                          a step found its input unusable (exit 2)
     ├── InvalidParamsError (also ValueError)    action params failed validation
     │   └── ParamsTooLargeError                 params too large to journal
     ├── ActionNotFoundError (also LookupError)  no installed action has that name
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SynapseError",
     "StepExecutionError",
+    "StepInputError",
     "InvalidParamsError",
     "ActionNotFoundError",
     "PluginLoadError",
@@ -114,6 +116,17 @@ class StepExecutionError(SynapseError, RuntimeError):
         if self.rollback_errors:
             message += f" ({len(self.rollback_errors)} rollback(s) also failed)"
         super().__init__(message)
+
+
+class StepInputError(SynapseError):
+    """A step found its input unusable: the user's to fix, not a bug in the step.
+
+    Raise it from a step's ``execute`` when what the params point at is wrong (a source
+    that does not exist, a file in the wrong format), with a message that says what to
+    change. The run fails and is rolled back like any failure (the orchestrator raises
+    :class:`StepExecutionError` from it), but ``synapse run`` reports it as bad input:
+    exit 2 with the message and no traceback, as for invalid params.
+    """
 
 
 class InvalidParamsError(SynapseError, ValueError):

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from synapse_sdk.exceptions import StepInputError
 from synapse_sdk.plugins.actions.upload import UPLOAD_STEP, UploadContext, UploadedObject
 from synapse_sdk.plugins.steps import BaseStep, StepResult
 
@@ -31,8 +32,7 @@ class Discover(BaseStep[UploadContext]):
 
     def execute(self, context: UploadContext) -> StepResult:
         source = Path(context.params.source)
-        if not source.is_dir():
-            return StepResult(success=False, error=f"source {source} is not a directory")
+        _check_source(source)
         files, skipped = [], []
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(source).as_posix()
@@ -45,6 +45,14 @@ class Discover(BaseStep[UploadContext]):
         context.files = files
         context.log("discovered", {"files": len(files), "skipped": len(skipped)})
         return StepResult(success=True, data={"files": len(files), "skipped": skipped})
+
+
+def _check_source(source: Path) -> None:
+    """Refuse a source that is missing or not a folder: bad input (exit 2), not a crash."""
+    if not source.exists():
+        raise StepInputError(f"source {source} does not exist; give the folder to upload")
+    if not source.is_dir():
+        raise StepInputError(f"source {source} is not a directory; give the folder to upload")
 
 
 class Validate(BaseStep[UploadContext]):

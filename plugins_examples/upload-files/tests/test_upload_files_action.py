@@ -12,7 +12,7 @@ from typing import Any
 
 import fsspec
 import pytest
-from synapse_sdk.exceptions import InvalidParamsError, StepExecutionError
+from synapse_sdk.exceptions import InvalidParamsError, StepExecutionError, StepInputError
 from synapse_sdk.plugins import hookimpl
 from synapse_sdk.plugins.steps import BaseStep, StepResult
 
@@ -173,6 +173,38 @@ def test_the_real_command_with_the_sample(tmp_path: Path) -> None:
     assert "already exists at the target" in again.stderr
     assert "Traceback" not in again.stderr
     assert len(tree(tmp_path / "upload-output")) == 8
+
+
+@pytest.mark.parametrize(
+    ("is_file", "problem"), [(False, "does not exist"), (True, "is not a directory")]
+)
+def test_a_missing_or_file_source_is_bad_input(
+    synapse_run: Any, tmp_path: Path, is_file: bool, problem: str
+) -> None:
+    source = tmp_path / "source"
+    if is_file:
+        source.write_text("a file, not a folder")
+    with pytest.raises(StepExecutionError) as caught:
+        synapse_run("upload-files", {"source": str(source), "target": str(tmp_path / "out")})
+    assert isinstance(caught.value.__cause__, StepInputError)
+    assert f"source {source} {problem}; give the folder to upload" in str(caught.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_command_exits_2_for_a_missing_source(tmp_path: Path) -> None:
+    params = {"source": str(tmp_path / "nowhere"), "target": "out"}
+    result = subprocess.run(
+        [SYNAPSE, "run", "upload-files", "--params", json.dumps(params)],
+        cwd=tmp_path,
+        env={**os.environ, "SYNAPSE_LOAD_PLUGINS": "", "SYNAPSE_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert f"source {tmp_path / 'nowhere'} does not exist; give the folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_unreadable_files_are_listed_and_nothing_is_written(tmp_path: Path) -> None:
