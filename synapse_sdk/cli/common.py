@@ -20,26 +20,51 @@ import click
 if TYPE_CHECKING:
     from synapse_sdk.journal.store import RunJournal
     from synapse_sdk.plugins.manager import PluginHost
+    from synapse_sdk.plugins.runtime.terminal import TerminalSink
 
 __all__ = [
     "EXIT_FAILED",
+    "EXIT_HANGUP",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_TERMINATED",
     "EXIT_USAGE",
+    "RUN_EXIT_CODES",
     "CliError",
     "load_params",
     "load_plugin_host",
     "open_journal",
     "print_table",
+    "exit_code_lines",
+    "quiet_option",
+    "screen_sink",
+    "verbose_option",
     "warn",
 ]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_HANGUP = 129
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+
+RUN_EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "success",
+    EXIT_FAILED: "the action failed (its steps were rolled back)",
+    EXIT_USAGE: "bad usage, unknown action, invalid params, or bad input (a step raised "
+    "StepInputError)",
+    EXIT_HANGUP: "the terminal closed (SIGHUP; its steps were rolled back)",
+    EXIT_INTERRUPTED: "interrupted by Ctrl-C (its steps were rolled back)",
+    EXIT_TERMINATED: "terminated by SIGTERM (its steps were rolled back)",
+}
+"""Every exit code of ``synapse run`` and what it means: the one source of its help text
+and of the table in docs/cli.md."""
+
+
+def exit_code_lines() -> list[str]:
+    """:data:`RUN_EXIT_CODES` as aligned lines, ``"130  interrupted by Ctrl-C (...)"``."""
+    return [f"{code:<4} {meaning}" for code, meaning in RUN_EXIT_CODES.items()]
 
 
 class CliError(click.ClickException):
@@ -52,6 +77,36 @@ class CliError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         click.secho(f"error: {self.format_message()}", err=True, fg="red")
+
+
+verbose_option = click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also show info logs and metrics, and the full traceback of a crash.",
+)
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, help="Show only the result (and the error, if any)."
+)
+
+
+def screen_sink(
+    title: str, *, verbose: bool = False, without_rollback: frozenset[str] = frozenset()
+) -> TerminalSink:
+    """The terminal renderer every command uses: the same screen for a run and a rollback.
+
+    By default: the progress bar, one line per step, and warnings and errors. ``verbose``
+    adds info logs and metrics. Steps in ``without_rollback`` have no rollback: their
+    rollback lines say "nothing to undo".
+    """
+    from synapse_sdk.plugins.runtime.terminal import TerminalSink
+
+    return TerminalSink(
+        title=title,
+        min_level="info" if verbose else "warning",
+        show_metrics=verbose,
+        without_rollback=without_rollback,
+    )
 
 
 def warn(message: str) -> None:

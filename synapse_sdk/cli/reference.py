@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import click
 
 from synapse_sdk.cli import cli
+from synapse_sdk.cli.common import RUN_EXIT_CODES
 
 __all__ = ["render_reference"]
 
@@ -19,8 +20,9 @@ _HEADER = """# CLI reference
 Generated from `synapse --help` and every subcommand's help by
 `python -m synapse_sdk.cli.reference > docs/cli.md`; a test checks it is up to date.
 
-Exit codes of `synapse run`: 0 success, 1 the action failed (after rollback), 2 bad
-usage, unknown action or invalid params, 130 interrupted (after rollback).
+Exit codes of `synapse run`:
+
+{exit_codes}
 
 Environment: `SYNAPSE_DISABLE_PLUGINS=a,b` skips hook plugins by entry-point name,
 `SYNAPSE_LOAD_PLUGINS=a,b` loads only those (empty: none), `SYNAPSE_STRICT_PLUGINS=1`
@@ -41,9 +43,14 @@ def _walk(
                 yield from _walk(sub, [*path, name], ctx)
 
 
+def _exit_code_table() -> str:
+    rows = [f"| {code} | {meaning} |" for code, meaning in RUN_EXIT_CODES.items()]
+    return "\n".join(["| code | meaning |", "|---|---|", *rows])
+
+
 def render_reference() -> str:
     """The Markdown text of the CLI reference."""
-    sections = [_HEADER]
+    sections = [_HEADER.format(exit_codes=_exit_code_table())]
     for path, text in _walk(cli, ["synapse"], None):
         sections.append(f"## `{' '.join(path)}`\n\n```text\n{text}\n```\n")
     return "\n".join(sections)
