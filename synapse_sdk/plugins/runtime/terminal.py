@@ -7,6 +7,7 @@ module is only imported when a terminal sink is created.
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
 from typing import IO
 
 from rich.console import Console
@@ -41,8 +42,10 @@ class TerminalSink:
 
     Redraws are throttled: rich refreshes the bar from a background thread at most
     ``refresh_per_second`` times a second, and updates between refreshes only change a
-    number. Logs below ``min_level`` are not shown. Writes to stderr by default so that
-    stdout stays free for a command's result.
+    number. Logs below ``min_level`` are not shown, metrics only with ``show_metrics``.
+    A step named in ``without_rollback`` has nothing to undo, and its rollback line says
+    so rather than claiming something was rolled back. Writes to stderr by default so
+    that stdout stays free for a command's result.
     """
 
     def __init__(
@@ -53,11 +56,15 @@ class TerminalSink:
         refresh_per_second: float = 10.0,
         min_level: str = "info",
         title: str = "running",
+        show_metrics: bool = True,
+        without_rollback: Collection[str] = (),
     ) -> None:
         self.console = console or Console(file=stream or sys.stderr)
         self._refresh = refresh_per_second
         self._min_level = _LEVEL_ORDER.get(min_level, 20)
         self._title = title
+        self._show_metrics = show_metrics
+        self._without_rollback = frozenset(without_rollback)
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
@@ -86,7 +93,7 @@ class TerminalSink:
                 return
             if _LEVEL_ORDER.get(event.level, 20) >= self._min_level:
                 self._print(self._log_line(event))
-        elif isinstance(event, MetricsEvent):
+        elif isinstance(event, MetricsEvent) and self._show_metrics:
             values = " ".join(f"{key}={value}" for key, value in event.values.items())
             self._print(Text.assemble(("metrics ", "cyan"), f"{event.step or ''} {values}"))
 
@@ -99,16 +106,22 @@ class TerminalSink:
         if event.status == "started":
             self._update(description=f"{self._title}: {event.step}")
             return
-        line = {
-            "succeeded": Text(f"✓ {event.step}", style="green"),
-            "skipped": Text(f"↷ {event.step} skipped", style="dim"),
-            "failed": Text.assemble((f"✗ {event.step} failed", "bold red"), f": {event.error}"),
-            "rolled_back": Text(f"↺ {event.step} rolled back", style="yellow"),
+        self._print(self._step_line(event))
+
+    def _step_line(self, event: StepEvent) -> Text:
+        step = event.step
+        if event.status == "rolled_back" and step in self._without_rollback:
+            return Text(f"↺ {step}: nothing to undo", style="dim")
+        lines = {
+            "succeeded": Text(f"✓ {step}", style="green"),
+            "skipped": Text(f"↷ {step} skipped", style="dim"),
+            "failed": Text.assemble((f"✗ {step} failed", "bold red"), f": {event.error}"),
+            "rolled_back": Text(f"↺ {step} rolled back", style="yellow"),
             "rollback_failed": Text.assemble(
-                (f"✗ {event.step} rollback failed", "bold red"), f": {event.error}"
+                (f"✗ {step} rollback failed", "bold red"), f": {event.error}"
             ),
-        }[event.status]
-        self._print(line)
+        }
+        return lines[event.status]
 
     @staticmethod
     def _log_line(event: LogEvent) -> Text:
