@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,17 +16,23 @@ from synapse_sdk.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
+    EXIT_USAGE,
     CliError,
+    exit_code_lines,
     load_params,
     load_plugin_host,
     open_journal,
+    quiet_option,
+    screen_sink,
+    verbose_option,
 )
 from synapse_sdk.cli.inspect import json_option, resolve, with_params
 
 if TYPE_CHECKING:
+    from synapse_sdk.exceptions import StepExecutionError
     from synapse_sdk.journal.store import RunJournal
     from synapse_sdk.plugins.actions.base import BaseAction
-    from synapse_sdk.plugins.runtime.sinks import JsonLinesSink, ProgressSink
+    from synapse_sdk.plugins.runtime.sinks import ProgressSink
 
 __all__ = ["run_command"]
 
@@ -36,6 +43,14 @@ class Placement:
 
     executor: str = "local"
     ray_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Verbosity:
+    """``-v`` (logs, metrics, tracebacks too) or ``-q`` (only the result)."""
+
+    verbose: bool = False
+    quiet: bool = False
 
 
 def _placement(executor: str | None, ray_address: str | None) -> Placement:
@@ -62,10 +77,41 @@ def _connect(placement: Placement, env: dict[str, str], announce: bool) -> None:
         raise CliError(str(exc)) from exc
 
 
-def _outcome(
-    action: BaseAction[Any], journal: RunJournal, placement: Placement
-) -> tuple[int, Any, str | None]:
-    """Run ``action`` journalled; return ``(exit code, result, error message)``."""
+@dataclass
+class Outcome:
+    """How a run ended: exit code, result, error message, and the crash behind it if any."""
+
+    code: int
+    result: Any = None
+    error: str | None = None
+    crash: BaseException | None = None
+    run_id: str | None = None
+
+
+def _step_failure(exc: StepExecutionError) -> Outcome:
+    """A failed step as the user should see it: bad input (exit 2), a crash or a failure.
+
+    A crash names the exception's type and where in the plugin it was raised (see
+    :mod:`synapse_sdk.cli.crash`); a step that returned ``success=False`` is shown as
+    its own words.
+    """
+    from synapse_sdk.cli.crash import describe_crash
+    from synapse_sdk.exceptions import StepInputError
+
+    cause = exc.__cause__
+    if isinstance(cause, StepInputError):
+        return Outcome(EXIT_USAGE, error=f"step '{exc.step}' rejected its input: {cause}")
+    if not isinstance(cause, Exception):
+        return Outcome(EXIT_FAILED, error=str(exc))
+    error = f"step '{exc.step}' failed: {describe_crash(cause)}"
+    if exc.rollback_errors:
+        error += f" ({len(exc.rollback_errors)} rollback(s) also failed)"
+    return Outcome(EXIT_FAILED, error=error, crash=cause)
+
+
+def _outcome(action: BaseAction[Any], journal: RunJournal, placement: Placement) -> Outcome:
+    """Run ``action`` journalled; how it ended."""
+    from synapse_sdk.cli.crash import describe_crash
     from synapse_sdk.exceptions import (
         InvalidParamsError,
         PluginHookError,
@@ -80,39 +126,45 @@ def _outcome(
         result = run_journalled(
             action, journal, executor=placement.executor, ray_address=placement.ray_address
         )
-        return EXIT_OK, result, None
+        return Outcome(EXIT_OK, result)
     except InvalidParamsError as exc:  # params too large to journal: nothing ran
         raise CliError(str(exc)) from exc
     except StepExecutionError as exc:
         if isinstance(exc.__cause__, JournalError):
-            return EXIT_FAILED, None, _journal_failure(exc.__cause__, action)
-        code, error = EXIT_FAILED, str(exc)
+            return Outcome(EXIT_FAILED, error=_journal_failure(exc.__cause__, action))
+        outcome = _step_failure(exc)
     except PluginHookError as exc:
-        return EXIT_FAILED, None, str(exc)
+        return Outcome(EXIT_FAILED, error=str(exc))
     except JournalError as exc:
-        return EXIT_FAILED, None, _journal_failure(exc, action)
+        return Outcome(EXIT_FAILED, error=_journal_failure(exc, action))
     except KeyboardInterrupt:
-        code, error = EXIT_INTERRUPTED, "interrupted"
+        outcome = Outcome(EXIT_INTERRUPTED, error="interrupted")
     except RunTerminated as exc:
         code = int(exc.code or EXIT_TERMINATED)
         error = "terminated" if code == EXIT_TERMINATED else "hung up (SIGHUP: the terminal closed)"
+        outcome = Outcome(code, error=error)
     except RunAbandoned as exc:
-        code, error = exc.exit_code, str(exc)
+        outcome = Outcome(exc.exit_code, error=str(exc))
     except SystemExit as exc:  # a step or plugin called sys.exit(): a failure, rolled back
-        code, error = EXIT_FAILED, f"a step or plugin called sys.exit({exc.code!r})"
+        outcome = Outcome(EXIT_FAILED, error=f"a step or plugin called sys.exit({exc.code!r})")
     except Exception as exc:  # an action's own execute() failing is the action failing
-        return EXIT_FAILED, None, f"action '{action.name}' failed: {type(exc).__name__}: {exc}"
+        error = f"action '{action.name}' failed: {describe_crash(exc)}"
+        return Outcome(EXIT_FAILED, error=error, crash=exc)
+    outcome.error = _after_rollback(outcome.error or "failed", action, journal)
+    return outcome
+
+
+def _after_rollback(error: str, action: BaseAction[Any], journal: RunJournal) -> str:
+    """``error`` completed with what became of the run: rolled back, or left to finish."""
     run_id = action.ctx.job_id or ""
     run = journal.get_run(run_id)
     if run is not None and run.state == "needs_rollback":
         return (
-            code,
-            None,
-            f"{error}; the rollback did not finish. Finish it with: synapse runs rollback {run_id}",
+            f"{error}; the rollback did not finish. Finish it with: synapse runs rollback {run_id}"
         )
     if run is None or not run.steps:
-        return code, None, f"{error} before any step ran; nothing was written"
-    return code, None, f"{error}; the steps that ran were rolled back (run {run_id})"
+        return f"{error} before any step ran; nothing was written"
+    return f"{error}; the steps that ran were rolled back (run {run_id})"
 
 
 def _journal_failure(exc: Exception, action: BaseAction[Any]) -> str:
@@ -124,13 +176,17 @@ def _journal_failure(exc: Exception, action: BaseAction[Any]) -> str:
     )
 
 
+SinkFactory = Callable[["BaseAction[Any]"], "ProgressSink"]
+"""Makes the run's sink once the action exists (the terminal's depends on its plan)."""
+
+
 def _execute(
     name: str,
     params_json: str | None,
     params_file: Path | None,
-    sink: ProgressSink,
+    make_sink: SinkFactory,
     placement: Placement,
-) -> tuple[int, Any, str | None, str | None]:
+) -> Outcome:
     from synapse_sdk.exceptions import InvalidParamsError
     from synapse_sdk.plugins.runtime.context import RuntimeContext, quiet_logger
     from synapse_sdk.plugins.runtime.sinks import JsonLinesSink
@@ -138,71 +194,148 @@ def _execute(
     params = load_params(params_json, params_file)
     host = load_plugin_host()
     action_class, resolved = resolve(name)
-    ctx = RuntimeContext(sinks=[sink], logger=quiet_logger())
+    ctx = RuntimeContext(logger=quiet_logger())
     try:
         action = action_class(params, ctx, plugins=host, name=resolved)
     except InvalidParamsError as exc:
         raise CliError(str(exc)) from exc
+    sink = make_sink(action)
+    ctx.add_sink(sink)
     if placement.executor == "ray":
         _connect(placement, ctx.env, announce=not isinstance(sink, JsonLinesSink))
     try:
         with open_journal() as journal:
-            code, result, error = _outcome(action, journal, placement)
-            return code, result, error, ctx.job_id
+            outcome = _outcome(action, journal, placement)
+            outcome.run_id = ctx.job_id
+            return outcome
     finally:
         ctx.close()
 
 
+def _show_error(outcome: Outcome, verbose: bool) -> None:
+    """Print the error line; for a crash, its traceback before it (``-v``) or a hint after."""
+    from synapse_sdk.cli.crash import format_traceback
+
+    if outcome.crash is not None and verbose:
+        click.secho(format_traceback(outcome.crash), err=True, dim=True)
+    click.secho(f"error: {outcome.error}", err=True, fg="red")
+    if outcome.crash is not None and not verbose:
+        click.secho("(run it again with -v to see the traceback)", err=True, dim=True)
+
+
 def _run_json(
-    name: str, params_json: str | None, params_file: Path | None, placement: Placement
+    name: str,
+    params_json: str | None,
+    params_file: Path | None,
+    placement: Placement,
+    verbosity: Verbosity,
 ) -> int:
-    from synapse_sdk.plugins.runtime.sinks import JsonLinesSink
+    from synapse_sdk.plugins.runtime.sinks import JsonLinesSink, NullSink
 
     sink: JsonLinesSink = JsonLinesSink(sys.stdout)
-    run_id = None
+    events = NullSink() if verbosity.quiet else sink
     try:
-        code, result, error, run_id = _execute(name, params_json, params_file, sink, placement)
+        outcome = _execute(name, params_json, params_file, lambda _: events, placement)
     except CliError as exc:
         exc.show()
-        code, result, error = exc.exit_code, None, exc.format_message()
+        outcome = Outcome(exc.exit_code, error=exc.format_message())
     else:
-        if error:
-            click.secho(f"error: {error}", err=True, fg="red")
+        if outcome.error:
+            _show_error(outcome, verbosity.verbose)
     sink.write(
         {
             "event": "result",
-            "success": code == EXIT_OK,
-            "exit_code": code,
-            "run_id": run_id,
-            "result": result,
-            "error": error,
+            "success": outcome.code == EXIT_OK,
+            "exit_code": outcome.code,
+            "run_id": outcome.run_id,
+            "result": outcome.result,
+            "error": outcome.error,
         }
     )
-    return code
+    return outcome.code
+
+
+def _without_rollback(action: BaseAction[Any]) -> frozenset[str]:
+    """The steps of ``action``'s plan that have no rollback (nothing to undo).
+
+    A plan that cannot be built gives none: the run builds it again and reports why.
+    """
+    try:
+        plan = action.plan()
+    except Exception:
+        return frozenset()
+    return frozenset(step.name for step in plan.steps if not step.has_rollback)
+
+
+def _terminal_sink(name: str, verbosity: Verbosity) -> SinkFactory:
+    from synapse_sdk.plugins.runtime.sinks import NullSink
+
+    def make(action: BaseAction[Any]) -> ProgressSink:
+        if verbosity.quiet:
+            return NullSink()
+        skip = _without_rollback(action)
+        return screen_sink(name, verbose=verbosity.verbose, without_rollback=skip)
+
+    return make
 
 
 def _run_terminal(
-    name: str, params_json: str | None, params_file: Path | None, placement: Placement
+    name: str,
+    params_json: str | None,
+    params_file: Path | None,
+    placement: Placement,
+    verbosity: Verbosity,
 ) -> int:
     from synapse_sdk.plugins.runtime.events import dumps
-    from synapse_sdk.plugins.runtime.terminal import TerminalSink
 
     started = time.perf_counter()
-    sink = TerminalSink(title=name)
-    code, result, error, run_id = _execute(name, params_json, params_file, sink, placement)
+    make_sink = _terminal_sink(name, verbosity)
+    outcome = _execute(name, params_json, params_file, make_sink, placement)
     elapsed = time.perf_counter() - started
-    if code == EXIT_OK:
-        click.secho(f"✓ {name} finished in {elapsed:.1f}s (run {run_id})", err=True, fg="green")
-        click.echo(dumps(result))
+    if outcome.code == EXIT_OK:
+        if not verbosity.quiet:
+            done = f"✓ {name} finished in {elapsed:.1f}s (run {outcome.run_id})"
+            click.secho(done, err=True, fg="green")
+        click.echo(dumps(outcome.result))
     else:
-        click.secho(f"error: {error}", err=True, fg="red")
-    return code
+        _show_error(outcome, verbosity.verbose)
+    return outcome.code
 
 
-@click.command("run")
+_HELP = """Run action NAME with the given params.
+
+On a terminal the progress bar and one line per step go to stderr, and the result (JSON)
+to stdout; -v adds the logs, the metrics and the traceback of a crash, -q shows only the
+result. With --json, stdout gets one JSON object per line (each with an "event" key:
+progress, log, metrics, step) and the last line is the result (with -q, only that line).
+
+A step that crashes is reported with the exception's type and the file:line in the
+plugin where it was raised; a step that raises StepInputError is bad input (exit 2).
+
+\b
+Exit codes:
+{exit_codes}
+
+A second Ctrl-C (or signal) while the run is stopping leaves its rollback to
+`synapse runs rollback RUN_ID` (the message says so) and exits at once.
+
+Every run is recorded in the run journal ($SYNAPSE_HOME/runs.db, default
+~/.synapse/runs.db); see `synapse runs`.
+
+With --executor ray the params are checked here, then the action runs as a task on a
+Ray cluster (pip install 'synapse-sdk[ray]'); progress, logs and the journal are
+streamed back live, and Ctrl-C cancels the remote run and waits for its rollback.
+"""
+
+
+@click.command(
+    "run", help=_HELP.format(exit_codes="\n".join(f"  {line}" for line in exit_code_lines()))
+)
 @click.argument("name")
 @with_params
 @json_option
+@verbose_option
+@quiet_option
 @click.option(
     "--executor",
     type=click.Choice(["local", "ray"]),
@@ -221,34 +354,14 @@ def run_command(
     params_json: str | None,
     params_file: Path | None,
     as_json: bool,
+    verbose: bool,
+    quiet: bool,
     executor: str | None,
     ray_address: str | None,
 ) -> None:
-    """Run action NAME with the given params.
-
-    On a terminal a live progress bar and the logs go to stderr and the result (JSON) to
-    stdout. With --json, stdout gets one JSON object per line (each with an "event" key:
-    progress, log, metrics, step) and the last line is the result.
-
-    \b
-    Exit codes:
-      0    success
-      1    the action failed (its steps were rolled back)
-      2    bad usage, unknown action or invalid params
-      129  the terminal closed (SIGHUP; its steps were rolled back)
-      130  interrupted by Ctrl-C (its steps were rolled back)
-      143  terminated by SIGTERM (its steps were rolled back)
-
-    A second Ctrl-C (or signal) while the run is stopping leaves its rollback to
-    `synapse runs rollback RUN_ID` (the message says so) and exits at once.
-
-    Every run is recorded in the run journal ($SYNAPSE_HOME/runs.db, default
-    ~/.synapse/runs.db); see `synapse runs`.
-
-    With --executor ray the params are checked here, then the action runs as a task on a
-    Ray cluster (pip install 'synapse-sdk[ray]'); progress, logs and the journal are
-    streamed back live, and Ctrl-C cancels the remote run and waits for its rollback.
-    """
+    """``synapse run``; its help is :data:`_HELP`, built with the exit-code table."""
+    if verbose and quiet:
+        raise CliError("give either -v/--verbose or -q/--quiet, not both")
     placement = _placement(executor, ray_address)
     runner = _run_json if as_json else _run_terminal
-    sys.exit(runner(name, params_json, params_file, placement))
+    sys.exit(runner(name, params_json, params_file, placement, Verbosity(verbose, quiet)))

@@ -85,8 +85,9 @@ def test_run_failure_on_a_terminal_mode_shows_rollback(
     assert result.returncode == 1
     assert not target.exists()
     assert "copy_rolled_back" in result.stderr
-    expected = "error: step 'stamped_copy' failed: disk full (simulated); the steps that ran were"
-    assert f"{expected} rolled back" in result.stderr
+    assert "error: step 'stamped_copy' failed: OSError: disk full (simulated) (at " in result.stderr
+    assert "demo_actions.py:" in result.stderr
+    assert "in execute); the steps that ran were rolled back" in result.stderr
     assert result.stdout == ""
 
 
