@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,11 +18,17 @@ from synapse_sdk.cli.common import (
     load_plugin_host,
     open_journal,
     print_table,
+    screen_sink,
+    verbose_option,
 )
 from synapse_sdk.cli.inspect import json_option
 
 if TYPE_CHECKING:
-    from synapse_sdk.journal.store import RunRecord
+    from synapse_sdk.journal.store import RunJournal, RunRecord
+    from synapse_sdk.plugins.manager import PluginHost
+    from synapse_sdk.plugins.runtime.context import RuntimeContext
+    from synapse_sdk.plugins.runtime.events import Event, StepStatus
+    from synapse_sdk.plugins.runtime.sinks import ProgressSink
 
 __all__ = ["runs_group"]
 
@@ -73,9 +80,14 @@ def list_runs(limit: int, as_json: bool) -> None:
 
 @runs_group.command("show")
 @click.argument("run_id")
+@click.option("--full", is_flag=True, help="Show every step's rollback data in full.")
 @json_option
-def show_run(run_id: str, as_json: bool) -> None:
-    """One run with the state and rollback data of each step."""
+def show_run(run_id: str, full: bool, as_json: bool) -> None:
+    """One run with the state and rollback data of each step.
+
+    By default each step's rollback data is summarised: per key, how many items it holds
+    and the first few. --full prints it all; --json prints the whole record for scripts.
+    """
     with open_journal() as journal:
         run = journal.get_run(run_id)
     if run is None:
@@ -89,7 +101,26 @@ def show_run(run_id: str, as_json: bool) -> None:
         click.echo(f"error: {run.error}")
     if run.needs_rollback:
         click.echo(f"finish it with: synapse runs rollback {run.run_id}")
-    click.echo(f"params: {json.dumps(run.params)}")
+    click.echo(f"params: {_shown(run.params, full, limit=_SHORT_PARAMS)}")
+    _print_steps(run, json.dumps if full else _counts)
+    if not full:
+        _print_samples(run)
+
+
+def _print_samples(run: RunRecord) -> None:
+    """The first items of each step's rollback data, below the steps' table."""
+    for step in run.steps:
+        if step.rollback_data:
+            click.echo(f"\nrollback data of {step.name}:")
+            for line in _first_items(step.rollback_data):
+                click.echo(f"  {line}")
+    if any(step.rollback_data for step in run.steps):
+        click.echo(
+            f"\n(first {SHOWN_ITEMS} items of each; all: synapse runs show {run.run_id} --full)"
+        )
+
+
+def _print_steps(run: RunRecord, rollback_data: Callable[[dict[str, Any]], str]) -> None:
     print_table(
         ["#", "STEP", "STATE", "ROLLBACK DATA", "ERROR"],
         [
@@ -97,12 +128,53 @@ def show_run(run_id: str, as_json: bool) -> None:
                 step.position + 1,
                 step.name,
                 step.state,
-                json.dumps(step.rollback_data),
+                rollback_data(step.rollback_data) if step.rollback_data else "-",
                 step.error or "",
             ]
             for step in run.steps
         ],
     )
+
+
+SHOWN_ITEMS = 3
+"""How many items of each rollback-data list or object ``runs show`` prints without --full."""
+
+_SHORT = 96
+"""Longest rollback-data item ``runs show`` prints without --full (in characters)."""
+
+_SHORT_PARAMS = 300
+"""Longest params ``runs show`` prints without --full (in characters)."""
+
+
+def _shown(value: object, full: bool = False, limit: int = _SHORT) -> str:
+    """``value`` as JSON; cut to ``limit`` characters unless ``full``."""
+    text = json.dumps(value)
+    return text if full or len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _counts(rollback_data: dict[str, Any]) -> str:
+    """``folders: 1, written: 1204``: how many items each key holds (1 for a plain value)."""
+    return ", ".join(f"{key}: {_size(value)}" for key, value in rollback_data.items())
+
+
+def _size(value: object) -> int:
+    return len(value) if isinstance(value, list | dict) else 1
+
+
+def _first_items(rollback_data: dict[str, Any]) -> list[str]:
+    """Per key, its size and first :data:`SHOWN_ITEMS` items, one line each."""
+    lines = []
+    for key, value in rollback_data.items():
+        if not isinstance(value, list | dict):
+            lines.append(f"{key}: {_shown(value)}")
+            continue
+        items = [{k: v} for k, v in value.items()] if isinstance(value, dict) else value
+        noun = "key" if isinstance(value, dict) else "item"
+        lines.append(f"{key}: {len(items)} {noun}{'' if len(items) == 1 else 's'}")
+        lines += [f"  {_shown(item)}" for item in items[:SHOWN_ITEMS]]
+        if len(items) > SHOWN_ITEMS:
+            lines.append(f"  ... and {len(items) - SHOWN_ITEMS} more")
+    return lines
 
 
 @runs_group.command("rollback")
@@ -113,11 +185,14 @@ def show_run(run_id: str, as_json: bool) -> None:
     help="JSON params overriding the journalled ones (needed for secret fields).",
 )
 @json_option
-def rollback(run_id: str, params_file: Path | None, as_json: bool) -> None:
+@verbose_option
+def rollback(run_id: str, params_file: Path | None, as_json: bool, verbose: bool) -> None:
     """Roll back a run left unfinished by a crash, from the journal.
 
     Every step that ran and is not undone yet is rolled back in reverse order with the
     rollback data the journal holds. Safe to repeat: steps already rolled back are skipped.
+    Shown as `synapse run` shows a rollback: one line per step, warnings and errors (-v:
+    every log).
     """
     from synapse_sdk.exceptions import (
         ActionNotFoundError,
@@ -132,8 +207,9 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool) -> None:
     params = load_params(None, params_file)
     host = load_plugin_host()
     with open_journal() as journal:
+        ctx = _rollback_screen(journal, run_id, host, verbose=verbose and not as_json)
         try:
-            run = rollback_run(journal, run_id, plugins=host, params=params)
+            run = rollback_run(journal, run_id, plugins=host, ctx=ctx, params=params)
         except (
             RecoveryError,
             RunInUseError,
@@ -147,14 +223,74 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool) -> None:
                 f"interrupted; run 'synapse runs rollback {run_id}' again to finish",
                 exit_code=_interrupt_exit_code(exc),
             ) from exc
+        finally:
+            ctx.close()
     if as_json:
         click.echo(json.dumps({"run_id": run.run_id, "action": run.action, "state": run.state}))
     else:
-        undone = ", ".join(step.name for step in run.steps if step.state == "rolled_back")
-        summary = f"run {run.run_id} ({run.action}): {run.state}"
-        click.echo(f"{summary}; rolled back: {undone or 'nothing'}")
+        click.echo(f"run {run.run_id} ({run.action}): {run.state}")
     if run.state != "rolled_back":
         raise SystemExit(EXIT_FAILED)
+
+
+class _RollbackLines:
+    """Shows a journalled rollback as ``synapse run`` shows one: a line per step.
+
+    Recovery reports each step's rollback as a log event (``rolled_back``,
+    ``rollback_failed``); they become the step events the terminal renders, and every
+    other event goes through unchanged.
+    """
+
+    def __init__(self, screen: ProgressSink) -> None:
+        self._screen = screen
+
+    def emit(self, event: Event) -> None:
+        from synapse_sdk.plugins.runtime.events import LogEvent, StepEvent
+
+        if isinstance(event, LogEvent) and event.step:
+            status: StepStatus | None = None
+            if event.message == "rolled_back":
+                status = "rolled_back"
+            elif event.message == "rollback_failed":
+                status = "rollback_failed"
+            if status is not None:
+                error = event.data.get("error")
+                event = StepEvent(event.step, status, str(error) if error else None)
+        self._screen.emit(event)
+
+    def close(self) -> None:
+        self._screen.close()
+
+
+def _rollback_screen(
+    journal: RunJournal, run_id: str, host: PluginHost, *, verbose: bool
+) -> RuntimeContext:
+    """The runtime context of a rollback: its logs on the terminal, as in ``synapse run``."""
+    from synapse_sdk.plugins.runtime.context import RuntimeContext, quiet_logger
+
+    run = journal.get_run(run_id)
+    title = run.action if run is not None else run_id
+    skip = _without_rollback(run, host) if run is not None else frozenset()
+    screen = screen_sink(title, verbose=verbose, without_rollback=skip)
+    return RuntimeContext(sinks=[_RollbackLines(screen)], logger=quiet_logger())
+
+
+def _without_rollback(run: RunRecord, host: PluginHost) -> frozenset[str]:
+    """The steps of ``run``'s plan that have no rollback; none if it cannot be planned.
+
+    Planned from the journalled params without validating them (secrets are redacted
+    there): a plan's steps do not depend on secret values. Recovery plans the run again
+    itself and reports any error.
+    """
+    from synapse_sdk.plugins.catalog import resolve_action
+
+    try:
+        action_class, _ = resolve_action(run.target or run.action)
+        action = action_class.for_planning(run.params, plugins=host, name=run.action)
+        plan = action.plan()
+    except Exception:
+        return frozenset()
+    return frozenset(step.name for step in plan.steps if not step.has_rollback)
 
 
 def _interrupt_exit_code(exc: BaseException) -> int:
