@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def actions_group() -> None:
 @actions_group.command("list")
 @json_option
 def list_actions(as_json: bool) -> None:
-    """Every installed action: name, kind, distribution, version (broken ones too)."""
+    """Every installed action: name, kind, distribution, version, description (broken too)."""
     from synapse_sdk.plugins.catalog import discover_actions
 
     entries = discover_actions()
@@ -63,6 +64,7 @@ def list_actions(as_json: bool) -> None:
                 "distribution": entry.distribution,
                 "version": entry.version,
                 "error": entry.error,
+                "description": _summary_line(entry.action_class),
             }
             for entry in entries
         ]
@@ -72,7 +74,7 @@ def list_actions(as_json: bool) -> None:
         click.echo("No actions installed. Install a plugin package that provides some.")
         return
     print_table(
-        ["NAME", "KIND", "DISTRIBUTION", "VERSION", "STATUS"],
+        ["NAME", "KIND", "DISTRIBUTION", "VERSION", "STATUS", "DESCRIPTION"],
         [
             [
                 entry.name,
@@ -80,18 +82,46 @@ def list_actions(as_json: bool) -> None:
                 entry.distribution or "-",
                 entry.version or "-",
                 f"broken: {entry.error}" if entry.error else "ok",
+                _summary_line(entry.action_class),
             ]
             for entry in entries
         ],
     )
 
 
+def _summary_line(action_class: type | None) -> str:
+    """The first line of the action class's own docstring (not one it inherits)."""
+    doc = action_class.__dict__.get("__doc__") if action_class is not None else None
+    return inspect.cleandoc(doc).partition("\n")[0] if doc else ""
+
+
 @actions_group.command("schema")
 @click.argument("name")
-def action_schema(name: str) -> None:
-    """Print the JSON schema of action NAME's params."""
-    action_class, _ = resolve(name)
-    click.echo(json.dumps(action_class.params_model.model_json_schema(), indent=2))
+@click.option("--json", "as_json", is_flag=True, help="Print the params' JSON Schema.")
+def action_schema(name: str, as_json: bool) -> None:
+    """Show the params of action NAME: type, required, default and description of each.
+
+    Secret fields (never kept in the journal or the logs) say so in their type.
+    """
+    from synapse_sdk.cli.params_table import param_rows
+
+    action_class, resolved = resolve(name)
+    schema = action_class.params_model.model_json_schema()
+    if as_json:
+        click.echo(json.dumps(schema, indent=2))
+        return
+    rows = param_rows(schema)
+    if not rows:
+        click.echo(f"Action '{resolved}' takes no params.")
+        return
+    click.echo(f"Params of '{resolved}' ({action_class.kind}):")
+    print_table(
+        ["FIELD", "TYPE", "REQUIRED", "DEFAULT", "DESCRIPTION"],
+        [
+            [row.field, row.type, "yes" if row.required else "no", row.default, row.description]
+            for row in rows
+        ],
+    )
 
 
 @click.group("plugins")

@@ -26,7 +26,7 @@ def test_actions_list_one_row_per_action_names_in_full(synapse: Synapse) -> None
     result = synapse("actions", "list")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "KIND", "DISTRIBUTION", "VERSION", "STATUS"]
+    assert lines[0].split() == ["NAME", "KIND", "DISTRIBUTION", "VERSION", "STATUS", "DESCRIPTION"]
     rows = {line.split()[0]: line.split() for line in lines[1:]}
     assert rows["demo-upload"][:5] == ["demo-upload", "upload", "demo-actions", "1.2.0", "ok"]
     assert rows["demo-simple"][1] == "other"
@@ -45,8 +45,8 @@ def test_actions_list_json(synapse: Synapse) -> None:
     assert entries["demo-broken"]["error"]
 
 
-def test_actions_schema(synapse: Synapse) -> None:
-    result = synapse("actions", "schema", "demo-upload")
+def test_actions_schema_json(synapse: Synapse) -> None:
+    result = synapse("actions", "schema", "demo-upload", "--json")
     assert result.returncode == 0, result.stderr
     schema = json.loads(result.stdout)
     assert set(schema["required"]) == {"source", "target"}
