@@ -435,3 +435,106 @@ def test_a_write_the_file_size_limit_refuses_is_reported_as_a_disk_error(
         "that holds it, its free space and file-size limits (or set SYNAPSE_HOME to another "
         "folder)"
     )
+
+
+def test_appended_items_read_back_in_order_under_their_key(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.record(run_id, "upload", "bucket", "b")
+    for name in ("c.jpg", "a.jpg", "b.jpg"):
+        journal.append(run_id, "upload", "written", name)
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert run.steps[0].rollback_data == {"bucket": "b", "written": ["c.jpg", "a.jpg", "b.jpg"]}
+
+
+def test_appended_items_go_to_their_own_step_and_key(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.step_started(run_id, 1, "index")
+    journal.append(run_id, "upload", "written", {"path": "a.jpg", "size": 3})
+    journal.append(run_id, "index", "rows", 7)
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert {step.name: step.rollback_data for step in run.steps} == {
+        "upload": {"written": [{"path": "a.jpg", "size": 3}]},
+        "index": {"rows": [7]},
+    }
+
+
+def test_an_appended_item_that_is_not_json_is_refused_naming_the_step(
+    journal: RunJournal,
+) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+
+    with pytest.raises(JournalError, match="rollback_data of step 'upload' cannot be journalled"):
+        journal.append(run_id, "upload", "written", object())
+
+
+def test_items_appended_for_a_step_the_journal_has_no_row_for_are_not_read(
+    journal: RunJournal,
+) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.append(run_id, "never-started", "written", "a.jpg")
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert [(step.name, step.rollback_data) for step in run.steps] == [("upload", {})]
+
+
+def test_items_appended_under_an_undecodable_file_name_are_read_back(journal: RunJournal) -> None:
+    name = "upload-\udcff"  # a step named after a file name that is not UTF-8
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, name)
+    journal.append(run_id, name, "dir-\udcfe", "a.jpg")
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert run.steps[0].rollback_data == {"dir-\\udcfe": ["a.jpg"]}
+
+
+def test_a_damaged_appended_item_names_the_run_and_the_way_out(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.append(run_id, "upload", "written", "a.jpg")
+    db = sqlite3.connect(journal.path)
+    db.execute("UPDATE appended SET item = '[not json'")
+    db.commit()
+    db.close()
+
+    with pytest.raises(JournalError, match=f"run {run_id} in the run journal .* is damaged"):
+        journal.get_run(run_id)
+
+
+def test_appended_items_that_cannot_be_read_are_reported_naming_the_journal(
+    journal: RunJournal,
+) -> None:
+    run_id = journal.start_run("demo", {})
+    db = sqlite3.connect(journal.path)
+    db.execute("DROP TABLE appended")
+    db.commit()
+    db.close()
+
+    with pytest.raises(JournalError) as caught:
+        journal.get_run(run_id)
+
+    assert (
+        str(caught.value) == f"cannot use the run journal {journal.path}: no such table: appended"
+    )
+
+
+def test_prune_deletes_the_items_appended_for_the_runs_it_deletes(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.append(run_id, "upload", "written", "a.jpg")
+    journal.end_run(run_id, "succeeded")
+
+    journal.prune(older_than=-60)
+
+    db = sqlite3.connect(journal.path)
+    assert db.execute("SELECT COUNT(*) FROM appended").fetchone() == (0,)
+    db.close()
