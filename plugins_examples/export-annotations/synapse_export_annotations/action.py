@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
-from pydantic import Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 from synapse_sdk.plugins import BaseExportAction, ExportParams
 from synapse_sdk.plugins.actions.export import ExportContext
 from synapse_sdk.plugins.steps import StepRegistry
@@ -19,20 +17,6 @@ class ExportAnnotationsParams(ExportParams):
     formats: list[Literal["coco", "yolo"]] = Field(
         default_factory=lambda: ["coco", "yolo"], min_length=1, description="Formats to write."
     )
-
-    @field_validator("output_uri")
-    @classmethod
-    def _local_output(cls, uri: str) -> str:
-        """This example writes with the local file system: a path or a file:// URL."""
-        scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)(::|://)", uri)
-        if (scheme and scheme.group(1).lower() != "file") or "::" in uri:
-            raise PydanticCustomError(
-                "output_uri",
-                "'{uri}' is not a local folder: export-annotations writes to a local path "
-                "or a file:// URL (export locally, then upload with upload-files)",
-                {"uri": uri},
-            )
-        return uri
 
 
 class ExportAnnotationsAction(BaseExportAction[ExportAnnotationsParams]):

@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pytest
-from synapse_sdk.exceptions import InvalidParamsError, StepExecutionError
+from synapse_sdk.exceptions import StepExecutionError
 from synapse_sdk.plugins import hookimpl
 from synapse_sdk.plugins.steps import BaseStep, StepResult
+from synapse_sdk.storage import STORAGE_KEY
 from synapse_sdk.testing import crash_after_step
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_dataset"
@@ -142,14 +144,18 @@ def test_journalled_paths_are_absolute(
     with pytest.raises(StepExecutionError, match="publishing failed"):
         synapse_run("export-annotations", {"dataset": str(SAMPLE), "output_uri": "x/../export"})
     run = synapse_journal.get_run(synapse_journal.list_runs()[0].run_id)
-    data = {step.name: step.rollback_data for step in run.steps if step.rollback_data}
-    assert data["coco"] == {
-        "files": [f"{tmp_path}/export/coco/annotations.json"],
-        "folders": [f"{tmp_path}/export", f"{tmp_path}/export/coco"],
-    }
-    assert data["yolo"]["folders"] == [f"{tmp_path}/export/yolo", f"{tmp_path}/export/yolo/labels"]
-    assert f"{tmp_path}/export/yolo/labels/img1.txt" in data["yolo"]["files"]
-    assert all(path.startswith(f"{tmp_path}/export/yolo/") for path in data["yolo"]["files"])
+    data = {step.name: step.rollback_data[STORAGE_KEY] for step in run.steps if step.rollback_data}
+    export = f"file://{tmp_path}/export"
+    assert [(entry["op"], entry["url"]) for entry in data["coco"]] == [
+        ("folder", export),
+        ("folder", f"{export}/coco"),
+        ("create", f"{export}/coco/annotations.json"),
+        ("written", f"{export}/coco/annotations.json"),
+    ]
+    yolo = {(entry["op"], entry["url"]) for entry in data["yolo"]}
+    assert ("folder", f"{export}/yolo/labels") in yolo
+    assert ("create", f"{export}/yolo/labels/img1.txt") in yolo
+    assert all(url.startswith(f"{export}/yolo") for _, url in yolo)
     assert not (tmp_path / "export").exists()
 
 
@@ -230,14 +236,39 @@ def test_labels_in_subfolders_stay_in_labels(
     assert "yolo/labels/sub/x.txt" in files(out)
 
 
-@pytest.mark.parametrize("uri", ["memory://export", "s3://bucket/export", "simplecache::x"])
-def test_output_uri_must_be_local(
-    synapse_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uri: str
+def test_an_fsspec_output_is_written_and_undone_there(
+    synapse_run: Any, synapse_host: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(InvalidParamsError, match=r"output_uri: .* is not a local folder"):
-        synapse_run("export-annotations", {"dataset": str(SAMPLE), "output_uri": uri})
-    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("synapse-")] == []
+    memory = fsspec.filesystem("memory")
+    memory.pipe("/shared/other.txt", b"not the run's")
+    synapse_run("export-annotations", {"dataset": str(SAMPLE), "output_uri": "memory://shared/ok"})
+    assert "/shared/ok/coco/annotations.json" in memory.find("/shared/ok")
+    synapse_host.register(FailAfterCheck(), "fail-after-check")
+    with pytest.raises(StepExecutionError, match="publishing failed"):
+        synapse_run(
+            "export-annotations", {"dataset": str(SAMPLE), "output_uri": "memory://shared/x"}
+        )
+    assert not memory.exists("/shared/x")
+    assert memory.cat("/shared/other.txt") == b"not the run's"
+    local = [path.name for path in tmp_path.iterdir() if not path.name.startswith("synapse-")]
+    assert local == []  # nothing written locally (no './memory:/...')
+
+
+def test_an_overwrite_is_restored_on_rollback(
+    synapse_run: Any, synapse_host: Any, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    synapse_run("export-annotations", {"dataset": str(SAMPLE), "output_uri": str(out)})
+    (out / "coco" / "annotations.json").write_text("an earlier export")
+    before = {name: (out / name).read_bytes() for name in files(out)}
+    synapse_host.register(FailAfterCheck(), "fail-after-check")
+    with pytest.raises(StepExecutionError, match="publishing failed"):
+        synapse_run(
+            "export-annotations",
+            {"dataset": str(SAMPLE), "output_uri": str(out), "overwrite": True},
+        )
+    assert {name: (out / name).read_bytes() for name in files(out)} == before
 
 
 def test_a_file_url_is_a_local_folder(synapse_run: Any, tmp_path: Path) -> None:
