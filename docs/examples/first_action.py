@@ -1,6 +1,8 @@
-"""Your first action: two steps, one with a rollback. Run: python docs/examples/first_action.py"""
+"""Your first action: two steps, the second writing through context.storage.
 
-from pathlib import Path
+Run: python docs/examples/first_action.py
+"""
+
 from tempfile import mkdtemp
 
 from synapse_sdk.plugins import BaseExportAction, ExportParams, run_action
@@ -26,18 +28,12 @@ class Write(BaseStep[ExportContext]):
     progress_weight = 0.8
 
     def execute(self, context: ExportContext) -> StepResult:
-        out = Path(context.params.output_uri)
-        out.mkdir(parents=True, exist_ok=True)
+        out = context.params.output_uri
         for index, line in enumerate(context.items, start=1):
-            path = out / f"greeting-{index}.txt"
-            path.write_text(line)
-            context.written.append(str(path))
+            # context.storage journals the write; the SDK undoes it on rollback.
+            context.storage.write_text(f"{out}/greeting-{index}.txt", line)
             context.set_progress(index, len(context.items))
         return StepResult(success=True)
-
-    def rollback(self, context: ExportContext, result: StepResult) -> None:
-        for path in context.written:  # undo exactly what this run wrote
-            Path(path).unlink(missing_ok=True)
 
 
 class Greet(BaseExportAction[GreetParams]):

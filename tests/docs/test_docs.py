@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from synapse_sdk.plugins import hookspecs
+from synapse_sdk.testing import crash_after_step
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "docs" / "examples").glob("*.py"))
@@ -87,6 +88,33 @@ def test_readme_first_action_runs(tmp_path: Path) -> None:
         "greeting-1.txt",
         "greeting-2.txt",
     ]
+
+
+def test_readme_first_action_is_undone_after_kill_9_by_runs_rollback(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Your first action in 30 lines", 1)[1].split("```python\n", 1)[1]
+    module = block.split("```", 1)[0].split("\nprint(", 1)[0]  # the action, not the run
+    (tmp_path / "first_action_readme.py").write_text(module, encoding="utf-8")
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    (elsewhere / "greetings").mkdir(parents=True)
+    (elsewhere / "greetings" / "greeting-1.txt").write_text("someone else's")
+    crashed = crash_after_step(
+        "first_action_readme:Greet",
+        {"names": ["Ada", "Alan"], "output_uri": "greetings"},
+        "write",
+        cwd=here,
+        home=tmp_path / "home",
+        env={"PYTHONPATH": str(tmp_path)},
+    )
+    assert sorted(path.name for path in (here / "greetings").iterdir()) == [
+        "greeting-1.txt",
+        "greeting-2.txt",
+    ]
+    recovered = crashed.roll_back(cwd=elsewhere)
+    assert recovered.returncode == 0, recovered.stderr
+    assert crashed.state() == "rolled_back"
+    assert list(here.iterdir()) == []
+    assert (elsewhere / "greetings" / "greeting-1.txt").read_text() == "someone else's"
 
 
 def test_readme_commands_match_ci() -> None:
