@@ -4,6 +4,8 @@ Real actions whose params hold ``list[SecretStr]``, ``dict[str, SecretStr]`` and
 models with secret fields run through ``run_action`` with a journal in a temporary folder;
 no secret may appear anywhere in the journal's files or in the JSON lines of the run.
 ``secret_paths`` and ``deep_merge`` are tested directly, with hypothesis properties.
+The ``storage_options`` of the upload, export and train params (a plain ``dict`` for
+fsspec) are redacted by key name: ``key``, ``secret``, ``*_token``...
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from pydantic import BaseModel, SecretStr, field_serializer
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import PluginHost, run_action
 from synapse_sdk.plugins.actions.base import ActionContext, ActionParams, BaseAction
+from synapse_sdk.plugins.actions.export import BaseExportAction, ExportParams
+from synapse_sdk.plugins.actions.train import BaseTrainAction, TrainParams
+from synapse_sdk.plugins.actions.upload import BaseUploadAction, UploadParams
 from synapse_sdk.plugins.runtime.context import RuntimeContext, quiet_logger
 from synapse_sdk.plugins.runtime.events import REDACTED, dumps
-from synapse_sdk.plugins.runtime.secrets import deep_merge, redact, secret_paths
+from synapse_sdk.plugins.runtime.secrets import deep_merge, is_secret_name, redact, secret_paths
 from synapse_sdk.plugins.runtime.sinks import JsonLinesSink
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
 
@@ -293,3 +298,154 @@ def test_secret_paths_lists_exactly_the_redacted_values(tree: dict[str, Any]) ->
 def test_redact_matches_model_dump_apart_from_secrets(model: type[BaseModel]) -> None:
     item = model(name="n", key=SecretStr("secret"))
     assert redact(item) == {"name": "n", "key": REDACTED}
+
+
+# -- storage_options: a plain dict, redacted by key name ----------------------------------
+
+OPTION_SECRETS: dict[str, Any] = {
+    "key": "AKIAOPT1A2B3C4",
+    "secret": "opt-sec-D5E6F7",
+    "client_kwargs": {"aws_secret_access_key": "opt-sak-G8H9", "aws_session_token": "opt-st-J1"},
+    "account_key": "opt-ak-K2L3",
+    "SAS_Token": "opt-sas-M4N5",
+    "credentials": {"type": "service_account", "private_key": "opt-pk-P6Q7"},
+}
+OPTION_SECRET_VALUES = [
+    "AKIAOPT1A2B3C4",
+    "opt-sec-D5E6F7",
+    "opt-sak-G8H9",
+    "opt-st-J1",
+    "opt-ak-K2L3",
+    "opt-sas-M4N5",
+    "opt-pk-P6Q7",
+]
+STORAGE_OPTIONS: dict[str, Any] = {
+    "endpoint_url": "http://127.0.0.1:9000",
+    "profile": "ci",
+    **OPTION_SECRETS,
+    "client_kwargs": {"region_name": "eu-west-1", **OPTION_SECRETS["client_kwargs"]},
+}
+REDACTED_OPTIONS = {
+    "endpoint_url": "http://127.0.0.1:9000",
+    "profile": "ci",
+    "key": REDACTED,
+    "secret": REDACTED,
+    "client_kwargs": {
+        "region_name": "eu-west-1",
+        "aws_secret_access_key": REDACTED,
+        "aws_session_token": REDACTED,
+    },
+    "account_key": REDACTED,
+    "SAS_Token": REDACTED,
+    "credentials": REDACTED,
+}
+OPTION_PATHS = [
+    "storage_options.key",
+    "storage_options.secret",
+    "storage_options.client_kwargs.aws_secret_access_key",
+    "storage_options.client_kwargs.aws_session_token",
+    "storage_options.account_key",
+    "storage_options.SAS_Token",
+    "storage_options.credentials",
+]
+
+
+class LogStoreParams(BaseStep[ActionContext]):
+    """Logs the params model, as a careless step might."""
+
+    name = "log_params"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        context.log("using", {"params": context.params})
+        return StepResult(success=True)
+
+
+class StoreUpload(BaseUploadAction[UploadParams]):
+    def setup_steps(self, registry: StepRegistry[ActionContext]) -> None:
+        registry.register(LogStoreParams())
+
+
+class StoreExport(BaseExportAction[ExportParams]):
+    def setup_steps(self, registry: StepRegistry[ActionContext]) -> None:
+        registry.register(LogStoreParams())
+
+
+class StoreTrain(BaseTrainAction[TrainParams]):
+    def setup_steps(self, registry: StepRegistry[ActionContext]) -> None:
+        registry.register(LogStoreParams())
+
+
+@pytest.mark.parametrize(
+    ("action", "params"),
+    [
+        (StoreUpload, {"source": "in", "target": "s3://bucket/up"}),
+        (StoreExport, {"output_uri": "s3://bucket/out"}),
+        (StoreTrain, {"model_uri": "s3://bucket/model.pkl"}),
+    ],
+)
+def test_storage_options_of_upload_export_and_train_are_redacted_and_supplied_again(
+    action: type[BaseAction[Any]], params: dict[str, Any], tmp_path: Path
+) -> None:
+    supplied = {**params, "storage_options": STORAGE_OPTIONS}
+    journalled, raw, lines = run_journalled(action, supplied, tmp_path)
+    assert journalled["storage_options"] == REDACTED_OPTIONS
+    for secret in OPTION_SECRET_VALUES:
+        assert secret.encode() not in raw, secret
+        assert secret not in lines, secret
+    logged = [json.loads(line) for line in lines.splitlines()]
+    using = next(event for event in logged if event.get("message") == "using")
+    assert using["data"]["params"]["storage_options"] == REDACTED_OPTIONS
+    assert secret_paths(journalled) == OPTION_PATHS  # what runs rollback asks for
+    again = {"storage_options": {"client_kwargs": OPTION_SECRETS["client_kwargs"]}}
+    partly = deep_merge(journalled, again)
+    assert partly["storage_options"]["client_kwargs"]["region_name"] == "eu-west-1"
+    assert "storage_options.client_kwargs.aws_session_token" not in secret_paths(partly)
+    merged = deep_merge(journalled, {"storage_options": OPTION_SECRETS})
+    assert secret_paths(merged) == []
+    assert action.validate_params(merged) == action.validate_params(supplied)
+
+
+def test_storage_options_default_to_empty_and_need_nothing_again() -> None:
+    for model, params in (
+        (UploadParams, {"source": "in", "target": "out"}),
+        (ExportParams, {"output_uri": "out"}),
+        (TrainParams, {}),
+    ):
+        redacted = redact(model.model_validate(params))
+        assert redacted["storage_options"] == {}
+        assert secret_paths(redacted) == []
+
+
+def test_names_mean_nothing_outside_storage_options() -> None:
+    payload = {"key": "data/a.bin", "token": "next-page", "items": [{"api_key": "k"}]}
+    assert redact(payload) == payload  # an object key, a page token: type secrets SecretStr
+    nested = {"copy": {"storage_options": {"token": "t", "anon": False, "password": None}}}
+    assert redact(nested) == {
+        "copy": {"storage_options": {"token": REDACTED, "anon": False, "password": None}}
+    }  # None hides nothing, and runs rollback does not ask for it
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("key", True),
+        ("Secret", True),
+        ("token", True),
+        ("password", True),
+        ("credentials", True),
+        ("aws_secret_access_key", True),
+        ("client_secret", True),
+        ("sas_token", True),
+        ("proxy_password", True),
+        ("endpoint_url", False),
+        ("aws_access_key_id", False),
+        ("region_name", False),
+        ("keys", False),
+        ("tokenizer", False),
+        ("profile", False),
+        (3, False),
+    ],
+)
+def test_secret_looking_names(name: object, secret: bool) -> None:
+    assert is_secret_name(name) is secret

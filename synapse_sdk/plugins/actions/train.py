@@ -22,6 +22,14 @@ class TrainParams(ActionParams):
     model_uri: str | None = Field(
         None, description="fsspec URL where the trained model is saved (file://, s3://...)."
     )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "fsspec storage options for model_uri (endpoint_url, profile, client_kwargs...). "
+            "Values under secret-looking names (key, secret, token, password, credentials, "
+            "*_key, *_secret, *_token) are redacted like SecretStr fields."
+        ),
+    )
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -17,6 +17,14 @@ class UploadParams(ActionParams):
 
     source: str = Field(description="Local directory (or file) to upload.")
     target: str = Field(description="Destination: a directory or fsspec URL (file://, s3://...).")
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "fsspec storage options for the target (endpoint_url, profile, client_kwargs...). "
+            "Values under secret-looking names (key, secret, token, password, credentials, "
+            "*_key, *_secret, *_token) are redacted like SecretStr fields."
+        ),
+    )
 
 
 UPLOAD_STEP = "upload"

@@ -4,7 +4,10 @@ Three pure helpers share one idea of *where* a secret can be: anywhere inside pa
 any depth of models, mappings, lists, tuples and sets.
 
 * :func:`redact` turns a value (params, a model, an event payload) into JSON-ready data in
-  which every ``SecretStr``/``SecretBytes``/``Secret`` value is :data:`REDACTED`.
+  which every ``SecretStr``/``SecretBytes``/``Secret`` value is :data:`REDACTED`, and so
+  is every value under a secret-looking name (:func:`is_secret_name`) inside a field or
+  key named ``storage_options`` (fsspec options are a plain ``dict``: ``key``, ``secret``,
+  ``token``, ``client_kwargs.aws_secret_access_key``...).
 * :func:`secret_paths` lists where redacted params hold the placeholder, as
   ``auth.password``, ``tokens[0]`` or ``items[2].key``.
 * :func:`deep_merge` lays params supplied again (the secrets) over journalled ones:
@@ -23,12 +26,40 @@ from pydantic_core import to_jsonable_python
 
 from synapse_sdk.plugins.runtime.events import REDACTED
 
-__all__ = ["REDACTED", "deep_merge", "is_secret", "redact", "secret_paths"]
+__all__ = [
+    "OPTIONS_FIELD",
+    "REDACTED",
+    "deep_merge",
+    "is_secret",
+    "is_secret_name",
+    "redact",
+    "secret_paths",
+]
+
+OPTIONS_FIELD = "storage_options"
+"""The field (or mapping key) whose values are redacted by name, not only by type."""
+
+_SECRET_NAMES = frozenset({"key", "secret", "token", "password", "credentials"})
+_SECRET_SUFFIXES = ("_key", "_secret", "_token", "_password", "_credentials")
 
 
 def is_secret(value: object) -> bool:
     """Whether ``value`` is a pydantic secret (``SecretStr``, ``SecretBytes``, ``Secret[T]``)."""
     return hasattr(value, "get_secret_value")
+
+
+def is_secret_name(name: object) -> bool:
+    """Whether a storage option named ``name`` holds a secret (case-insensitive).
+
+    ``key``, ``secret``, ``token``, ``password``, ``credentials`` and any name ending in
+    ``_key``, ``_secret``, ``_token``, ``_password`` or ``_credentials``
+    (``aws_secret_access_key``, ``aws_session_token``, ``account_key``, ``sas_token``,
+    ``client_secret``...).
+    """
+    if not isinstance(name, str):
+        return False
+    lowered = name.lower()
+    return lowered in _SECRET_NAMES or lowered.endswith(_SECRET_SUFFIXES)
 
 
 def redact(value: Any) -> Any:
@@ -40,37 +71,56 @@ def redact(value: Any) -> Any:
     ``get_secret_value()`` to talk to a service), and the journal and the logs must still
     never hold it. Other values take pydantic's JSON form (ISO dates, paths as text).
 
+    Inside a field or mapping key named ``storage_options`` (at any depth), a value under a
+    secret-looking name (:func:`is_secret_name`) is redacted too, whatever its type, at
+    any depth of that value (``client_kwargs.aws_secret_access_key``), unless it is
+    ``None`` (nothing to hide, nothing to ask for again). Elsewhere names mean nothing: an
+    object ``key`` in an event payload is kept; type a secret field ``SecretStr``.
+
     Raises:
         pydantic_core.PydanticSerializationError: a value has no JSON form.
     """
+    return _redact(value, False)
+
+
+def _redact(value: Any, options: bool) -> Any:
+    """:func:`redact`; ``options``: inside ``storage_options``, where names say what is secret."""
     if is_secret(value):
         return REDACTED
     if value is None or type(value) in (str, int, float, bool):
         return value
     if isinstance(value, BaseModel):
-        return _redact_model(value)
+        return _redact_model(value, options)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            field.name: redact(getattr(value, field.name)) for field in dataclasses.fields(value)
+            field.name: _redact_named(field.name, getattr(value, field.name), options)
+            for field in dataclasses.fields(value)
         }
     if isinstance(value, Mapping):
-        return {_redact_key(key): redact(item) for key, item in value.items()}
+        return {_redact_key(key): _redact_named(key, item, options) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [redact(item) for item in value]
+        return [_redact(item, options) for item in value]
     return to_jsonable_python(value)
 
 
-def _redact_model(model: BaseModel) -> Any:
+def _redact_named(name: object, value: Any, options: bool) -> Any:
+    """The value of the field or key ``name``, redacted."""
+    if options and value is not None and is_secret_name(name):
+        return REDACTED
+    return _redact(value, options or name == OPTIONS_FIELD)
+
+
+def _redact_model(model: BaseModel, options: bool) -> Any:
     """The fields (by name, as ``model_dump`` names them) and extras of ``model``, redacted."""
     if isinstance(model, RootModel):
-        return redact(model.root)
+        return _redact(model.root, options)
     dumped = {
-        name: redact(getattr(model, name))
+        name: _redact_named(name, getattr(model, name), options)
         for name, info in type(model).model_fields.items()
         if not info.exclude
     }
     for name, item in (model.__pydantic_extra__ or {}).items():
-        dumped[name] = redact(item)
+        dumped[name] = _redact_named(name, item, options)
     return dumped
 
 
