@@ -2,12 +2,19 @@
 
 Params: ``target`` (a URL or a relative/absolute path), ``tamper`` (a later step changes
 one written object, as someone else might), ``fail`` (a last step fails).
+
+:class:`OptionsStorageAction` takes ``storage_options`` too (an S3 endpoint, credentials),
+``many`` (that many more objects created under ``many/``) and ``outside`` (a step fills
+the listings cache of this process's filesystem, then changes the bucket behind its back
+through boto3).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from pydantic import Field
 
 from synapse_sdk.plugins import BaseAction
 from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
@@ -65,6 +72,60 @@ class StorageAction(BaseAction[StorageParams]):
     def setup_steps(self, registry: StepRegistry[Any]) -> None:
         registry.register(Write())
         registry.register(Tamper())
+        registry.register(Finish())
+
+
+class OptionsStorageParams(StorageParams):
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+    many: int = 0
+    outside: bool = False
+
+
+class WriteMany(BaseStep[ActionContext]):
+    name = "write_many"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        target = context.params.target.rstrip("/")
+        for index in range(context.params.many):
+            context.storage.write_bytes(f"{target}/many/{index:05d}.bin", b"%d" % index)
+        return StepResult(success=True)
+
+
+def _bucket_and_prefix(url: str) -> tuple[str, str]:
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    return bucket, prefix.rstrip("/")
+
+
+class Outside(BaseStep[ActionContext]):
+    """Lists the target (filling the listings cache), then changes it behind its back."""
+
+    name = "outside"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        if not context.params.outside:
+            return StepResult(success=True)
+        import boto3  # type: ignore[import-untyped]
+
+        target = context.params.target.rstrip("/")
+        fs = context.storage.fs(target)  # this process's cached filesystem
+        fs.ls(target)
+        fs.ls(f"{target}/new/deeper")
+        options = context.params.storage_options
+        client = boto3.client("s3", endpoint_url=options["endpoint_url"])
+        bucket, prefix = _bucket_and_prefix(target)
+        client.delete_object(Bucket=bucket, Key=f"{prefix}/new/deeper/created.bin")
+        client.put_object(Bucket=bucket, Key=f"{prefix}/streamed.bin", Body=b"changed outside")
+        return StepResult(success=True)
+
+
+class OptionsStorageAction(BaseAction[OptionsStorageParams]):
+    def setup_steps(self, registry: StepRegistry[Any]) -> None:
+        registry.register(Write())
+        registry.register(WriteMany())
+        registry.register(Tamper())
+        registry.register(Outside())
         registry.register(Finish())
 
 
