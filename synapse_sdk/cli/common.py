@@ -90,14 +90,11 @@ quiet_option = click.option(
 )
 
 
-def screen_sink(
-    title: str, *, verbose: bool = False, without_rollback: frozenset[str] = frozenset()
-) -> TerminalSink:
+def screen_sink(title: str, *, verbose: bool = False) -> TerminalSink:
     """The terminal renderer every command uses: the same screen for a run and a rollback.
 
     By default: the progress bar, one line per step, and warnings and errors. ``verbose``
-    adds info logs and metrics. Steps in ``without_rollback`` have no rollback: their
-    rollback lines say "nothing to undo".
+    adds info logs and metrics.
     """
     from synapse_sdk.plugins.runtime.terminal import TerminalSink
 
@@ -105,7 +102,6 @@ def screen_sink(
         title=title,
         min_level="info" if verbose else "warning",
         show_metrics=verbose,
-        without_rollback=without_rollback,
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -176,15 +175,11 @@ def _journal_failure(exc: Exception, action: BaseAction[Any]) -> str:
     )
 
 
-SinkFactory = Callable[["BaseAction[Any]"], "ProgressSink"]
-"""Makes the run's sink once the action exists (the terminal's depends on its plan)."""
-
-
 def _execute(
     name: str,
     params_json: str | None,
     params_file: Path | None,
-    make_sink: SinkFactory,
+    sink: ProgressSink,
     placement: Placement,
 ) -> Outcome:
     from synapse_sdk.exceptions import InvalidParamsError
@@ -199,7 +194,6 @@ def _execute(
         action = action_class(params, ctx, plugins=host, name=resolved)
     except InvalidParamsError as exc:
         raise CliError(str(exc)) from exc
-    sink = make_sink(action)
     ctx.add_sink(sink)
     if placement.executor == "ray":
         _connect(placement, ctx.env, announce=not isinstance(sink, JsonLinesSink))
@@ -235,7 +229,7 @@ def _run_json(
     sink: JsonLinesSink = JsonLinesSink(sys.stdout)
     events = NullSink() if verbosity.quiet else sink
     try:
-        outcome = _execute(name, params_json, params_file, lambda _: events, placement)
+        outcome = _execute(name, params_json, params_file, events, placement)
     except CliError as exc:
         exc.show()
         outcome = Outcome(exc.exit_code, error=exc.format_message())
@@ -255,30 +249,6 @@ def _run_json(
     return outcome.code
 
 
-def _without_rollback(action: BaseAction[Any]) -> frozenset[str]:
-    """The steps of ``action``'s plan that have no rollback (nothing to undo).
-
-    A plan that cannot be built gives none: the run builds it again and reports why.
-    """
-    try:
-        plan = action.plan()
-    except Exception:
-        return frozenset()
-    return frozenset(step.name for step in plan.steps if not step.has_rollback)
-
-
-def _terminal_sink(name: str, verbosity: Verbosity) -> SinkFactory:
-    from synapse_sdk.plugins.runtime.sinks import NullSink
-
-    def make(action: BaseAction[Any]) -> ProgressSink:
-        if verbosity.quiet:
-            return NullSink()
-        skip = _without_rollback(action)
-        return screen_sink(name, verbose=verbosity.verbose, without_rollback=skip)
-
-    return make
-
-
 def _run_terminal(
     name: str,
     params_json: str | None,
@@ -289,8 +259,10 @@ def _run_terminal(
     from synapse_sdk.plugins.runtime.events import dumps
 
     started = time.perf_counter()
-    make_sink = _terminal_sink(name, verbosity)
-    outcome = _execute(name, params_json, params_file, make_sink, placement)
+    from synapse_sdk.plugins.runtime.sinks import NullSink
+
+    sink = NullSink() if verbosity.quiet else screen_sink(name, verbose=verbosity.verbose)
+    outcome = _execute(name, params_json, params_file, sink, placement)
     elapsed = time.perf_counter() - started
     if outcome.code == EXIT_OK:
         if not verbosity.quiet:

@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from synapse_sdk.journal.store import RunJournal, RunRecord
     from synapse_sdk.plugins.manager import PluginHost
     from synapse_sdk.plugins.runtime.context import RuntimeContext
-    from synapse_sdk.plugins.runtime.events import Event, StepStatus
-    from synapse_sdk.plugins.runtime.sinks import ProgressSink
 
 __all__ = ["runs_group"]
 
@@ -233,35 +231,6 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool, verbose: bool
         raise SystemExit(EXIT_FAILED)
 
 
-class _RollbackLines:
-    """Shows a journalled rollback as ``synapse run`` shows one: a line per step.
-
-    Recovery reports each step's rollback as a log event (``rolled_back``,
-    ``rollback_failed``); they become the step events the terminal renders, and every
-    other event goes through unchanged.
-    """
-
-    def __init__(self, screen: ProgressSink) -> None:
-        self._screen = screen
-
-    def emit(self, event: Event) -> None:
-        from synapse_sdk.plugins.runtime.events import LogEvent, StepEvent
-
-        if isinstance(event, LogEvent) and event.step:
-            status: StepStatus | None = None
-            if event.message == "rolled_back":
-                status = "rolled_back"
-            elif event.message == "rollback_failed":
-                status = "rollback_failed"
-            if status is not None:
-                error = event.data.get("error")
-                event = StepEvent(event.step, status, str(error) if error else None)
-        self._screen.emit(event)
-
-    def close(self) -> None:
-        self._screen.close()
-
-
 def _rollback_screen(
     journal: RunJournal, run_id: str, host: PluginHost, *, verbose: bool
 ) -> RuntimeContext:
@@ -270,27 +239,8 @@ def _rollback_screen(
 
     run = journal.get_run(run_id)
     title = run.action if run is not None else run_id
-    skip = _without_rollback(run, host) if run is not None else frozenset()
-    screen = screen_sink(title, verbose=verbose, without_rollback=skip)
-    return RuntimeContext(sinks=[_RollbackLines(screen)], logger=quiet_logger())
-
-
-def _without_rollback(run: RunRecord, host: PluginHost) -> frozenset[str]:
-    """The steps of ``run``'s plan that have no rollback; none if it cannot be planned.
-
-    Planned from the journalled params without validating them (secrets are redacted
-    there): a plan's steps do not depend on secret values. Recovery plans the run again
-    itself and reports any error.
-    """
-    from synapse_sdk.plugins.catalog import resolve_action
-
-    try:
-        action_class, _ = resolve_action(run.target or run.action)
-        action = action_class.for_planning(run.params, plugins=host, name=run.action)
-        plan = action.plan()
-    except Exception:
-        return frozenset()
-    return frozenset(step.name for step in plan.steps if not step.has_rollback)
+    screen = screen_sink(title, verbose=verbose)
+    return RuntimeContext(sinks=[screen], logger=quiet_logger())
 
 
 def _interrupt_exit_code(exc: BaseException) -> int:

@@ -3,7 +3,8 @@
 Two executors exist. ``local`` (the default) runs the action in this process and fans
 ``context.map`` out over a thread pool. ``ray`` runs the action as a Ray task on a
 cluster and fans ``context.map`` out as Ray tasks; its modules import Ray, so they are
-imported only when a run asks for Ray (the ``ray`` extra: ``pip install -e '/path/to/synapse-sdk[ray]'``).
+imported only when a run asks for Ray (the ``ray`` extra:
+``pip install -e '/path/to/synapse-sdk[ray]'``).
 
 Modules:
     base: the :class:`Executor` protocol and :func:`run_chunk`, what runs on a worker.

@@ -155,13 +155,15 @@ def _roll_back(
         )
         context.current_step = record.name
         try:
-            roll_back(step, context, result)
+            undone = roll_back(step, context, result)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             journal.step_finished(run_id, record.name, "rollback_failed", error=error)
+            runtime.report_step(record.name, "rollback_failed", error)
             runtime.log("rollback_failed", {"error": error}, step=record.name, level="error")
         else:
             journal.step_finished(run_id, record.name, "rolled_back")
+            runtime.report_step(record.name, "rolled_back", undone=undone)
             runtime.log("rolled_back", {"run_id": run_id}, step=record.name)
         finally:
             context.current_step = None

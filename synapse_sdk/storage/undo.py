@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fsspec.core import split_protocol
+
 from synapse_sdk.storage.journalled import storage_options
 from synapse_sdk.storage.urls import open_url
 
@@ -73,6 +75,23 @@ def _replay(entries: Iterable[Mapping[str, Any]]) -> tuple[list[_Object], list[s
     return list(objects.values()), folders
 
 
+class _FreshFilesystems:
+    """One fresh filesystem per protocol for one undo: no stale cache, and bulk calls."""
+
+    def __init__(self, options: Mapping[str, Any] | None) -> None:
+        self._options = options
+        self._by_protocol: dict[str, Any] = {}
+
+    def open(self, url: str) -> tuple[Any, str]:
+        protocol = split_protocol(url)[0] or "file"
+        fs = self._by_protocol.get(protocol)
+        if fs is None:
+            fs, path = open_url(url, self._options, fresh=True)
+            self._by_protocol[protocol] = fs
+            return fs, path
+        return fs, fs._strip_protocol(url)
+
+
 def undo_writes(
     entries: Iterable[Mapping[str, Any]], options: Mapping[str, Any] | None = None
 ) -> UndoReport:
@@ -86,9 +105,10 @@ def undo_writes(
     """
     report = UndoReport()
     objects, folders = _replay(entries)
+    filesystems = _FreshFilesystems(options)
     doomed: dict[int, tuple[Any, list[str]]] = {}  # per filesystem, for one bulk delete
     for obj in reversed(objects):
-        fs, path = open_url(obj.url, options, fresh=True)
+        fs, path = filesystems.open(obj.url)
         exists = fs.exists(path)
         if exists and obj.sha256 is not None and _sha256(fs, path) != obj.sha256:
             report.changed_since.append(obj.url)
@@ -102,7 +122,7 @@ def undo_writes(
     for fs, paths in doomed.values():
         fs.rm(paths)
     for url in reversed(folders):
-        fs, path = open_url(url, options, fresh=True)
+        fs, path = filesystems.open(url)
         if fs.isdir(path) and not fs.ls(path, detail=False):
             fs.rmdir(path)
             report.folders_removed.append(url)

@@ -99,7 +99,8 @@ def test_shows_a_failed_run(sink: TerminalSink, screen: io.StringIO) -> None:
 
     output = screen.getvalue()
     assert "upload failed: bucket missing" in output
-    assert "load rolled back" in output
+    assert "load: nothing to undo" in output  # no rollback, nothing the SDK undoes
+    assert "load rolled back" not in output
     assert "━" in output
 
 

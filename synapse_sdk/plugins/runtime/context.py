@@ -190,10 +190,17 @@ class RuntimeContext:
         if self.sinks:
             self.emit(ProgressEvent(percent, step, current, total))
 
-    def report_step(self, step: str, status: StepStatus, error: str | None = None) -> None:
-        """Tell the sinks that a step changed state."""
+    def report_step(
+        self,
+        step: str,
+        status: StepStatus,
+        error: str | None = None,
+        *,
+        undone: bool | None = None,
+    ) -> None:
+        """Tell the sinks that a step changed state (``undone``: see :class:`StepEvent`)."""
         if self.sinks:
-            self.emit(StepEvent(step=step, status=status, error=error))
+            self.emit(StepEvent(step=step, status=status, error=error, undone=undone))
 
     @contextmanager
     def progress_scope(self, progress: ProgressScope) -> Iterator[ProgressScope]:

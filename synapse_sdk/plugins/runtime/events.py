@@ -86,15 +86,29 @@ class MetricsEvent:
 
 @dataclass(frozen=True, slots=True)
 class StepEvent:
-    """A step changed state: started, succeeded, skipped, failed, rolled back."""
+    """A step changed state: started, succeeded, skipped, failed, rolled back.
+
+    ``undone`` is set on ``rolled_back`` events: False when the step had nothing to undo
+    (no rollback of its own, nothing the SDK undoes for it, such as ``context.storage``
+    writes), so that a screen does not claim something was rolled back.
+    """
 
     kind: ClassVar[str] = "step"
     step: str
     status: StepStatus
     error: str | None = None
+    undone: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"event": self.kind, "step": self.step, "status": self.status, "error": self.error}
+        data: dict[str, Any] = {
+            "event": self.kind,
+            "step": self.step,
+            "status": self.status,
+            "error": self.error,
+        }
+        if self.undone is not None:
+            data["undone"] = self.undone
+        return data
 
 
 Event = ProgressEvent | LogEvent | MetricsEvent | StepEvent

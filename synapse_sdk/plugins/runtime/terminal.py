@@ -7,7 +7,6 @@ module is only imported when a terminal sink is created.
 from __future__ import annotations
 
 import sys
-from collections.abc import Collection
 from typing import IO
 
 from rich.console import Console
@@ -43,9 +42,9 @@ class TerminalSink:
     Redraws are throttled: rich refreshes the bar from a background thread at most
     ``refresh_per_second`` times a second, and updates between refreshes only change a
     number. Logs below ``min_level`` are not shown, metrics only with ``show_metrics``.
-    A step named in ``without_rollback`` has nothing to undo, and its rollback line says
-    so rather than claiming something was rolled back. Writes to stderr by default so
-    that stdout stays free for a command's result.
+    A step that had nothing to undo (its ``rolled_back`` event says ``undone=False``)
+    gets a line saying so rather than one claiming something was rolled back. Writes to
+    stderr by default so that stdout stays free for a command's result.
     """
 
     def __init__(
@@ -57,14 +56,12 @@ class TerminalSink:
         min_level: str = "info",
         title: str = "running",
         show_metrics: bool = True,
-        without_rollback: Collection[str] = (),
     ) -> None:
         self.console = console or Console(file=stream or sys.stderr)
         self._refresh = refresh_per_second
         self._min_level = _LEVEL_ORDER.get(min_level, 20)
         self._title = title
         self._show_metrics = show_metrics
-        self._without_rollback = frozenset(without_rollback)
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
@@ -110,7 +107,7 @@ class TerminalSink:
 
     def _step_line(self, event: StepEvent) -> Text:
         step = event.step
-        if event.status == "rolled_back" and step in self._without_rollback:
+        if event.status == "rolled_back" and event.undone is False:
             return Text(f"↺ {step}: nothing to undo", style="dim")
         lines = {
             "succeeded": Text(f"✓ {step}", style="green"),

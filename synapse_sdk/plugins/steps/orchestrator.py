@@ -276,7 +276,7 @@ class Orchestrator(Generic[C]):
                 result = replace(result, rollback_data={**recorded, **result.rollback_data})
             context.current_step = step.name
             try:
-                roll_back(step, context, result)
+                undone = roll_back(step, context, result)
             except Exception as exc:
                 line = f"rollback of step '{step.name}' failed: {type(exc).__name__}: {exc}"
                 context.errors.append(line)
@@ -287,7 +287,7 @@ class Orchestrator(Generic[C]):
                 )
                 self._journal("rollback_failed", step.name, _error_text(exc))
             else:
-                runtime.report_step(step.name, "rolled_back")
+                runtime.report_step(step.name, "rolled_back", undone=undone)
                 self._journal("step_rolled_back", step.name)
             finally:
                 context.current_step = None

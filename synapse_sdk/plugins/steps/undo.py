@@ -32,12 +32,15 @@ def register_recorded_undo(key: str, undo: RecordedUndo) -> None:
     _UNDO_BY_KEY[key] = undo
 
 
-def roll_back(step: BaseStep[Any], context: Any, result: StepResult) -> None:
+def roll_back(step: BaseStep[Any], context: Any, result: StepResult) -> bool:
     """Call ``step.rollback``, then undo what it recorded under registered keys.
 
     The registered undo runs even when the step's own rollback raised (it undoes other
-    things); the first error is then raised, after both.
+    things); the first error is then raised, after both. Returns whether there was
+    anything to undo: the step has a rollback of its own, or recorded something the SDK
+    undoes.
     """
+    recorded = [key for key in _PROVIDERS if result.rollback_data.get(key)]
     try:
         step.rollback(context, result)
     finally:
@@ -45,6 +48,7 @@ def roll_back(step: BaseStep[Any], context: Any, result: StepResult) -> None:
             if key in result.rollback_data and key not in _UNDO_BY_KEY:
                 importlib.import_module(provider)
         for key, undo in _UNDO_BY_KEY.items():
-            recorded = result.rollback_data.get(key)
-            if recorded:
-                undo(context, recorded)
+            value = result.rollback_data.get(key)
+            if value:
+                undo(context, value)
+    return step.has_rollback or bool(recorded)
