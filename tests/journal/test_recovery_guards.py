@@ -23,6 +23,8 @@ from synapse_sdk.exceptions import RunInUseError, SynapseError
 from synapse_sdk.journal.recovery import RecoveryError, rollback_run
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import PluginHost, RuntimeContext, hookimpl
+from synapse_sdk.plugins.runtime.secrets import REDACTED
+from synapse_sdk.plugins.runtime.undo_area import undo_area
 from synapse_sdk.plugins.steps import BaseStep, StepResult, StepWrapper
 from synapse_sdk.testing import RecordingSink
 
@@ -410,3 +412,30 @@ def test_a_run_a_live_process_owns_is_refused_naming_that_process(journal: RunJo
         os.getpid(),
         run.host,
     )
+
+
+def test_a_run_with_secret_params_is_refused_naming_each_and_how_to_pass_them(
+    journal: RunJournal,
+) -> None:
+    run_id = journal.start_run("demo", {"api_key": REDACTED, "auth": {"token": REDACTED}})
+    journal.end_run(run_id, "needs_rollback")
+
+    with pytest.raises(RecoveryError) as caught:
+        rollback_run(journal, run_id, plugins=PluginHost())
+
+    assert str(caught.value) == (
+        f"run '{run_id}' had secret params (api_key, auth.token) that the journal does not "
+        "keep; pass them again with --params-file (only those: the rest is merged in "
+        "from the journal)"
+    )
+
+
+def test_a_rolled_back_run_leaves_no_undo_area(journal: RunJournal, action: ModuleType) -> None:
+    run_id = unfinished_run(journal, ("s0", "succeeded", None))
+    runtime = RuntimeContext(env={"SYNAPSE_HOME": str(journal.path.parent)})
+    area = undo_area(runtime.env, run_id, journalled=True)
+    (area / "previous-content").write_text("kept until the run is settled")
+
+    rollback_run(journal, run_id, plugins=PluginHost(), ctx=runtime)
+
+    assert not area.exists()
