@@ -7,14 +7,11 @@ module. Only a run pays for them.
 
 from __future__ import annotations
 
-import os
 import pickle
-from typing import Any
 
-from fsspec.core import url_to_fs
-from fsspec.implementations.local import LocalFileSystem
 from synapse_sdk.plugins.actions.train import TrainContext
 from synapse_sdk.plugins.steps import BaseStep, StepResult
+from synapse_sdk.storage import canonical_url
 
 
 class Dataset(BaseStep[TrainContext]):
@@ -89,45 +86,25 @@ class Evaluate(BaseStep[TrainContext]):
         return StepResult(success=True, data={"test_accuracy": accuracy})
 
 
-def resolve(uri: str) -> tuple[Any, str, str]:
-    """``(filesystem, path, canonical URL)`` for a model URI.
-
-    A local path is made absolute against the current folder and normalised, so the URL
-    (``file:///abs/model.pkl``, ``memory:///models/m.pkl``, ``s3://bucket/m.pkl``) names
-    the same object from any folder and any process.
-    """
-    fs, path = url_to_fs(uri)
-    if isinstance(fs, LocalFileSystem):
-        path = os.path.abspath(path)
-    return fs, path, str(fs.unstrip_protocol(path))
-
-
 class SaveModel(BaseStep[TrainContext]):
-    """Save the model (pickle) at ``model_uri``; rollback deletes it.
+    """Save the model (pickle) at ``model_uri`` through ``context.storage``.
 
-    The canonical URL is recorded before writing, and rollback uses only that URL: a
-    relative ``model_uri`` is never resolved again (``synapse runs rollback`` may run
-    from another folder).
+    The SDK journals the write (its canonical URL before, its size and sha256 after) and
+    undoes it on rollback, from any folder and after a crash: this step has no rollback
+    code of its own.
     """
 
     name = "save_model"
     progress_weight = 0.1
 
     def execute(self, context: TrainContext) -> StepResult:
-        fs, path, url = resolve(context.params.model_uri)
-        if fs.exists(path):
+        storage = context.storage
+        url = canonical_url(context.params.model_uri, storage.options)
+        if storage.exists(url):
             return StepResult(
                 success=False, error=f"{url} already exists; choose another model_uri"
             )
-        context.record_rollback("model_uri", url)  # before writing: a crash can still undo it
-        with fs.open(path, "wb") as writer:
+        with storage.open(url) as writer:
             pickle.dump(context.model, writer)
         context.model_uri = url
-        return StepResult(success=True, data={"model_uri": url}, rollback_data={"model_uri": url})
-
-    def rollback(self, context: TrainContext, result: StepResult) -> None:
-        url = result.rollback_data.get("model_uri")
-        if url:
-            fs, path = url_to_fs(url)
-            if fs.exists(path):
-                fs.rm_file(path)
+        return StepResult(success=True, data={"model_uri": url})

@@ -15,6 +15,7 @@ import pytest
 from synapse_sdk.exceptions import StepExecutionError
 from synapse_sdk.plugins import hookimpl
 from synapse_sdk.plugins.steps import BaseStep, StepResult
+from synapse_sdk.storage import STORAGE_KEY
 from synapse_sdk.testing import crash_after_step
 
 
@@ -87,7 +88,10 @@ def test_the_journalled_model_uri_is_an_absolute_url(
         synapse_run("train-classifier", {"epochs": 1, "model_uri": "sub/../model.pkl"})
     run = synapse_journal.get_run(synapse_journal.list_runs()[0].run_id)
     [saved] = [step for step in run.steps if step.name == "save_model"]
-    assert saved.rollback_data == {"model_uri": f"file://{tmp_path}/model.pkl"}
+    assert [(e["op"], e["url"]) for e in saved.rollback_data[STORAGE_KEY]] == [
+        ("create", f"file://{tmp_path}/model.pkl"),
+        ("written", f"file://{tmp_path}/model.pkl"),
+    ]
     assert not (tmp_path / "model.pkl").exists()
 
 
@@ -99,7 +103,11 @@ def test_the_journalled_model_uri_keeps_its_protocol(
         synapse_run("train-classifier", {"epochs": 1, "model_uri": "memory://journal/m.pkl"})
     run = synapse_journal.get_run(synapse_journal.list_runs()[0].run_id)
     [saved] = [step for step in run.steps if step.name == "save_model"]
-    assert saved.rollback_data == {"model_uri": "memory:///journal/m.pkl"}
+    assert [(e["op"], e["url"]) for e in saved.rollback_data[STORAGE_KEY]] == [
+        ("folder", "memory:///journal"),
+        ("create", "memory:///journal/m.pkl"),
+        ("written", "memory:///journal/m.pkl"),
+    ]
     assert not fsspec.filesystem("memory").exists("/journal/m.pkl")
 
 
