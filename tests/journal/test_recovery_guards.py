@@ -23,6 +23,7 @@ from synapse_sdk.exceptions import RunInUseError, SynapseError
 from synapse_sdk.journal.recovery import RecoveryError, rollback_run
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import PluginHost, RuntimeContext, hookimpl
+from synapse_sdk.plugins.runtime.events import StepEvent
 from synapse_sdk.plugins.runtime.secrets import REDACTED
 from synapse_sdk.plugins.runtime.undo_area import undo_area
 from synapse_sdk.plugins.steps import BaseStep, StepResult, StepWrapper
@@ -439,3 +440,19 @@ def test_a_rolled_back_run_leaves_no_undo_area(journal: RunJournal, action: Modu
     rollback_run(journal, run_id, plugins=PluginHost(), ctx=runtime)
 
     assert not area.exists()
+
+
+def test_each_rollback_is_reported_to_the_sinks_as_a_step_event(
+    journal: RunJournal, action: ModuleType
+) -> None:
+    run_id = unfinished_run(journal, ("s0", "succeeded", None), ("s1", "succeeded", None))
+    action.FAILING_ROLLBACKS.add("s1")
+    sink = RecordingSink()
+
+    rollback_run(journal, run_id, plugins=PluginHost(), ctx=RuntimeContext(sinks=[sink]))
+
+    steps = [event for event in sink.events if isinstance(event, StepEvent)]
+    assert [(event.step, event.status, event.error, event.undone) for event in steps] == [
+        ("s1", "rollback_failed", "OSError: cannot undo s1", None),
+        ("s0", "rolled_back", None, True),
+    ]

@@ -27,6 +27,7 @@ from synapse_sdk.exceptions import StepExecutionError
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import BaseAction, PluginHost, RuntimeContext, run_action
 from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
+from synapse_sdk.plugins.runtime.events import StepEvent
 from synapse_sdk.plugins.steps import (
     BaseStep,
     BaseStepContext,
@@ -293,6 +294,34 @@ def test_a_step_returning_something_else_than_a_step_result_fails_saying_what_to
         "step 'a' returned dict instead of a StepResult; "
         "return StepResult(success=...) from execute()"
     )
+
+
+class NothingToUndo(BaseStep[Any]):
+    """A step without a rollback of its own."""
+
+    name = "nothing-to-undo"
+    progress_weight = 1.0
+
+    def execute(self, context: Any) -> StepResult:
+        return StepResult(success=True)
+
+
+def test_a_rolled_back_event_says_whether_the_step_had_anything_to_undo() -> None:
+    sink = RecordingSink()
+    registry: StepRegistry[UndoLog] = StepRegistry()
+    registry.register(NothingToUndo())
+    registry.register(Step("b"))
+    registry.register(Step("c", fail=True))
+
+    with pytest.raises(StepExecutionError):
+        Orchestrator(registry, UndoLog(runtime_ctx=RuntimeContext(sinks=[sink]))).execute()
+
+    rolled_back = [
+        (event.step, event.undone)
+        for event in sink.events
+        if isinstance(event, StepEvent) and event.status == "rolled_back"
+    ]
+    assert rolled_back == [("c", True), ("b", True), ("nothing-to-undo", False)]
 
 
 # -- the registry -------------------------------------------------------------------------
