@@ -4,9 +4,10 @@ Params: ``target`` (a URL or a relative/absolute path), ``tamper`` (a later step
 one written object, as someone else might), ``fail`` (a last step fails).
 
 :class:`OptionsStorageAction` takes ``storage_options`` too (an S3 endpoint, credentials),
-``many`` (that many more objects created under ``many/``) and ``outside`` (a step fills
+``many`` (that many more objects created under ``many/``), ``outside`` (a step fills
 the listings cache of this process's filesystem, then changes the bucket behind its back
-through boto3).
+through boto3) and ``late`` (a step lists the target, someone else creates ``late.txt``,
+then the run writes it).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class OptionsStorageParams(StorageParams):
     storage_options: dict[str, Any] = Field(default_factory=dict)
     many: int = 0
     outside: bool = False
+    late: bool = False
 
 
 class WriteMany(BaseStep[ActionContext]):
@@ -120,10 +122,31 @@ class Outside(BaseStep[ActionContext]):
         return StepResult(success=True)
 
 
+class Late(BaseStep[ActionContext]):
+    """Lists the target, someone else then creates ``late.txt``, then the run writes it."""
+
+    name = "late"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        if not context.params.late:
+            return StepResult(success=True)
+        import boto3
+
+        target = context.params.target.rstrip("/")
+        context.storage.fs(target).ls(target)  # a listing now in this process's cache
+        client = boto3.client("s3", endpoint_url=context.params.storage_options["endpoint_url"])
+        bucket, prefix = _bucket_and_prefix(target)
+        client.put_object(Bucket=bucket, Key=f"{prefix}/late.txt", Body=b"someone else's")
+        context.storage.write_text(f"{target}/late.txt", "the run's")
+        return StepResult(success=True)
+
+
 class OptionsStorageAction(BaseAction[OptionsStorageParams]):
     def setup_steps(self, registry: StepRegistry[Any]) -> None:
         registry.register(Write())
         registry.register(WriteMany())
+        registry.register(Late())
         registry.register(Tamper())
         registry.register(Outside())
         registry.register(Finish())
