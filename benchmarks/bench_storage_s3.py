@@ -113,7 +113,7 @@ def measure(server: Any, objects: int, sdk_objects: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--objects", type=int, default=2000)
-    parser.add_argument("--sdk-objects", type=int, default=100)
+    parser.add_argument("--sdk-objects", type=int, default=500)
     args = parser.parse_args()
     document: dict[str, Any] = {
         "benchmark": "storage_s3_delete",
