@@ -538,3 +538,13 @@ def test_prune_deletes_the_items_appended_for_the_runs_it_deletes(journal: RunJo
     db = sqlite3.connect(journal.path)
     assert db.execute("SELECT COUNT(*) FROM appended").fetchone() == (0,)
     db.close()
+
+
+def test_appended_objects_read_back_with_their_keys_sorted(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.append(run_id, "upload", "written", {"size": 3, "path": "a.jpg"})
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert list(run.steps[0].rollback_data["written"][0]) == ["path", "size"]

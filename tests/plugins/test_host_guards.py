@@ -12,12 +12,14 @@ from pathlib import Path
 
 import importlib_metadata
 import pytest
+from structlog.testing import capture_logs
 from support.distributions import make_distribution
 
 from synapse_sdk.exceptions import PluginHookError, PluginLoadError
 from synapse_sdk.plugins import PluginHost, RuntimeContext, hookimpl
 from synapse_sdk.plugins import manager as plugin_manager
 from synapse_sdk.plugins.manager import PluginRecord, disabled_plugin_names, get_plugin_host
+from synapse_sdk.testing import RecordingSink
 
 GOOD = '''
 """A plugin that works."""
@@ -273,3 +275,21 @@ def test_unregistering_a_name_that_is_not_registered_does_nothing() -> None:
     host.unregister("never-registered")
 
     assert list(host.records) == ["kept"]
+
+
+def test_an_observer_hook_that_raises_is_logged_as_a_warning_naming_plugin_and_hook() -> None:
+    host = PluginHost()
+    host.register(Hooks(broken=True), "hooks")
+    sink = RecordingSink()
+
+    with capture_logs() as logs:
+        host.notify("synapse_before_run", RuntimeContext(sinks=[sink]), action=None, context=None)
+
+    [log] = sink.logs
+    assert (log.message, log.level, log.data) == (
+        "plugin_hook_failed",
+        "warning",
+        {"plugin": "hooks", "hook": "synapse_before_run", "error": "RuntimeError: hook broke"},
+    )
+    [entry] = [entry for entry in logs if entry["event"] == "plugin_hook_failed"]
+    assert isinstance(entry["exc_info"], RuntimeError)

@@ -296,6 +296,17 @@ def test_a_step_returning_something_else_than_a_step_result_fails_saying_what_to
     )
 
 
+def test_a_journalled_step_returning_something_else_than_a_step_result_fails_saying_so(
+    journal: RunJournal,
+) -> None:
+    class ReturnsADict(Step):
+        def execute(self, context: Any) -> Any:
+            return {"success": True}
+
+    with pytest.raises(StepExecutionError, match="returned dict instead of a StepResult"):
+        run_journalled(journal, ReturnsADict("a", undone=[]))
+
+
 class NothingToUndo(BaseStep[Any]):
     """A step without a rollback of its own."""
 
