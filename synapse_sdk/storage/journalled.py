@@ -158,7 +158,12 @@ class Storage:
             fs.mkdir(folder, create_parents=False)
 
     def _announce(self, fs: fsspec.AbstractFileSystem, path: str, target: str) -> None:
-        """Journal what is about to happen to ``target``: created, or replaced (kept first)."""
+        """Journal what is about to happen to ``target``: created, or replaced (kept first).
+
+        The store is asked afresh (no cached listing): an object someone created since the
+        step last listed must be kept and restored, never journalled as the run's own.
+        """
+        fs.invalidate_cache(path)
         if not fs.exists(path):
             self._journal({"op": "create", "url": target})
             return

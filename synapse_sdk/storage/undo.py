@@ -9,6 +9,7 @@ filesystems, no listings cache), and deletes in bulk, one call per filesystem.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,40 @@ def _replay(entries: Iterable[Mapping[str, Any]]) -> tuple[list[_Object], list[s
     return list(objects.values()), folders
 
 
+class UndoIncompleteError(OSError):
+    """Objects the run created are still there after their deletion (refused by the store)."""
+
+
+def _bucket(fs: Any, path: str) -> str:
+    """The bucket of ``path`` on an object store (a bulk delete stays within one)."""
+    split = getattr(fs, "split_path", None)
+    return str(split(path)[0]) if split is not None else ""
+
+
+def _check_gone(fs: Any, paths: list[str]) -> None:
+    """Raise if any of ``paths`` survived a bulk delete.
+
+    Object stores answer a bulk delete with per-key errors that fsspec may not raise
+    (S3's quiet ``DeleteObjects``); one fresh listing per folder tells the truth.
+    """
+    remaining: list[str] = []
+    for parent in sorted({posixpath.dirname(path) for path in paths}):
+        fs.invalidate_cache(parent)
+        try:
+            listed = {entry.rstrip("/") for entry in fs.ls(parent, detail=False)}
+        except FileNotFoundError:
+            continue
+        remaining += [
+            path for path in paths if posixpath.dirname(path) == parent and path in listed
+        ]
+    if remaining:
+        shown = ", ".join(fs.unstrip_protocol(path) for path in remaining[:5])
+        raise UndoIncompleteError(
+            f"{len(remaining)} object(s) the run created could not be deleted (first: {shown}); "
+            "check the store's permissions, then run 'synapse runs rollback' again"
+        )
+
+
 class _FreshFilesystems:
     """One fresh filesystem per protocol for one undo: no stale cache, and bulk calls."""
 
@@ -106,7 +141,7 @@ def undo_writes(
     report = UndoReport()
     objects, folders = _replay(entries)
     filesystems = _FreshFilesystems(options)
-    doomed: dict[int, tuple[Any, list[str]]] = {}  # per filesystem, for one bulk delete
+    doomed: dict[tuple[int, str], tuple[Any, list[str]]] = {}  # one bulk delete per bucket
     for obj in reversed(objects):
         fs, path = filesystems.open(obj.url)
         exists = fs.exists(path)
@@ -117,10 +152,11 @@ def undo_writes(
             Path(obj.backup).unlink(missing_ok=True)
             report.restored.append(obj.url)
         elif exists:
-            doomed.setdefault(id(fs), (fs, []))[1].append(path)
+            doomed.setdefault((id(fs), _bucket(fs, path)), (fs, []))[1].append(path)
             report.deleted.append(obj.url)
     for fs, paths in doomed.values():
         fs.rm(paths)
+        _check_gone(fs, paths)
     for url in reversed(folders):
         fs, path = filesystems.open(url)
         if fs.isdir(path) and not fs.ls(path, detail=False):

@@ -154,7 +154,10 @@ def test_invalid_params_lists_every_bad_field_in_plain_words() -> None:
     assert fields == ["source", "target", "api_key", "retries", "colour"]
     message = str(error)
     assert "target: required, but missing" in message
-    assert "colour: unknown field (allowed fields: api_key, retries, source, target)" in message
+    assert (
+        "colour: unknown field (allowed fields: api_key, retries, source, storage_options, target)"
+        in message
+    )
     assert "retries: Input should be a valid integer" in message
 
 

@@ -173,11 +173,6 @@ def test_a_stale_listings_cache_cannot_fool_the_rollback(
     assert cached.exists(f"{seeded}/data/new/deeper/created.bin")  # stale: gone for real
 
 
-@pytest.mark.xfail(
-    reason="storage layer: Storage._announce asks the process's cached filesystem whether "
-    "the object exists; a stale listing says no, the replace is journalled as a create, "
-    "and the rollback deletes an object that was there before the write",
-)
 def test_an_object_created_by_someone_else_after_a_listing_is_restored_not_deleted(
     moto: MotoServer, seeded: str, s3: Any, tmp_path: Path
 ) -> None:
@@ -313,11 +308,6 @@ def test_a_rollback_deletes_what_the_run_created_in_bulk(
     assert len(bulk) == 2, f"{len(bulk)} DeleteObjects calls for {CREATED_IN_BULK + 2} objects"
 
 
-@pytest.mark.xfail(
-    reason="storage layer: undo_writes hands one fs.rm(list) per filesystem, and s3fs "
-    "refuses a bulk delete across buckets (ValueError: Bulk delete files should refer to "
-    "only one bucket); group the paths by bucket",
-)
 def test_undoing_objects_created_in_two_buckets(moto: MotoServer, bucket: str, s3: Any) -> None:
     import hashlib
 
