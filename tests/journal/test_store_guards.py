@@ -548,3 +548,34 @@ def test_appended_objects_read_back_with_their_keys_sorted(journal: RunJournal) 
     run = journal.get_run(run_id)
     assert run is not None
     assert list(run.steps[0].rollback_data["written"][0]) == ["path", "size"]
+
+
+def test_finishing_a_step_the_journal_has_no_row_for_changes_nothing(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+
+    journal.step_finished(run_id, "never-started", "succeeded", rollback_data={"made": 1})
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert run.steps == []
+
+
+def test_finishing_over_damaged_rollback_data_names_the_run(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    damage_rollback_data(journal.path, run_id)
+
+    with pytest.raises(JournalError, match=f"run {run_id} in the run journal .* is damaged"):
+        journal.step_finished(run_id, "upload", "succeeded", rollback_data={"made": 1})
+
+
+def test_returned_rollback_data_reads_back_with_its_keys_sorted(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.record(run_id, "upload", "written", ["a"])
+
+    journal.step_finished(run_id, "upload", "succeeded", rollback_data={"bucket": "b"})
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert list(run.steps[0].rollback_data) == ["bucket", "written"]

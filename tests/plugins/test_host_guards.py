@@ -293,3 +293,21 @@ def test_an_observer_hook_that_raises_is_logged_as_a_warning_naming_plugin_and_h
     )
     [entry] = [entry for entry in logs if entry["event"] == "plugin_hook_failed"]
     assert isinstance(entry["exc_info"], RuntimeError)
+
+
+class BrokenWrapper:
+    @hookimpl
+    def synapse_wrap_step(self, action: object, step: object) -> None:
+        raise RuntimeError("wrapper broke")
+
+
+def test_a_chained_hook_that_raises_is_reported_naming_plugin_and_hook() -> None:
+    host = PluginHost()
+    host.register(BrokenWrapper(), "wrapper")
+
+    with pytest.raises(PluginHookError) as caught:
+        list(host.chain("synapse_wrap_step", "step", object(), action=None))
+
+    assert str(caught.value).startswith(
+        "plugin 'wrapper' failed in synapse_wrap_step: RuntimeError: wrapper broke."
+    )

@@ -397,3 +397,19 @@ def test_a_progress_callback_that_raises_is_logged_to_the_sinks_as_an_error() ->
 
     [log] = [log for log in sink.logs if log.message == "progress_callback_failed"]
     assert (log.level, log.data["error"]) == ("error", "ValueError: observer is broken")
+
+
+def test_an_unknown_step_name_is_refused_listing_the_registered_steps() -> None:
+    registry: StepRegistry[Any] = StepRegistry()
+    registry.register(Step("a"))
+    registry.register(Step("b"))
+
+    with pytest.raises(ValueError, match="no step named 'c'") as caught:
+        registry.get("c")
+
+    assert str(caught.value) == "no step named 'c' in the registry; registered steps: a, b"
+
+
+def test_an_unknown_step_name_in_an_empty_registry_says_there_are_none() -> None:
+    with pytest.raises(ValueError, match=r"; registered steps: none$"):
+        StepRegistry[Any]().get("c")
