@@ -157,6 +157,11 @@ def test_a_run_of_a_live_process_of_another_user_is_not_declared_crashed(
     if os.geteuid() == 0:
         run_id = journal.start_run("demo", {})  # owned by this (root) process, alive
         assert state_seen_by_another_user(path, run_id) == "running"
+        # Read here too: mutmut only runs this test against the code it saw run in this
+        # process (the forked child's calls are not traced).
+        own = journal.get_run(run_id)
+        assert own is not None
+        assert own.state == "running"
         return
     if os.stat("/proc/1").st_uid == os.getuid():
         pytest.skip("needs a live process of another user (pid 1 is ours here)")
