@@ -185,8 +185,14 @@ def test_rollback_data_that_is_not_json_is_refused_naming_the_step(journal: RunJ
     run_id = journal.start_run("demo", {})
     journal.step_started(run_id, 0, "upload")
 
-    with pytest.raises(JournalError, match="rollback_data of step 'upload' cannot be journalled"):
+    with pytest.raises(
+        JournalError, match="rollback_data of step 'upload' cannot be journalled"
+    ) as caught:
         journal.record(run_id, "upload", "handle", object())
+
+    assert str(caught.value).endswith(
+        ". Use only JSON values (str, int, float, bool, None, lists and dicts of them)"
+    )
 
 
 def test_recording_for_a_step_the_journal_has_no_row_for_changes_nothing(
@@ -584,3 +590,19 @@ def test_returned_rollback_data_reads_back_with_its_keys_sorted(journal: RunJour
     run = journal.get_run(run_id)
     assert run is not None
     assert list(run.steps[0].rollback_data) == ["bucket", "written"]
+
+
+def test_a_step_started_again_is_journalled_started_at_its_new_position(
+    journal: RunJournal,
+) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.step_finished(run_id, "upload", "failed", error="disk full")
+
+    journal.step_started(run_id, 3, "upload")
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    assert [(step.position, step.name, step.state) for step in run.steps] == [
+        (3, "upload", "started")
+    ]
