@@ -131,7 +131,7 @@ def test_a_failing_step_rolls_back_on_the_cluster_with_the_local_exit_code(
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     final = lines(result.stdout)[-1]
-    assert final["error"].startswith("step 'fault_manifest' failed: injected error")
+    assert final["error"].startswith("step 'fault_manifest' failed: RuntimeError: injected error")
     assert "were rolled back" in final["error"]
     rolled = [e["step"] for e in lines(result.stdout) if e.get("status") == "rolled_back"]
     assert rolled == ["fault_manifest", "upload", "validate", "discover"]
@@ -155,7 +155,7 @@ def test_a_failing_item_of_a_fan_out_fails_the_run_and_every_success_is_undone(
     )
     assert result.returncode == 1, result.stderr
     error = lines(result.stdout)[-1]["error"]
-    assert "step 'fan_out' failed: 2 of 40 items failed: item 3" in error
+    assert "step 'fan_out' failed: FanOutError: 2 of 40 items failed: item 3" in error
     assert "item 31 (" in error
     assert "): ValueError: item 31 refused" in error
     removed = [e for e in lines(result.stdout) if e.get("message") == "fan_out_rolled_back"]
