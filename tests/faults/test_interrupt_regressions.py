@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from support.cli import Synapse
+from support.interrupts import snapshot as tree
 
 DRIVER = str(Path(__file__).parents[1] / "support" / "signal_driver.py")
 EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
@@ -43,14 +44,6 @@ def runs(synapse: Synapse, home: Path) -> list[dict[str, Any]]:
     assert listed.returncode == 0, listed.stderr
     found: list[dict[str, Any]] = json.loads(listed.stdout)
     return found
-
-
-def tree(folder: Path) -> dict[str, bytes | None]:
-    """Every file (with its bytes) and folder under ``folder``."""
-    return {
-        str(path.relative_to(folder)): path.read_bytes() if path.is_file() else None
-        for path in sorted(folder.rglob("*"))
-    }
 
 
 def fan_out_params(target: Path, items: int = 40, delay: float = 0.02) -> str:

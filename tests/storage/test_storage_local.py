@@ -8,7 +8,7 @@ from typing import Any
 
 import fsspec
 import pytest
-from support.storage_actions import tree
+from support.interrupts import snapshot as tree
 
 from synapse_sdk.exceptions import StepExecutionError
 from synapse_sdk.journal.store import RunJournal

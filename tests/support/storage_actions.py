@@ -12,7 +12,6 @@ then the run writes it).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -150,11 +149,3 @@ class OptionsStorageAction(BaseAction[OptionsStorageParams]):
         registry.register(Tamper())
         registry.register(Outside())
         registry.register(Finish())
-
-
-def tree(folder: Path) -> dict[str, bytes | None]:
-    """Every file (with its bytes) and folder under ``folder``."""
-    return {
-        str(path.relative_to(folder)): path.read_bytes() if path.is_file() else None
-        for path in sorted(folder.rglob("*"))
-    }
