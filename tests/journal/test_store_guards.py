@@ -17,8 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from synapse_sdk.exceptions import RunInUseError
-from synapse_sdk.journal.store import JournalError, RunJournal, default_journal_path
+from synapse_sdk.exceptions import ParamsTooLargeError, RunInUseError
+from synapse_sdk.journal.store import (
+    MAX_PARAMS_BYTES,
+    JournalError,
+    RunJournal,
+    default_journal_path,
+)
 
 STARTS_A_RUN_AND_EXITS = """
 import socket
@@ -606,3 +611,60 @@ def test_a_step_started_again_is_journalled_started_at_its_new_position(
     assert [(step.position, step.name, step.state) for step in run.steps] == [
         (3, "upload", "started")
     ]
+
+
+def test_a_generated_run_id_is_twelve_hex_digits(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+
+    assert len(run_id) == 12
+    int(run_id, 16)
+
+
+def test_params_of_exactly_the_size_limit_are_journalled(journal: RunJournal) -> None:
+    overhead = len('{"data": ""}')
+    params = {"data": "x" * (MAX_PARAMS_BYTES - overhead)}
+
+    run_id = journal.start_run("demo", params)
+
+    assert journal.get_run(run_id) is not None
+
+
+def test_params_over_the_size_limit_are_refused_naming_the_action(journal: RunJournal) -> None:
+    params = {"data": "x" * MAX_PARAMS_BYTES}
+
+    with pytest.raises(ParamsTooLargeError, match="'demo'"):
+        journal.start_run("demo", params)
+
+
+def test_reading_a_run_whose_steps_cannot_be_read_names_the_journal(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    db = sqlite3.connect(journal.path)
+    db.execute("DROP TABLE steps")
+    db.commit()
+    db.close()
+
+    with pytest.raises(JournalError) as caught:
+        journal.get_run(run_id)
+
+    assert str(caught.value) == f"cannot use the run journal {journal.path}: no such table: steps"
+
+
+def test_reading_damaged_step_data_names_the_run(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    damage_rollback_data(journal.path, run_id)
+
+    with pytest.raises(JournalError, match=f"run {run_id} in the run journal .* is damaged"):
+        journal.get_run(run_id)
+
+
+def test_a_step_reads_back_with_its_start_and_end_times(journal: RunJournal) -> None:
+    run_id = journal.start_run("demo", {})
+    journal.step_started(run_id, 0, "upload")
+    journal.step_finished(run_id, "upload", "succeeded")
+
+    run = journal.get_run(run_id)
+    assert run is not None
+    step = run.steps[0]
+    assert step.ended_at is not None
+    assert run.started_at <= step.started_at <= step.ended_at
