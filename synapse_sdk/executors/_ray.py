@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import re
 import socket
-from collections.abc import Mapping
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
 from types import ModuleType
 
 from synapse_sdk.exceptions import ExecutorError
@@ -13,6 +18,15 @@ from synapse_sdk.executors import RAY_INSTALL_HINT
 __all__ = ["connect", "import_ray"]
 
 _CONNECT_TIMEOUT = 5.0
+
+# A line of Ray's C++ log ("[2026-01-01 10:00:00,000 W 123 123] gcs_client.cc:210: ...").
+_RAY_NATIVE_LOG_LINE = re.compile(rb"^\[[^\]]*\] [\w.]+\.(?:cc|h):\d+: ")
+
+_TOKEN_HINT = (
+    "Give this command the cluster's token: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN=<token> "
+    "(or RAY_AUTH_TOKEN_PATH=<a file holding the token>; without either, Ray reads "
+    "~/.ray/auth_token). `ray get-auth-token` prints the token where the cluster was started"
+)
 
 
 def import_ray() -> ModuleType:
@@ -47,6 +61,90 @@ def _check_reachable(address: str) -> None:
         ) from None
 
 
+@contextlib.contextmanager
+def _native_log_held_back() -> Iterator[None]:
+    """Keep Ray's C++ warnings off the terminal while probing; anything else is passed on.
+
+    Ray's C++ client writes straight to file descriptor 2, so ``sys.stderr`` cannot catch
+    it: the descriptor itself points at a temporary file for the (millisecond) probe.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr: nothing to keep clean
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            other = [line for line in held.readlines() if not _RAY_NATIVE_LOG_LINE.match(line)]
+            if other:
+                os.write(2, b"".join(other))
+
+
+def _token_mode(ray: ModuleType) -> bool:
+    """Whether this process sends a token (``RAY_AUTH_MODE=token``), as Ray decides it."""
+    raylet = ray._raylet
+    return bool(raylet.get_authentication_mode() == raylet.AuthenticationMode.TOKEN)
+
+
+def _missing_token(ray: ModuleType, auth_error: type[BaseException]) -> str | None:
+    """Why this process, in token mode, has no token to send (None if it has one)."""
+    try:
+        found = ray._raylet.AuthenticationTokenLoader.instance().has_token(ignore_auth_mode=True)
+    except auth_error as exc:  # e.g. RAY_AUTH_TOKEN_PATH names a missing or empty file
+        return str(getattr(exc, "message", exc))
+    return None if found else "RAY_AUTH_MODE=token is set here but no token was found"
+
+
+def _auth_failure(ray: ModuleType, address: str) -> ExecutorError:
+    """The error for a cluster that refused this process's token (or its lack of one)."""
+    if _token_mode(ray):
+        why = "it refused the token given here (not the cluster's token)"
+    else:
+        why = "RAY_AUTH_MODE is not 'token' here, so no token was sent"
+    return ExecutorError(
+        f"the Ray cluster at {address} requires token authentication and {why}. {_TOKEN_HINT}"
+    )
+
+
+def _check_authenticated(ray: ModuleType, address: str) -> None:
+    """Fail fast on a cluster that refuses our token: ``ray.init`` retries it for 20 s.
+
+    One cheap call to the cluster's GCS with the token Ray itself would send (from
+    ``RAY_AUTH_MODE`` and ``RAY_AUTH_TOKEN``/``RAY_AUTH_TOKEN_PATH``/``~/.ray/auth_token``):
+    an authentication failure answers in milliseconds. Any other failure is left to
+    ``ray.init``, which reports it as before.
+    """
+    if "://" in address or address == "auto":
+        return
+    auth_error = getattr(ray.exceptions, "AuthenticationError", None)
+    if auth_error is None:  # a Ray without token authentication
+        return
+    if _token_mode(ray):
+        # Ray's client aborts the whole process when asked to send a token it lacks.
+        missing = _missing_token(ray, auth_error)
+        if missing is not None:
+            raise ExecutorError(
+                f"cannot join the Ray cluster at {address}: {missing}. {_TOKEN_HINT}"
+            )
+    refused = False
+    with _native_log_held_back():
+        try:
+            ray._raylet.GcsClient(address=address)
+        except auth_error:
+            refused = True
+        except Exception:
+            return
+    if refused:
+        raise _auth_failure(ray, address)
+
+
 def connect(address: str | None, env: Mapping[str, str]) -> ModuleType:
     """Join the cluster at ``address`` (or ``RAY_ADDRESS``), else start a local Ray.
 
@@ -71,9 +169,13 @@ def connect(address: str | None, env: Mapping[str, str]) -> ModuleType:
             ) from None
         return ray
     _check_reachable(address)
+    _check_authenticated(ray, address)
     try:
         ray.init(address=address, **options)
     except Exception as exc:
+        auth_error = getattr(ray.exceptions, "AuthenticationError", None)
+        if auth_error is not None and isinstance(exc, auth_error):
+            raise _auth_failure(ray, address) from None
         raise ExecutorError(
             f"cannot join the Ray cluster at {address} ({type(exc).__name__}: {exc})"
         ) from None
