@@ -307,6 +307,25 @@ def test_a_journalled_step_returning_something_else_than_a_step_result_fails_say
         run_journalled(journal, ReturnsADict("a", undone=[]))
 
 
+def test_a_failing_step_is_reported_to_the_sinks_and_logged_with_its_error() -> None:
+    sink = RecordingSink()
+    registry: StepRegistry[UndoLog] = StepRegistry()
+    registry.register(Step("a"))
+    registry.register(Step("c", fail=True))
+
+    with capture_logs() as logs, pytest.raises(StepExecutionError):
+        Orchestrator(registry, UndoLog(runtime_ctx=RuntimeContext(sinks=[sink]))).execute()
+
+    failed = [
+        (event.step, event.error)
+        for event in sink.events
+        if isinstance(event, StepEvent) and event.status == "failed"
+    ]
+    assert failed == [("c", "c broke")]
+    [entry] = [entry for entry in logs if entry["event"] == "step_failed"]
+    assert (entry["step"], entry["error"], entry["log_level"]) == ("c", "c broke", "error")
+
+
 class NothingToUndo(BaseStep[Any]):
     """A step without a rollback of its own."""
 
