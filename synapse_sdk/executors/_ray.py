@@ -9,6 +9,7 @@ import re
 import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from types import ModuleType
 
@@ -17,6 +18,8 @@ from synapse_sdk.executors import RAY_INSTALL_HINT
 
 __all__ = ["connect", "import_ray"]
 
+_PROBE_TIMEOUT = 5.0
+"""Seconds the cluster has to answer the authentication probe."""
 _CONNECT_TIMEOUT = 5.0
 
 # A line of Ray's C++ log ("[2026-01-01 10:00:00,000 W 123 123] gcs_client.cc:210: ...").
@@ -133,15 +136,30 @@ def _check_authenticated(ray: ModuleType, address: str) -> None:
             raise ExecutorError(
                 f"cannot join the Ray cluster at {address}: {missing}. {_TOKEN_HINT}"
             )
-    refused = False
-    with _native_log_held_back():
+    outcome: list[str] = []
+
+    def probe() -> None:
         try:
             ray._raylet.GcsClient(address=address)
         except auth_error:
-            refused = True
+            outcome.append("refused")
         except Exception:
-            return
-    if refused:
+            outcome.append("other")
+        else:
+            outcome.append("joined")
+
+    with _native_log_held_back():
+        # In a thread: something that is not Ray's GCS can keep the probe waiting, and
+        # a command must not hang on it.
+        prober = threading.Thread(target=probe, name="synapse-ray-probe", daemon=True)
+        prober.start()
+        prober.join(_PROBE_TIMEOUT)
+    if not outcome:
+        raise ExecutorError(
+            f"no Ray cluster answered at {address} within {_PROBE_TIMEOUT:g} s; check that "
+            "it is the head node's address (`ray start --head` prints it)"
+        )
+    if outcome[0] == "refused":
         raise _auth_failure(ray, address)
 
 

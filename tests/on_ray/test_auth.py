@@ -165,3 +165,39 @@ def test_with_the_token_the_same_command_runs_on_the_cluster(
         assert run.state == "succeeded"
     finally:
         journal.close()
+
+
+def test_an_address_where_something_else_listens_fails_within_seconds(
+    synapse: Synapse, tmp_path: Path
+) -> None:
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, never speaks Ray
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    server = threading.Thread(target=accept, daemon=True)
+    server.start()
+    address = f"127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        elapsed, result = join(synapse, address, tmp_path)
+    finally:
+        stop.set()
+        server.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
+    assert result.returncode == 2, result.stderr
+    assert elapsed < 20, f"took {elapsed:.1f} s"  # the probe gives up after 5 s
+    assert f"no Ray cluster answered at {address} within 5 s" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "home" / "runs.db").exists()
