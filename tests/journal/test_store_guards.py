@@ -496,10 +496,13 @@ def test_items_appended_for_a_step_the_journal_has_no_row_for_are_not_read(
     run_id = journal.start_run("demo", {})
     journal.step_started(run_id, 0, "upload")
     journal.append(run_id, "never-started", "written", "a.jpg")
+    journal.append(run_id, "upload", "written", "b.jpg")  # after it: still read
 
     run = journal.get_run(run_id)
     assert run is not None
-    assert [(step.name, step.rollback_data) for step in run.steps] == [("upload", {})]
+    assert [(step.name, step.rollback_data) for step in run.steps] == [
+        ("upload", {"written": ["b.jpg"]})
+    ]
 
 
 def test_items_appended_under_an_undecodable_file_name_are_read_back(journal: RunJournal) -> None:
