@@ -432,3 +432,17 @@ def test_an_unknown_step_name_is_refused_listing_the_registered_steps() -> None:
 def test_an_unknown_step_name_in_an_empty_registry_says_there_are_none() -> None:
     with pytest.raises(ValueError, match=r"; registered steps: none$"):
         StepRegistry[Any]().get("c")
+
+
+def test_registering_something_that_is_not_a_step_names_its_type() -> None:
+    with pytest.raises(TypeError) as caught:
+        StepRegistry[Any]().register("upload")  # type: ignore[arg-type]
+
+    assert str(caught.value) == "expected a BaseStep instance, got 'str'"
+
+
+def test_a_step_with_an_empty_name_is_refused_naming_its_class() -> None:
+    with pytest.raises(ValueError, match="non-empty") as caught:
+        StepRegistry[Any]().register(Weighted("", 1.0))
+
+    assert str(caught.value) == "step Weighted must have a non-empty string name"
