@@ -240,6 +240,22 @@ def test_ctrl_c_just_after_a_step_finished_rolls_each_step_back_at_most_once() -
                 assert rollback_data == {"made": name}, f"interrupt at SDK line {at}: {undone}"
 
 
+def test_ctrl_c_after_the_last_step_but_before_success_is_reported_undoes_every_step() -> None:
+    # Until execute() returns, the run has not succeeded: an interrupt there (even in its
+    # cleanup) rolls back everything that ran, last first, each with its own data.
+    for at, context, _ in interrupted_contexts():
+        where = f"interrupt at SDK line {at}: {context.undone}"
+        assert [(name, data) for name, _, data in context.undone] == [
+            ("b", {"made": "b"}),
+            ("a", {"made": "a"}),
+        ], where
+        assert len(context.step_results) == 2, where  # one entry per step, never duplicated
+        b_ok = context.undone[0][1]
+        # b in flight: failed by the interrupt; b finished: rolled back as it finished.
+        assert b_ok == context.step_results[-1].success, where
+        assert b_ok or context.step_results[-1].error == "KeyboardInterrupt", where
+
+
 def test_ctrl_c_just_after_a_step_finished_undoes_what_the_step_returned() -> None:
     # The step's execute returned rollback data: wherever the interrupt lands afterwards,
     # its rollback must get that data, or what the step made is never undone.

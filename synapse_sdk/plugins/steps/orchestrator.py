@@ -144,78 +144,86 @@ class Orchestrator(Generic[C]):
         names = progress.names
         ends = progress.ends
 
-        with runtime.progress_scope(progress):
-            if not steps:
-                self._report(100, None, None, None)
-            try:
-                # The per-step hot path: every call added here costs every step of every run.
-                for index, step in enumerate(steps):
-                    outcome = None  # before `running`: an interrupt must not see a stale one
-                    running = step
-                    name = context.current_step = names[index]
-                    progress.index = index
-                    if sinks:
-                        runtime.report_step(name, "started")
-                    try:
-                        if recorder is not None:
-                            recorder.step_started(index, name)
-                        outcome = _SKIPPED if step.can_skip(context) else step.execute(context)
-                        if recorder is not None:
-                            self._record_outcome(recorder, name, outcome)
-                    except Exception as exc:
-                        failure = _Failure(step, _failed_result(exc, outcome), exc)
-                        break
-                    if outcome is _SKIPPED:
-                        results.append(StepResult(success=True, skipped=True))
-                        status: StepStatus = "skipped"
-                    elif not isinstance(outcome, StepResult):
-                        failure = _Failure(step, _wrong_type_result(name, outcome), None)
-                        break
-                    elif not outcome.success:
-                        if not outcome.error:
-                            outcome.error = "the step returned success=False without an error"
-                        failure = _Failure(step, outcome, None)
-                        break
-                    else:
-                        results.append(outcome)
-                        executed.append((step, outcome))
-                        status = "succeeded"
-                    running = context.current_step = None
-                    percent = ends[index]
-                    if percent < progress.last:  # in-step reports may have rounded past the end
-                        percent = progress.last
-                    progress.last = percent
-                    callback = self._callback  # a failing callback is dropped mid-run
-                    if callback is not None:
+        # Everything from the first step to the return of a successful run is inside this
+        # `try`: an interrupt anywhere in it, even after the last step finished, rolls
+        # back what ran (the run is not reported successful until `return`).
+        try:
+            with runtime.progress_scope(progress):
+                if not steps:
+                    self._report(100, None, None, None)
+                try:
+                    # The per-step hot path: every call added here costs every step of every run.
+                    for index, step in enumerate(steps):
+                        outcome = None  # before `running`: an interrupt must not see a stale one
+                        running = step
+                        name = context.current_step = names[index]
+                        progress.index = index
+                        if sinks:
+                            runtime.report_step(name, "started")
                         try:
-                            callback(percent, 100)
+                            if recorder is not None:
+                                recorder.step_started(index, name)
+                            outcome = _SKIPPED if step.can_skip(context) else step.execute(context)
+                            if recorder is not None:
+                                self._record_outcome(recorder, name, outcome)
                         except Exception as exc:
-                            self._drop_callback(exc)
-                    if sinks:
-                        runtime.report_step(name, status)
-                        runtime.report_progress(percent, name, None, None)
-            except BaseException as interrupt:  # KeyboardInterrupt, SystemExit
-                if isinstance(interrupt, RunAbandoned):
-                    raise  # a second signal: leave the rollback to `synapse runs rollback`
-                self._rollback(self._interrupted(running, outcome, interrupt, executed), executed)
-                raise
-            finally:
-                context.current_step = None
+                            failure = _Failure(step, _failed_result(exc, outcome), exc)
+                            break
+                        if outcome is _SKIPPED:
+                            results.append(StepResult(success=True, skipped=True))
+                            status: StepStatus = "skipped"
+                        elif not isinstance(outcome, StepResult):
+                            failure = _Failure(step, _wrong_type_result(name, outcome), None)
+                            break
+                        elif not outcome.success:
+                            if not outcome.error:
+                                outcome.error = "the step returned success=False without an error"
+                            failure = _Failure(step, outcome, None)
+                            break
+                        else:
+                            results.append(outcome)
+                            executed.append((step, outcome))
+                            status = "succeeded"
+                        running = context.current_step = None
+                        percent = ends[index]
+                        if percent < progress.last:  # in-step reports may have rounded past the end
+                            percent = progress.last
+                        progress.last = percent
+                        callback = self._callback  # a failing callback is dropped mid-run
+                        if callback is not None:
+                            try:
+                                callback(percent, 100)
+                            except Exception as exc:
+                                self._drop_callback(exc)
+                        if sinks:
+                            runtime.report_step(name, status)
+                            runtime.report_progress(percent, name, None, None)
+                finally:
+                    context.current_step = None
+            if failure is None:
+                return {
+                    "success": True,
+                    "steps_executed": len(executed),
+                    "steps_total": len(steps),
+                }
+        except BaseException as interrupt:  # KeyboardInterrupt, SystemExit
+            if isinstance(interrupt, RunAbandoned):
+                raise  # a second signal: leave the rollback to `synapse runs rollback`
+            self._rollback(self._interrupted(running, outcome, interrupt, executed), executed)
+            raise
 
-        if failure is not None:
-            results.append(failure.result)
-            rollback_errors = self._rollback(failure, executed)
-            error = StepExecutionError(
-                failure.step.name,
-                failure.result.error or "failed",
-                result=failure.result,
-                rollback_errors=rollback_errors,
-            )
-            if failure.exc is not None:
-                raise error from failure.exc
-            raise error
-
-        return {"success": True, "steps_executed": len(executed), "steps_total": len(steps)}
+        assert failure is not None  # a successful run returned above
+        results.append(failure.result)
+        rollback_errors = self._rollback(failure, executed)
+        error = StepExecutionError(
+            failure.step.name,
+            failure.result.error or "failed",
+            result=failure.result,
+            rollback_errors=rollback_errors,
+        )
+        if failure.exc is not None:
+            raise error from failure.exc
+        raise error
 
     def _interrupted(
         self,
@@ -226,19 +234,23 @@ class Orchestrator(Generic[C]):
     ) -> _Failure[C] | None:
         """The failure to roll back first when an interrupt stops the run (None: between steps).
 
-        A step that had returned its result when the interrupt came is rolled back with
-        that result's data, whether or not the orchestrator had taken it in yet.
+        The running step is rolled back with a failed result whose error is the interrupt,
+        the same whether or not the orchestrator had taken in its result; when the step
+        had returned one, it keeps that result's data and rollback data. The step has one
+        entry in ``step_results``: that failed result.
         """
         if running is None:
             return None
+        results = self.context.step_results
         if executed and executed[-1][0] is running:  # it had finished when the interrupt came
-            _, result = executed.pop()
-            return _Failure(running, result, interrupt)
-        if isinstance(outcome, StepResult):
-            failed = replace(outcome, success=False, error=_error_text(interrupt))
+            _, returned = executed.pop()
         else:
-            failed = StepResult(success=False, error=_error_text(interrupt))
-        self.context.step_results.append(failed)
+            returned = outcome if isinstance(outcome, StepResult) else StepResult(success=False)
+        failed = replace(returned, success=False, error=_error_text(interrupt))
+        if results and results[-1] is returned:  # taken in already: replace, never duplicate
+            results[-1] = failed
+        else:
+            results.append(failed)
         return _Failure(running, failed, interrupt)
 
     def _rollback(
