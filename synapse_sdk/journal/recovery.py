@@ -173,8 +173,7 @@ def _roll_back(
         state = settled_state(final, interrupted=True)  # a crash is an interruption
         journal.end_run(run_id, state, error=run.error)
         run_settled()
-    if state != "needs_rollback":
-        discard_undo_area(runtime.env, run_id)
+    discard_undo_area(runtime.env, run_id)  # every step is undone, or failed to be
     finished = journal.get_run(run_id)
     assert finished is not None
     return finished
