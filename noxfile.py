@@ -43,7 +43,9 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def benchmarks(session: nox.Session) -> None:
     """Run every benchmark script; each prints one JSON document."""
-    session.install("-e", ".[ray]", "-e", "plugins_examples/upload-files")
+    session.install(
+        "-e", ".[ray]", "-e", "plugins_examples/upload-files", "moto[server]", "s3fs", "boto3"
+    )
     for script in sorted(__import__("pathlib").Path("benchmarks").glob("bench_*.py")):
         session.run("python", str(script))
 
