@@ -103,6 +103,21 @@ def show_run(run_id: str, full: bool, as_json: bool) -> None:
     _print_steps(run, json.dumps if full else _counts)
     if not full:
         _print_samples(run)
+    _print_tracebacks(run, full)
+
+
+def _print_tracebacks(run: RunRecord, full: bool) -> None:
+    """Each failed step's exception: its type and message, or (--full) the traceback."""
+    for step in run.steps:
+        if not step.traceback:
+            continue
+        if full:
+            click.echo(f"\ntraceback of {step.name}:\n{step.traceback.rstrip()}")
+        else:
+            last = step.traceback.rstrip().splitlines()[-1]
+            click.echo(f"\n{step.name} failed with {last}")
+    if not full and any(step.traceback for step in run.steps):
+        click.echo(f"(the traceback: synapse runs show {run.run_id} --full)")
 
 
 def _print_samples(run: RunRecord) -> None:

@@ -147,8 +147,8 @@ class _ForwardingRecorder:
     def step_skipped(self, name: str) -> None:
         self._forward("step_skipped", name)
 
-    def step_failed(self, name: str, error: str) -> None:
-        self._forward("step_failed", name, error)
+    def step_failed(self, name: str, error: str, traceback: str | None = None) -> None:
+        self._forward("step_failed", name, error, traceback)
 
     def step_rolled_back(self, name: str) -> None:
         self._forward("step_rolled_back", name)

@@ -34,8 +34,8 @@ class JournalRecorder:
     def step_skipped(self, name: str) -> None:
         self.journal.step_finished(self.run_id, name, "skipped")
 
-    def step_failed(self, name: str, error: str) -> None:
-        self.journal.step_finished(self.run_id, name, "failed", error=error)
+    def step_failed(self, name: str, error: str, traceback: str | None = None) -> None:
+        self.journal.step_finished(self.run_id, name, "failed", error=error, traceback=traceback)
 
     def step_rolled_back(self, name: str) -> None:
         self.journal.step_finished(self.run_id, name, "rolled_back")

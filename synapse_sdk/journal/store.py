@@ -87,6 +87,7 @@ CREATE TABLE IF NOT EXISTS steps (
     error          TEXT,
     started_at     REAL NOT NULL,
     ended_at       REAL,
+    traceback      TEXT,
     PRIMARY KEY (run_id, name)
 );
 CREATE TABLE IF NOT EXISTS appended (
@@ -120,6 +121,8 @@ class StepRecord:
     error: str | None
     started_at: float
     ended_at: float | None
+    traceback: str | None = None
+    """The traceback of the exception that failed the step, type and message last."""
 
 
 @dataclass
@@ -161,6 +164,7 @@ class RunRecord:
                     "state": step.state,
                     "rollback_data": step.rollback_data,
                     "error": step.error,
+                    "traceback": step.traceback,
                     "started_at": step.started_at,
                     "ended_at": step.ended_at,
                 }
@@ -250,11 +254,12 @@ class RunJournal:
 
     def _migrate(self) -> None:
         """Bring a journal written by an older version up to the current schema."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
-        for column in ("cwd", "target"):
-            if column not in columns:
-                with self._transaction() as db:
-                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
+        for table, added in (("runs", ("cwd", "target")), ("steps", ("traceback",))):
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for column in added:
+                if column not in columns:
+                    with self._transaction() as db:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     def _describe(self, exc: Exception) -> str:
         text = str(exc)
@@ -440,8 +445,12 @@ class RunJournal:
         *,
         rollback_data: Mapping[str, Any] | None = None,
         error: str | None = None,
+        traceback: str | None = None,
     ) -> None:
-        """Set a step's final state; ``rollback_data`` is merged over what was recorded."""
+        """Set a step's final state; ``rollback_data`` is merged over what was recorded.
+
+        ``traceback`` (a failed step's) is kept as given; other states leave it as it was.
+        """
         encoded = encode_rollback_data(name, rollback_data) if rollback_data else None
         name = _text(name)
         with self._transaction() as db:
@@ -459,6 +468,11 @@ class RunJournal:
                 "UPDATE steps SET state = ?, error = ?, ended_at = ? WHERE run_id = ? AND name = ?",
                 (state, _optional_text(error), time.time(), run_id, name),
             )
+            if traceback is not None:
+                db.execute(
+                    "UPDATE steps SET traceback = ? WHERE run_id = ? AND name = ?",
+                    (_text(traceback), run_id, name),
+                )
 
     # -- reading --------------------------------------------------------------------------
 
@@ -523,15 +537,17 @@ class RunJournal:
                 return None
             run = self._run_from_row(row)
             steps = self._db.execute(
-                "SELECT position, name, state, rollback_data, error, started_at, ended_at "
-                "FROM steps WHERE run_id = ? ORDER BY position",
+                "SELECT position, name, state, rollback_data, error, started_at, ended_at, "
+                "traceback FROM steps WHERE run_id = ? ORDER BY position",
                 (run_id,),
             ).fetchall()
         except sqlite3.Error as exc:
             raise JournalError(self._describe(exc)) from exc
         run.steps = [
-            StepRecord(position, name, state, self._decode(run_id, data), error, started, ended)
-            for position, name, state, data, error, started, ended in steps
+            StepRecord(
+                position, name, state, self._decode(run_id, data), error, started, ended, trace
+            )
+            for position, name, state, data, error, started, ended, trace in steps
         ]
         self._add_appended(run)
         return run

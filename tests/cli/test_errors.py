@@ -108,3 +108,24 @@ def test_help_lists_every_exit_code_from_the_one_table(synapse: Synapse) -> None
     reference = (Path(__file__).parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
     for code, meaning in RUN_EXIT_CODES.items():
         assert f"| {code} | {meaning} |" in reference
+
+
+def test_runs_show_keeps_the_exception_type_and_traceback_of_a_failed_step(
+    synapse: Synapse, crashy: Path, tmp_path: Path
+) -> None:
+    code, _, _ = run_crashy(synapse, tmp_path, "crash")
+    assert code == 1
+    home = str(tmp_path / "home")
+    [run] = json.loads(synapse("runs", "list", "--json", SYNAPSE_HOME=home).stdout)
+    shown = synapse("runs", "show", run["run_id"], SYNAPSE_HOME=home)
+    assert shown.returncode == 0, shown.stderr
+    assert "stamped_prepare failed with ZeroDivisionError: division by zero" in shown.stdout
+    assert "Traceback" not in shown.stdout
+    full = synapse("runs", "show", run["run_id"], "--full", SYNAPSE_HOME=home)
+    assert "Traceback (most recent call last):" in full.stdout
+    assert f'File "{crashy}", line {CRASH_LINE}, in ratio' in full.stdout
+    record = json.loads(synapse("runs", "show", run["run_id"], "--json", SYNAPSE_HOME=home).stdout)
+    [failed] = [
+        step for step in record["steps"] if step["state"] != "rolled_back" or step["traceback"]
+    ]
+    assert failed["traceback"].rstrip().endswith("ZeroDivisionError: division by zero")

@@ -278,6 +278,7 @@ def test_a_run_as_a_dict_holds_every_field_and_its_steps(journal: RunJournal) ->
                 "state": "failed",
                 "rollback_data": {"written": ["a"]},
                 "error": "disk full",
+                "traceback": None,
                 "started_at": step.started_at,
                 "ended_at": step.ended_at,
             }

@@ -20,6 +20,7 @@ The contract (docs/step-orchestration.md spells it out with examples):
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, TypedDict
@@ -58,6 +59,13 @@ class _Failure(Generic[C]):
 
 _SKIPPED = object()
 """Marks a step whose ``can_skip`` returned True."""
+
+
+def _formatted(exc: BaseException | None) -> str | None:
+    """The traceback of ``exc`` as text, its type and message last (None: no exception)."""
+    if exc is None:
+        return None
+    return "".join(traceback.format_exception(exc))
 
 
 def _error_text(exc: BaseException) -> str:
@@ -269,7 +277,7 @@ class Orchestrator(Generic[C]):
             context.errors.append(f"step '{name}' failed: {error}")
             runtime.report_step(name, "failed", error)
             runtime.log("step_failed", {"error": error}, step=name, level="error", exc=failure.exc)
-            self._journal("step_failed", name, error)
+            self._journal("step_failed", name, error, _formatted(failure.exc))
             to_undo.insert(0, (failure.step, failure.result))
         rollback_errors: list[str] = []
         with runtime.progress_scope(FROZEN_PROGRESS):
@@ -304,7 +312,7 @@ class Orchestrator(Generic[C]):
             finally:
                 context.current_step = None
 
-    def _journal(self, event: str, *args: str) -> None:
+    def _journal(self, event: str, *args: str | None) -> None:
         """Record a rollback-time state change; a journal failure must not stop the rollback."""
         recorder = self.context.runtime_ctx.recorder
         if recorder is None:

@@ -36,8 +36,12 @@ class StepRecorder(Protocol):
     def step_skipped(self, name: str) -> None:
         """Step ``name`` was skipped (its ``can_skip`` returned True)."""
 
-    def step_failed(self, name: str, error: str) -> None:
-        """Step ``name`` failed or was interrupted; its rollback comes next."""
+    def step_failed(self, name: str, error: str, traceback: str | None = None) -> None:
+        """Step ``name`` failed or was interrupted; its rollback comes next.
+
+        ``traceback`` is the formatted exception (type and message last) when one failed
+        the step, for ``synapse runs show``.
+        """
 
     def step_rolled_back(self, name: str) -> None:
         """Step ``name``'s rollback finished."""
