@@ -120,6 +120,9 @@ def test_readme_first_action_is_undone_after_kill_9_by_runs_rollback(tmp_path: P
 def test_readme_commands_match_ci() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    test_command = "python -m pip install -r requirements-test.txt && python -m pytest"
+    test_command = (
+        ". .venv/bin/activate && python -m pip install -r requirements-test.txt "
+        "&& python -m pytest"
+    )
     assert f"```bash\n{test_command}\n```" in readme
     assert test_command in ci
