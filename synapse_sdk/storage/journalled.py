@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from synapse_sdk.plugins.runtime.undo_area import undo_area
 from synapse_sdk.plugins.steps.context import STORAGE_KEY
-from synapse_sdk.storage.urls import has_folders, open_url
+from synapse_sdk.storage.urls import canonical_url, has_folders, open_url
 
 if TYPE_CHECKING:
     import fsspec
@@ -124,7 +124,7 @@ class Storage:
         """Write ``data`` to ``url``; return its canonical URL."""
         with self.open(url) as file:
             file.write(data)
-        return self._canonical(url)
+        return canonical_url(url, self.options)
 
     def write_text(self, url: str, text: str, encoding: str = "utf-8") -> str:
         """Write ``text`` to ``url``; return its canonical URL."""
@@ -135,13 +135,9 @@ class Storage:
         with Path(local_path).open("rb") as source, self.open(url) as target:
             while chunk := source.read(_CHUNK):
                 target.write(chunk)
-        return self._canonical(url)
+        return canonical_url(url, self.options)
 
     # -- the journal ----------------------------------------------------------------------
-
-    def _canonical(self, url: str) -> str:
-        fs, path = open_url(url, self.options)
-        return str(fs.unstrip_protocol(path))
 
     def _journal(self, entry: dict[str, Any]) -> None:
         self._context.append_rollback(STORAGE_KEY, entry)
