@@ -92,9 +92,7 @@ def run_journalled(
     return result
 
 
-def _settle(
-    journal: RunJournal, run_id: str, exc: BaseException, env: Mapping[str, str]
-) -> None:
+def _settle(journal: RunJournal, run_id: str, exc: BaseException, env: Mapping[str, str]) -> None:
     """Journal the end of a run that did not succeed, with the state its steps show."""
     run = journal.get_run(run_id)
     if run is None:  # stopped before the run was journalled: nothing ran

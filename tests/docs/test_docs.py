@@ -121,8 +121,7 @@ def test_readme_commands_match_ci() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     test_command = (
-        ". .venv/bin/activate && python -m pip install -r requirements-test.txt "
-        "&& python -m pytest"
+        ". .venv/bin/activate && python -m pip install -r requirements-test.txt && python -m pytest"
     )
     assert f"```bash\n{test_command}\n```" in readme
     assert test_command in ci
