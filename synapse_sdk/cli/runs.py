@@ -12,7 +12,6 @@ import click
 
 from synapse_sdk.cli.common import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     CliError,
     load_params,
     load_plugin_host,
@@ -231,11 +230,10 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool, verbose: bool
             ActionLoadError,
         ) as exc:
             raise CliError(str(exc)) from exc
-        except (KeyboardInterrupt, RunTerminated, RunAbandoned) as exc:
-            raise CliError(
-                f"interrupted; run 'synapse runs rollback {run_id}' again to finish",
-                exit_code=_interrupt_exit_code(exc),
-            ) from exc
+        except (KeyboardInterrupt, RunTerminated, RunAbandoned):
+            # The command line's entry point turns the signal into its exit code.
+            CliError(f"interrupted; run 'synapse runs rollback {run_id}' again to finish").show()
+            raise
         finally:
             ctx.close()
     if as_json:
@@ -256,16 +254,6 @@ def _rollback_screen(
     title = run.action if run is not None else run_id
     screen = screen_sink(title, verbose=verbose)
     return RuntimeContext(sinks=[screen], logger=quiet_logger())
-
-
-def _interrupt_exit_code(exc: BaseException) -> int:
-    from synapse_sdk.exceptions import RunAbandoned
-
-    if isinstance(exc, RunAbandoned):
-        return exc.exit_code
-    if isinstance(exc, SystemExit) and isinstance(exc.code, int):
-        return exc.code
-    return EXIT_INTERRUPTED
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

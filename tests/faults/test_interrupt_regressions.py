@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cli import Synapse
+from support.cli import SYNAPSE, Synapse
 from support.interrupts import snapshot as tree
 
 DRIVER = str(Path(__file__).parents[1] / "support" / "signal_driver.py")
@@ -211,7 +211,7 @@ def kill_during_copy(synapse: Synapse, home: Path, cwd: Path, target: str) -> st
         (source / f"file{index}.txt").write_text(f"content {index}")
     params = json.dumps({"source": "source", "target": target, "hang_in_copy": 1.0})
     with subprocess.Popen(
-        [*synapse_command(), "run", "demo-upload", "--json", "--params", params],
+        [SYNAPSE, "run", "demo-upload", "--json", "--params", params],
         env={**synapse.env, "SYNAPSE_HOME": str(home)},
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -230,12 +230,6 @@ def kill_during_copy(synapse: Synapse, home: Path, cwd: Path, target: str) -> st
     return str(run["run_id"])
 
 
-def synapse_command() -> list[str]:
-    from support.cli import SYNAPSE
-
-    return [SYNAPSE]
-
-
 def test_runs_rollback_from_another_folder_undoes_the_run_where_it_ran(
     synapse: Synapse, tmp_path: Path
 ) -> None:
@@ -250,7 +244,7 @@ def test_runs_rollback_from_another_folder_undoes_the_run_where_it_ran(
     assert (ran_in / "out" / "file0.txt").exists()
 
     recovered = subprocess.run(
-        [*synapse_command(), "runs", "rollback", run_id],
+        [SYNAPSE, "runs", "rollback", run_id],
         env={**synapse.env, "SYNAPSE_HOME": str(home)},
         cwd=elsewhere,
         capture_output=True,
@@ -285,3 +279,23 @@ def test_two_rollbacks_of_one_run_at_once_undo_it_exactly_once(
         state = {run["run_id"]: run["state"] for run in runs(synapse, home)}[run_id]
         assert state == "rolled_back"
         assert not (cwd / "out").exists()
+
+
+def test_ctrl_c_during_runs_rollback_says_how_to_finish_and_a_second_rollback_does(
+    synapse: Synapse, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    run_id = kill_during_copy(synapse, home, tmp_path, "out")
+    # The first step's rollback record is journalled, then Ctrl-C stops the rollback.
+    stopped = drive(
+        synapse, "sql:UPDATE steps", 1, "SIGINT", "runs", "rollback", run_id,
+        SYNAPSE_HOME=str(home),
+    )  # fmt: skip
+    assert stopped.returncode == 130, stopped.stderr
+    assert f"interrupted; run 'synapse runs rollback {run_id}' again to finish" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    assert runs(synapse, home)[0]["state"] == "needs_rollback"
+    finished = synapse("runs", "rollback", run_id, SYNAPSE_HOME=str(home))
+    assert finished.returncode == 0, finished.stderr
+    assert runs(synapse, home)[0]["state"] == "rolled_back"
+    assert not (tmp_path / "out").exists()
