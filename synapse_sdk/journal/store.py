@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from synapse_sdk.exceptions import ParamsTooLargeError, RunInUseError, SynapseError
 from synapse_sdk.interrupts import critical_section
+from synapse_sdk.plugins.runtime.events import utf8_safe
 
 __all__ = [
     "HOME_ENV",
@@ -183,13 +184,8 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _text(value: str) -> str:
-    """``value`` as SQLite can store it: undecodable file names (surrogates) escaped."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
+_text = utf8_safe
+"""A text column's value as SQLite can store it: undecodable file names escaped."""
 
 
 def _optional_text(value: str | None) -> str | None:

@@ -19,6 +19,7 @@ __all__ = [
     "REDACTED",
     "to_jsonable",
     "dumps",
+    "utf8_safe",
 ]
 
 REDACTED = "**********"
@@ -137,6 +138,19 @@ def to_jsonable(value: Any) -> Any:
     return repr(value)
 
 
+def utf8_safe(text: str) -> str:
+    """``text`` as valid UTF-8: a file name that is not (surrogate escapes) is backslashed.
+
+    In a JSON string the escape reads back as the same name (``\\udcff``); in plain text
+    it shows what the bytes were.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def dumps(payload: Any) -> str:
     """Serialise ``payload`` to one line of JSON, redacting secrets.
 
@@ -146,9 +160,4 @@ def dumps(payload: Any) -> str:
     """
     import json  # deferred: only sinks that write JSON pay for it
 
-    text = json.dumps(payload, default=to_jsonable, ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
+    return utf8_safe(json.dumps(payload, default=to_jsonable, ensure_ascii=False))
