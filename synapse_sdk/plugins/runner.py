@@ -79,12 +79,12 @@ def run_journalled(
             runtime.recorder = JournalRecorder(journal, run_id)
             result = execute(action, executor, ray_address)
         except BaseException as exc:
-            runtime.recorder = previous
             with critical_section():
                 _settle(journal, run_id, exc, runtime.env)
                 run_settled()
             raise
-        runtime.recorder = previous
+        finally:
+            runtime.recorder = previous
         with critical_section():
             journal.end_run(run_id, "succeeded")
             run_settled()
