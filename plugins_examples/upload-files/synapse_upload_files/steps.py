@@ -10,6 +10,7 @@ from typing import Any
 from synapse_sdk.exceptions import StepInputError
 from synapse_sdk.plugins.actions.upload import UPLOAD_STEP, UploadContext, UploadedObject
 from synapse_sdk.plugins.steps import BaseStep, StepResult
+from synapse_sdk.storage import open_url
 
 from synapse_upload_files.storage import (
     copy_with_digest,
@@ -19,7 +20,6 @@ from synapse_upload_files.storage import (
     printable,
     remove_empty_folders,
     remove_objects,
-    resolve,
     to_url,
 )
 
@@ -84,7 +84,7 @@ class Validate(BaseStep[UploadContext]):
                 f"{params.manifest_name}: a source file has the manifest's name; "
                 "choose another manifest_name"
             )
-        fs, root = resolve(params.target)
+        fs, root = open_url(params.target)
         for relative in [*context.files, params.manifest_name]:
             if fs.exists(join(root, relative)):
                 problems.append(
@@ -109,7 +109,7 @@ def _upload_one(job: tuple[str, str]) -> dict[str, Any]:
     A failed or interrupted copy removes its partial object, so only whole objects remain.
     """
     source, target = job
-    fs, path = resolve(target)
+    fs, path = open_url(target)
     try:
         size, sha256 = copy_with_digest(Path(source), fs, path)
     except BaseException:
@@ -136,7 +136,7 @@ class Upload(BaseStep[UploadContext]):
 
     def execute(self, context: UploadContext) -> StepResult:
         params = context.params
-        fs, root = resolve(params.target)
+        fs, root = open_url(params.target)
         source = os.path.abspath(params.source)
         folders: list[str] = []
         for folder in _folders_to_create(fs, root, context.files):
@@ -218,7 +218,7 @@ class Manifest(BaseStep[UploadContext]):
 
     def execute(self, context: UploadContext) -> StepResult:
         params = context.params
-        fs, root = resolve(params.target)
+        fs, root = open_url(params.target)
         path = join(root, params.manifest_name)
         url = to_url(fs, path)
         context.record_rollback("manifest", url)

@@ -9,27 +9,13 @@ relative ``target`` means another folder to ``synapse runs rollback`` started el
 from __future__ import annotations
 
 import hashlib
-import os
 import posixpath
 from pathlib import Path
 from typing import Any
 
 from fsspec.core import url_to_fs
-from fsspec.implementations.local import LocalFileSystem
 
 CHUNK = 1 << 20
-
-
-def resolve(url: str) -> tuple[Any, str]:
-    """``(filesystem, absolute canonical path)`` for a URL or a local path.
-
-    A local path is made absolute against the current folder and normalised (fsspec
-    keeps ``..`` and ``.`` components as they are).
-    """
-    fs, path = url_to_fs(url)
-    if isinstance(fs, LocalFileSystem):
-        path = os.path.abspath(path)
-    return fs, path.rstrip("/") or "/"
 
 
 def join(root: str, relative: str) -> str:
