@@ -34,32 +34,37 @@ class _Tally:
         self.context = context
         self.items = items
         self.rollback_key = rollback_key
+        self.first_position = (
+            context.reserve_rollback_positions(rollback_key, len(items))
+            if rollback_key is not None
+            else 0
+        )
         self.results: list[Any] = [None] * len(items)
-        self.succeeded: dict[int, Any] = {}
         self.failures: list[ItemFailure] = []
         self.settled = 0
-        self.unrecorded = False  # successes not yet recorded (or a record was interrupted)
 
     def absorb(self, chunks: list[list[ItemOutcome]]) -> None:
         """Take in finished chunks: record their successes first, then report progress.
 
-        One record per call, not per chunk: under load, the chunks that finish while one
-        record is being written are recorded together by the next, so a journalled run
-        writes as often as the disk allows rather than once per item.
+        One journal commit per call, not per item: under load, the chunks that finish
+        while one commit is being written are recorded together by the next, so a
+        journalled run writes as often as the disk allows. Each success is placed by its
+        item's position, so the rollback sees them in item order.
         """
-        outcomes = [outcome for chunk in chunks for outcome in chunk]
-        for outcome in outcomes:
-            if outcome.status == "succeeded":
-                self.results[outcome.index] = outcome.value
-                self.succeeded[outcome.index] = outcome.value
-                self.unrecorded = True
-            elif outcome.status == "failed":
-                item = _short(self.items[outcome.index])
-                self.failures.append(ItemFailure(outcome.index, item, outcome.error or "failed"))
-        if self.unrecorded and self.rollback_key is not None:
-            values = [self.succeeded[index] for index in sorted(self.succeeded)]
-            self.context.record_rollback(self.rollback_key, values)
-        self.unrecorded = False
+        positions: list[int] = []
+        values: list[Any] = []
+        for chunk in chunks:
+            for outcome in chunk:
+                if outcome.status == "succeeded":
+                    self.results[outcome.index] = outcome.value
+                    positions.append(self.first_position + outcome.index)
+                    values.append(outcome.value)
+                elif outcome.status == "failed":
+                    item = _short(self.items[outcome.index])
+                    error = outcome.error or "failed"
+                    self.failures.append(ItemFailure(outcome.index, item, error))
+        if values and self.rollback_key is not None:
+            self.context.append_rollback(self.rollback_key, *values, positions=positions)
         for chunk in chunks:  # progress chunk by chunk, so item by item on threads
             ran = sum(1 for outcome in chunk if outcome.status != "cancelled")
             if ran:  # items that never ran are not progress

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from synapse_sdk.exceptions import ExecutorError
@@ -138,8 +139,8 @@ class _ForwardingRecorder:
     def record(self, name: str, key: str, value: Any) -> None:
         self._forward("record", name, key, value)
 
-    def append(self, name: str, key: str, item: Any) -> None:
-        self._forward("append", name, key, item)
+    def append(self, name: str, key: str, items: Sequence[Any], positions: Sequence[int]) -> None:
+        self._forward("append", name, key, list(items), list(positions))
 
     def step_succeeded(self, name: str, result: StepResult) -> None:
         self._forward("step_succeeded", name, result)

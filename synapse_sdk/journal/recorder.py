@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from synapse_sdk.journal.store import RunJournal, RunRecord, RunState
@@ -23,8 +24,8 @@ class JournalRecorder:
     def record(self, name: str, key: str, value: Any) -> None:
         self.journal.record(self.run_id, name, key, value)
 
-    def append(self, name: str, key: str, item: Any) -> None:
-        self.journal.append(self.run_id, name, key, item)
+    def append(self, name: str, key: str, items: Sequence[Any], positions: Sequence[int]) -> None:
+        self.journal.append(self.run_id, name, key, items, positions)
 
     def step_succeeded(self, name: str, result: StepResult) -> None:
         self.journal.step_finished(

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,14 +92,23 @@ CREATE TABLE IF NOT EXISTS steps (
     PRIMARY KEY (run_id, name)
 );
 CREATE TABLE IF NOT EXISTS appended (
-    run_id  TEXT NOT NULL,
-    step    TEXT NOT NULL,
-    key     TEXT NOT NULL,
-    item    TEXT NOT NULL
+    run_id    TEXT NOT NULL,
+    step      TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    item      TEXT NOT NULL,
+    position  INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs(started_at);
 CREATE INDEX IF NOT EXISTS appended_run ON appended(run_id);
 """
+
+_ADDED_COLUMNS = (
+    ("runs", "cwd", "TEXT"),
+    ("runs", "target", "TEXT"),
+    ("steps", "traceback", "TEXT"),
+    ("appended", "position", "INTEGER"),
+)
+"""Columns added since the first schema: ``(table, column, type)``, added to older journals."""
 
 
 class JournalError(SynapseError):
@@ -250,12 +259,11 @@ class RunJournal:
 
     def _migrate(self) -> None:
         """Bring a journal written by an older version up to the current schema."""
-        for table, added in (("runs", ("cwd", "target")), ("steps", ("traceback",))):
+        for table, column, kind in _ADDED_COLUMNS:
             columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            for column in added:
-                if column not in columns:
-                    with self._transaction() as db:
-                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+            if column not in columns:
+                with self._transaction() as db:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _describe(self, exc: Exception) -> str:
         text = str(exc)
@@ -420,17 +428,33 @@ class RunJournal:
                 (json.dumps(current, sort_keys=True), run_id, name),
             )
 
-    def append(self, run_id: str, name: str, key: str, item: Any) -> None:
-        """Append ``item`` to step ``name``'s list under ``key`` (durable on return).
+    def append(
+        self,
+        run_id: str,
+        name: str,
+        key: str,
+        items: Sequence[Any],
+        positions: Sequence[int] | None = None,
+    ) -> None:
+        """Append ``items`` to step ``name``'s list under ``key``, in one commit.
 
         One row per item, so each call costs the same however long the list is; reading
-        the run puts the items, in order, under ``key`` in the step's ``rollback_data``.
+        the run puts the items under ``key`` in the step's ``rollback_data``, ordered by
+        ``positions`` (one per item) when given, else in the order they were appended.
+        Durable on return.
         """
-        encoded = encode_rollback_data(name, {key: item})
+        if positions is not None and len(positions) != len(items):
+            raise ValueError(f"{len(items)} items but {len(positions)} positions")
+        encoded = json.loads(encode_rollback_data(name, {key: list(items)}))[key]
+        places: Sequence[int | None] = positions if positions is not None else [None] * len(items)
+        rows = [
+            (run_id, _text(name), _text(key), json.dumps(item), place)
+            for item, place in zip(encoded, places, strict=True)
+        ]
         with self._transaction() as db:
-            db.execute(
-                "INSERT INTO appended (run_id, step, key, item) VALUES (?, ?, ?, ?)",
-                (run_id, _text(name), _text(key), json.dumps(json.loads(encoded)[key])),
+            db.executemany(
+                "INSERT INTO appended (run_id, step, key, item, position) VALUES (?, ?, ?, ?, ?)",
+                rows,
             )
 
     def step_finished(
@@ -552,15 +576,18 @@ class RunJournal:
         """Put the items appended for each step of ``run`` under their keys, in order."""
         try:
             rows = self._db.execute(
-                "SELECT step, key, item FROM appended WHERE run_id = ? ORDER BY rowid",
+                "SELECT step, key, item FROM appended WHERE run_id = ? ORDER BY position, rowid",
                 (run.run_id,),
             ).fetchall()
         except sqlite3.Error as exc:
             raise JournalError(self._describe(exc)) from exc
         by_name = {step.name: step for step in run.steps}
+        # A key the step returned (or recorded) in its rollback_data wins over appended
+        # items, as in the orchestrator's own merge.
+        returned = {(step.name, key) for step in run.steps for key in step.rollback_data}
         for name, key, item in rows:
             step = by_name.get(name)
-            if step is None:
+            if step is None or (name, key) in returned:
                 continue
             try:
                 value = json.loads(item)

@@ -459,7 +459,7 @@ def test_appended_items_read_back_in_order_under_their_key(journal: RunJournal) 
     journal.step_started(run_id, 0, "upload")
     journal.record(run_id, "upload", "bucket", "b")
     for name in ("c.jpg", "a.jpg", "b.jpg"):
-        journal.append(run_id, "upload", "written", name)
+        journal.append(run_id, "upload", "written", [name])
 
     run = journal.get_run(run_id)
     assert run is not None
@@ -470,8 +470,8 @@ def test_appended_items_go_to_their_own_step_and_key(journal: RunJournal) -> Non
     run_id = journal.start_run("demo", {})
     journal.step_started(run_id, 0, "upload")
     journal.step_started(run_id, 1, "index")
-    journal.append(run_id, "upload", "written", {"path": "a.jpg", "size": 3})
-    journal.append(run_id, "index", "rows", 7)
+    journal.append(run_id, "upload", "written", [{"path": "a.jpg", "size": 3}])
+    journal.append(run_id, "index", "rows", [7])
 
     run = journal.get_run(run_id)
     assert run is not None
@@ -488,7 +488,7 @@ def test_an_appended_item_that_is_not_json_is_refused_naming_the_step(
     journal.step_started(run_id, 0, "upload")
 
     with pytest.raises(JournalError, match="rollback_data of step 'upload' cannot be journalled"):
-        journal.append(run_id, "upload", "written", object())
+        journal.append(run_id, "upload", "written", [object()])
 
 
 def test_items_appended_for_a_step_the_journal_has_no_row_for_are_not_read(
@@ -496,8 +496,8 @@ def test_items_appended_for_a_step_the_journal_has_no_row_for_are_not_read(
 ) -> None:
     run_id = journal.start_run("demo", {})
     journal.step_started(run_id, 0, "upload")
-    journal.append(run_id, "never-started", "written", "a.jpg")
-    journal.append(run_id, "upload", "written", "b.jpg")  # after it: still read
+    journal.append(run_id, "never-started", "written", ["a.jpg"])
+    journal.append(run_id, "upload", "written", ["b.jpg"])  # after it: still read
 
     run = journal.get_run(run_id)
     assert run is not None
@@ -510,7 +510,7 @@ def test_items_appended_under_an_undecodable_file_name_are_read_back(journal: Ru
     name = "upload-\udcff"  # a step named after a file name that is not UTF-8
     run_id = journal.start_run("demo", {})
     journal.step_started(run_id, 0, name)
-    journal.append(run_id, name, "dir-\udcfe", "a.jpg")
+    journal.append(run_id, name, "dir-\udcfe", ["a.jpg"])
 
     run = journal.get_run(run_id)
     assert run is not None
@@ -520,7 +520,7 @@ def test_items_appended_under_an_undecodable_file_name_are_read_back(journal: Ru
 def test_a_damaged_appended_item_names_the_run_and_the_way_out(journal: RunJournal) -> None:
     run_id = journal.start_run("demo", {})
     journal.step_started(run_id, 0, "upload")
-    journal.append(run_id, "upload", "written", "a.jpg")
+    journal.append(run_id, "upload", "written", ["a.jpg"])
     db = sqlite3.connect(journal.path)
     db.execute("UPDATE appended SET item = '[not json'")
     db.commit()
@@ -550,7 +550,7 @@ def test_appended_items_that_cannot_be_read_are_reported_naming_the_journal(
 def test_prune_deletes_the_items_appended_for_the_runs_it_deletes(journal: RunJournal) -> None:
     run_id = journal.start_run("demo", {})
     journal.step_started(run_id, 0, "upload")
-    journal.append(run_id, "upload", "written", "a.jpg")
+    journal.append(run_id, "upload", "written", ["a.jpg"])
     journal.end_run(run_id, "succeeded")
 
     journal.prune(older_than=-60)
@@ -563,7 +563,7 @@ def test_prune_deletes_the_items_appended_for_the_runs_it_deletes(journal: RunJo
 def test_appended_objects_read_back_with_their_keys_sorted(journal: RunJournal) -> None:
     run_id = journal.start_run("demo", {})
     journal.step_started(run_id, 0, "upload")
-    journal.append(run_id, "upload", "written", {"size": 3, "path": "a.jpg"})
+    journal.append(run_id, "upload", "written", [{"size": 3, "path": "a.jpg"}])
 
     run = journal.get_run(run_id)
     assert run is not None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import bisect
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,7 +30,8 @@ class BaseStepContext:
         step_results: one result per step that ran, was skipped or failed, in order.
         errors: the failure and every rollback failure, one line each, naming the step.
         current_step: the running (or rolling back) step's name; None between steps.
-        recorded_rollback: per step, what it recorded with :meth:`record_rollback`.
+        recorded_rollback: per step, what it recorded with :meth:`record_rollback` and
+            :meth:`append_rollback`.
     """
 
     runtime_ctx: RuntimeContext
@@ -37,6 +39,10 @@ class BaseStepContext:
     errors: list[str] = field(default_factory=list)
     current_step: str | None = None
     recorded_rollback: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _appended_positions: dict[tuple[str, str], list[int]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _next_position: dict[tuple[str, str], int] = field(default_factory=dict, init=False, repr=False)
 
     def log(
         self, event: str, data: Mapping[str, Any] | None = None, *, level: str = "info"
@@ -62,9 +68,7 @@ class BaseStepContext:
         work after a crash; values must then be JSON (str, numbers, bools, None, lists,
         dicts).
         """
-        step = self.current_step
-        if step is None:
-            raise RuntimeError("record_rollback() can only be called while a step is running")
+        step = self._running_step("record_rollback")
         # Memory first: if an interrupt lands while the journal is being written, this
         # process's own rollback still sees the value.
         self.recorded_rollback.setdefault(step, {})[key] = value
@@ -72,21 +76,52 @@ class BaseStepContext:
         if recorder is not None:
             recorder.record(step, key, value)
 
-    def append_rollback(self, key: str, item: Any) -> None:
-        """Add ``item`` to the list recorded under ``key`` for the running step's rollback.
+    def append_rollback(
+        self, key: str, *items: Any, positions: Sequence[int] | None = None
+    ) -> None:
+        """Add ``items`` to the list recorded under ``key`` for the running step's rollback.
 
-        Like :meth:`record_rollback`, durable when it returns; unlike it, each call costs
-        the same however many items came before (the journal appends one record instead
-        of rewriting the list). ``rollback`` receives the items, in order, as a list under
-        ``key``. Use one key for either appending or recording, not both.
+        Like :meth:`record_rollback`, durable when it returns (all the items in one journal
+        commit); unlike it, each call costs the same however many items came before (the
+        journal appends records instead of rewriting the list). ``rollback`` receives the
+        items as a list under ``key``, in the order they were appended, or by
+        ``positions`` (one per item, taken from :meth:`reserve_rollback_positions`) when
+        given: ``map`` uses them so results come back in item order whatever order the
+        items finish in. Use one key for either appending or recording, not both.
         """
-        step = self.current_step
-        if step is None:
-            raise RuntimeError("append_rollback() can only be called while a step is running")
-        self.recorded_rollback.setdefault(step, {}).setdefault(key, []).append(item)
+        step = self._running_step("append_rollback")
+        if positions is None:
+            start = self.reserve_rollback_positions(key, len(items))
+            positions = range(start, start + len(items))
+        elif len(positions) != len(items):
+            raise ValueError(f"{len(items)} items but {len(positions)} positions")
+        values = self.recorded_rollback.setdefault(step, {}).setdefault(key, [])
+        placed = self._appended_positions.setdefault((step, key), [])
+        if not values:  # a fresh list (a new run of the context): old places are void
+            placed.clear()
+        for position, item in zip(positions, items, strict=True):
+            at = bisect.bisect_right(placed, position)
+            placed.insert(at, position)
+            values.insert(at, item)
         recorder = self.runtime_ctx.recorder
-        if recorder is not None:
-            recorder.append(step, key, item)
+        if recorder is not None and items:
+            recorder.append(step, key, list(items), list(positions))
+
+    def reserve_rollback_positions(self, key: str, count: int) -> int:
+        """Reserve ``count`` places in the running step's ``key`` list; return the first.
+
+        Items later appended with ``positions`` in ``range(first, first + count)`` read
+        back in that order, after everything appended before the reservation.
+        """
+        step = self._running_step("reserve_rollback_positions")
+        first = self._next_position.get((step, key), 0)
+        self._next_position[(step, key)] = first + count
+        return first
+
+    def _running_step(self, method: str) -> str:
+        if self.current_step is None:
+            raise RuntimeError(f"{method}() can only be called while a step is running")
+        return self.current_step
 
     @property
     def storage(self) -> Storage:
@@ -118,10 +153,12 @@ class BaseStepContext:
         Args:
             fn: the work for one item. Its own partial work on failure is its to clean up.
             items: what to work on.
-            rollback_key: if given, the results of the items that succeeded (in item
-                order) are recorded under this key with :meth:`record_rollback` as they
-                arrive, so the step's ``rollback`` undoes exactly those, even after a
-                failure or an interrupt. They must then be JSON when the run is journalled.
+            rollback_key: if given, the results of the items that succeeded are appended
+                under this key with :meth:`append_rollback` as they arrive (one journal
+                commit per collected batch), in item order, so the step's ``rollback``
+                undoes exactly those, even after a failure or an interrupt. A second
+                ``map`` with the same key adds its results after the first's. They must
+                be JSON when the run is journalled.
             chunk_size: items per task; by default 1 for threads and enough for about 16
                 tasks per CPU on Ray.
             fail_fast: after the first failure, start no more items (running ones finish).

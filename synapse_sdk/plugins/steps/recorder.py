@@ -12,6 +12,7 @@ are logged and the rollback goes on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -27,8 +28,12 @@ class StepRecorder(Protocol):
     def record(self, name: str, key: str, value: Any) -> None:
         """Step ``name`` recorded ``key: value`` for its rollback (``context.record_rollback``)."""
 
-    def append(self, name: str, key: str, item: Any) -> None:
-        """Step ``name`` appended ``item`` to its list under ``key`` (``append_rollback``)."""
+    def append(self, name: str, key: str, items: Sequence[Any], positions: Sequence[int]) -> None:
+        """Step ``name`` appended ``items`` to its list under ``key`` (``append_rollback``).
+
+        ``positions`` (one per item) order the list when it is read back; all the items
+        are durable together (one commit) when this returns.
+        """
 
     def step_succeeded(self, name: str, result: StepResult) -> None:
         """Step ``name`` succeeded; ``result.rollback_data`` must be journalled."""
