@@ -27,7 +27,7 @@ class AuditStep(BaseStep[Any]):
 
 
 class Timed(StepWrapper[Any]):
-    prefix = "timed_"  # the wrapped step shows up as timed_<name>
+    prefix = "timed_"  # only when used directly: a plugin's wrapper keeps the step's name
 
     def execute(self, context: Any) -> StepResult:
         started = time.perf_counter()
@@ -58,5 +58,5 @@ if __name__ == "__main__":
     host = PluginHost()
     host.register(hook_plugin, "audit")  # what entry-point discovery does for installed plugins
     action = Greet({"names": ["Grace"], "output_uri": mkdtemp()}, plugins=host)
-    print(action.plan().names)  # ['timed_collect', 'timed_write', 'timed_audit']
+    print(action.plan().names)  # ['collect', 'write', 'audit']
     print(run_action(Greet, {"names": ["Grace"], "output_uri": mkdtemp()}, plugins=host))

@@ -6,8 +6,10 @@ are published through the ``synapse_sdk.plugins`` entry-point group. Hooks are c
 with keyword arguments; an implementation may accept fewer arguments than the spec lists,
 so new arguments can be added to a spec without breaking existing plugins.
 
-Call order: pluggy calls the most recently registered plugin first; use
-``@hookimpl(tryfirst=True)`` or ``@hookimpl(trylast=True)`` to move an implementation.
+Each hook is one call through pluggy's loop. Call order: pluggy calls the most recently
+registered plugin first; use ``@hookimpl(tryfirst=True)`` or ``@hookimpl(trylast=True)``
+to move an implementation. Hook wrappers (``@hookimpl(wrapper=True)``, or the older
+``hookwrapper=True``) run around the other implementations of a hook.
 
 The lifecycle of ``run()``::
 
@@ -69,12 +71,15 @@ def synapse_wrap_step(action: BaseAction[Any], step: BaseStep[Any]) -> BaseStep[
     always reach the inner step; anything else is rejected with an error naming the plugin.
 
     Composition: implementations are called in hook order and each one receives the step
-    returned by the previous one, so the first plugin called wraps innermost and the last
-    one outermost. ``synapse plan`` shows every wrapper by plugin.
+    as the previous ones wrapped it, so the first plugin called wraps innermost and the
+    last one outermost. The step keeps the name its action registered, whoever wraps it
+    (so ``step.name == "upload"`` always finds the upload step); ``synapse plan`` shows
+    every wrapper by plugin.
 
     Args:
         action: the action instance about to run.
-        step: the step to wrap (possibly already wrapped by another plugin).
+        step: the step to wrap (possibly already wrapped by another plugin, under its own
+            name).
 
     Returns:
         The wrapping step, or None.

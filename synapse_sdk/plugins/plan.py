@@ -1,4 +1,8 @@
-"""A plan: an action's resolved step list, with who contributed and who wrapped each step."""
+"""A plan: an action's resolved step list, with who contributed and who wrapped each step.
+
+A step keeps the name its action (or the plugin that added it) registered, however many
+plugins wrap it: the wrappers show in ``wrapped_by``, never in the name.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from synapse_sdk.exceptions import PluginHookError
-from synapse_sdk.plugins.steps import BaseStep, StepRegistry, unwrap
+from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepWrapper
+from synapse_sdk.plugins.steps.utility import PluginWrapped
 
 if TYPE_CHECKING:
     from synapse_sdk.plugins.actions.base import BaseAction
@@ -44,19 +49,43 @@ class Plan:
         return [step.name for step in self.steps]
 
 
-def _check_wrapper(plugin: str, original: BaseStep[Any], wrapper: object) -> BaseStep[Any]:
+def _check_wrapper(plugin: str, given: BaseStep[Any], wrapper: object) -> BaseStep[Any]:
+    """``wrapper`` if it is a chain of StepWrappers around ``given`` itself, else an error."""
     if not isinstance(wrapper, BaseStep):
         raise PluginHookError(
             plugin, "synapse_wrap_step", f"returned {type(wrapper).__name__}, not a step or None"
         )
-    if wrapper is original or unwrap(wrapper) is not unwrap(original):
+    layer: BaseStep[Any] = wrapper
+    while layer is not given and isinstance(layer, StepWrapper):
+        layer = layer.inner
+    if wrapper is given or layer is not given:
         raise PluginHookError(
             plugin,
             "synapse_wrap_step",
-            f"returned {wrapper!r}, which does not wrap step '{original.name}'; "
+            f"returned {wrapper!r}, which does not wrap step '{given.name}'; "
             "return a StepWrapper around the step you were given, or None",
         )
     return wrapper
+
+
+def _wrap(action: BaseAction[Any], host: PluginHost, step: BaseStep[Any]) -> BaseStep[Any]:
+    """``step`` as every plugin's ``synapse_wrap_step`` leaves it, under its own name.
+
+    One hook call: each plugin is given the step as the previous ones wrapped it, inside
+    a :class:`PluginWrapped` that keeps the step's name and lists who wrapped it.
+    """
+    name = step.name
+    current = step
+
+    def accept(plugin: str, result: object) -> BaseStep[Any]:
+        nonlocal current
+        wrapper = _check_wrapper(plugin, current, result)
+        wrapped_by = current.wrapped_by if isinstance(current, PluginWrapped) else ()
+        current = PluginWrapped(wrapper, name, (*wrapped_by, plugin))
+        return current
+
+    wrapped: BaseStep[Any] = host.chain("synapse_wrap_step", "step", step, accept, action=action)
+    return wrapped
 
 
 def build_plan(action: BaseAction[Any], host: PluginHost) -> Plan:
@@ -68,25 +97,21 @@ def build_plan(action: BaseAction[Any], host: PluginHost) -> Plan:
     registry: StepRegistry[Any] = StepRegistry()
     action.setup_steps(registry)
     origin = dict.fromkeys(registry.names, ACTION_ORIGIN)
-    for plugin, _ in host.call_each("synapse_setup_steps", action=action, registry=registry):
+
+    def credit(plugin: str, result: object) -> object:
         for name in registry.names:
             origin.setdefault(name, plugin)
+        return result
 
-    wrapped_by: dict[str, tuple[str, ...]] = {}
+    host.call("synapse_setup_steps", credit, action=action, registry=registry)
+
     for name in registry.names:
-        step = registry.get(name)
-        wrappers: list[str] = []
-        for plugin, result in host.chain("synapse_wrap_step", "step", step, action=action):
-            if result is not None:
-                step = _check_wrapper(plugin, step, result)
-                wrappers.append(plugin)
-        if wrappers:
+        step = _wrap(action, host, registry.get(name))
+        if isinstance(step, PluginWrapped):
             try:
                 registry.replace(name, step)
-            except ValueError as exc:
-                raise PluginHookError(wrappers[-1], "synapse_wrap_step", str(exc)) from exc
-            origin[step.name] = origin[name]
-            wrapped_by[step.name] = tuple(wrappers)
+            except (TypeError, ValueError) as exc:  # a wrapper's own weight is not a number
+                raise PluginHookError(step.wrapped_by[-1], "synapse_wrap_step", str(exc)) from exc
 
     steps = registry.get_steps()
     total = registry.total_weight
@@ -97,7 +122,7 @@ def build_plan(action: BaseAction[Any], host: PluginHost) -> Plan:
             weight=step.progress_weight,
             percent=100 * (step.progress_weight / total if total > 0 else 1 / len(steps)),
             contributed_by=origin.get(step.name, ACTION_ORIGIN),
-            wrapped_by=wrapped_by.get(step.name, ()),
+            wrapped_by=step.wrapped_by if isinstance(step, PluginWrapped) else (),
             has_rollback=step.has_rollback,
         )
         for position, step in enumerate(steps, start=1)

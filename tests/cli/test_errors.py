@@ -32,7 +32,7 @@ def test_a_crash_names_the_exception_type_and_the_plugin_line(
     assert code == 1
     assert stdout == ""
     assert (
-        "error: step 'stamped_prepare' failed: ZeroDivisionError: division by zero "
+        "error: step 'prepare' failed: ZeroDivisionError: division by zero "
         f"(at {crashy}:{CRASH_LINE}, in ratio); the steps that ran were rolled back" in stderr
     )
     assert "(run it again with -v to see the traceback)" in stderr
@@ -45,7 +45,7 @@ def test_verbose_prints_the_full_traceback(synapse: Synapse, crashy: Path, tmp_p
     assert "Traceback (most recent call last):" in stderr
     assert f'File "{crashy}", line {CRASH_LINE}, in ratio' in stderr
     assert "ZeroDivisionError: division by zero\n" in stderr
-    assert stderr.index("Traceback") < stderr.index("error: step 'stamped_prepare' failed")
+    assert stderr.index("Traceback") < stderr.index("error: step 'prepare' failed")
     assert "with -v to see the traceback" not in stderr
 
 
@@ -67,7 +67,7 @@ def test_step_input_error_is_bad_input_rolled_back_exit_2(
     code, stdout, stderr = run_crashy(synapse, tmp_path, "input", *options)
     assert code == 2
     message = (
-        "step 'stamped_prepare' rejected its input: rows.csv has no header row; add one; "
+        "step 'prepare' rejected its input: rows.csv has no header row; add one; "
         "the steps that ran were rolled back"
     )
     assert f"error: {message}" in stderr
@@ -119,7 +119,7 @@ def test_runs_show_keeps_the_exception_type_and_traceback_of_a_failed_step(
     [run] = json.loads(synapse("runs", "list", "--json", SYNAPSE_HOME=home).stdout)
     shown = synapse("runs", "show", run["run_id"], SYNAPSE_HOME=home)
     assert shown.returncode == 0, shown.stderr
-    assert "stamped_prepare failed with ZeroDivisionError: division by zero" in shown.stdout
+    assert "prepare failed with ZeroDivisionError: division by zero" in shown.stdout
     assert "Traceback" not in shown.stdout
     full = synapse("runs", "show", run["run_id"], "--full", SYNAPSE_HOME=home)
     assert "Traceback (most recent call last):" in full.stdout

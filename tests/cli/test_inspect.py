@@ -81,10 +81,10 @@ def test_plan_shows_order_weight_origin_wrappers_and_rollback(synapse: Synapse) 
     assert lines[1].split() == ["#", "STEP", "WEIGHT", "FROM", "WRAPPED", "BY", "ROLLBACK"]
     rows = [line.split() for line in lines[2:]]
     assert rows == [
-        ["1", "stamped_list_files", "10.0%", "action", "stamp", "no"],
-        ["2", "stamped_announce", "0.0%", "announce", "stamp", "no"],
-        ["3", "stamped_copy", "80.0%", "action", "stamp", "yes"],
-        ["4", "stamped_finish", "10.0%", "action", "stamp", "no"],
+        ["1", "list_files", "10.0%", "action", "stamp", "no"],
+        ["2", "announce", "0.0%", "announce", "stamp", "no"],
+        ["3", "copy", "80.0%", "action", "stamp", "yes"],
+        ["4", "finish", "10.0%", "action", "stamp", "no"],
     ]
     assert "warning: plugin 'exploding' (demo-broken-plugin) failed to load" in result.stderr
 

@@ -43,7 +43,7 @@ def test_run_json_streams_events_and_ends_with_the_result(
     assert all(
         0 <= value <= 100 and event["step"] for value, event in zip(percents, progress, strict=True)
     )
-    assert any(event["step"] == "stamped_copy" and 10 < event["percent"] < 90 for event in progress)
+    assert any(event["step"] == "copy" and 10 < event["percent"] < 90 for event in progress)
     logs = [event for event in events if event["event"] == "log"]
     assert {"level", "message"} <= set(logs[0])
     assert "announcing" in [event["message"] for event in logs]
@@ -64,15 +64,15 @@ def test_run_failure_rolls_back_and_exits_1(
     events = parse_lines(result.stdout)
     steps = [(event["step"], event["status"]) for event in events if event["event"] == "step"]
     assert steps[-5:] == [
-        ("stamped_finish", "failed"),
-        ("stamped_finish", "rolled_back"),
-        ("stamped_copy", "rolled_back"),
-        ("stamped_announce", "rolled_back"),
-        ("stamped_list_files", "rolled_back"),
+        ("finish", "failed"),
+        ("finish", "rolled_back"),
+        ("copy", "rolled_back"),
+        ("announce", "rolled_back"),
+        ("list_files", "rolled_back"),
     ]
     assert events[-1]["success"] is False
     assert events[-1]["exit_code"] == 1
-    assert "step 'stamped_finish' failed: asked to fail" in events[-1]["error"]
+    assert "step 'finish' failed: asked to fail" in events[-1]["error"]
     assert "rolled back" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -85,7 +85,7 @@ def test_run_failure_on_a_terminal_mode_shows_rollback(
     assert result.returncode == 1
     assert not target.exists()
     assert "copy_rolled_back" in result.stderr
-    assert "error: step 'stamped_copy' failed: OSError: disk full (simulated) (at " in result.stderr
+    assert "error: step 'copy' failed: OSError: disk full (simulated) (at " in result.stderr
     assert "demo_actions.py:" in result.stderr
     assert "in execute); the steps that ran were rolled back" in result.stderr
     assert result.stdout == ""
@@ -172,7 +172,7 @@ def test_broken_plugin_next_to_working_one_warns_and_runs(
         in result.stderr
     )
     steps = {event["step"] for event in parse_lines(result.stdout) if event["event"] == "step"}
-    assert "stamped_announce" in steps
+    assert "announce" in steps
 
 
 def test_secret_params_never_printed(synapse: Synapse, source_dir: Path, tmp_path: Path) -> None:
@@ -200,7 +200,7 @@ def test_ctrl_c_rolls_back_and_exits_130(
     deadline = time.monotonic() + 30
     for line in process.stdout:  # wait until the copy step has written its first file
         event = json.loads(line)
-        if event["event"] == "progress" and event["step"] == "stamped_copy":
+        if event["event"] == "progress" and event["step"] == "copy":
             break
         assert time.monotonic() < deadline
     assert any(target.iterdir())

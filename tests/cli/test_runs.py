@@ -23,7 +23,7 @@ def start_and_wait_for_copy(synapse: Synapse, source: Path, target: Path, **env:
     deadline = time.monotonic() + 30
     for line in process.stdout:
         event = json.loads(line)
-        if event["event"] == "progress" and event["step"] == "stamped_copy":
+        if event["event"] == "progress" and event["step"] == "copy":
             return process
         assert time.monotonic() < deadline
     raise AssertionError("the copy step never reported progress")

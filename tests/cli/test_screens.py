@@ -31,7 +31,7 @@ def test_default_screen_is_steps_and_result(synapse: Synapse, tmp_path: Path, ho
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"success": True, "steps_executed": 2, "steps_total": 2}
     lines = result.stderr.splitlines()
-    assert lines[:2] == ["✓ stamped_load", "✓ stamped_prepare"]
+    assert lines[:2] == ["✓ load", "✓ prepare"]
     assert lines[-1].startswith("✓ crashy finished in ")
     for noise in ("run_started", "params", "metrics", "loaded", "rows="):
         assert noise not in result.stderr
@@ -41,9 +41,9 @@ def test_verbose_adds_logs_and_metrics(synapse: Synapse, tmp_path: Path, home: s
     result = run_crashy(synapse, tmp_path, home, "-v", mode="fine")
     assert result.returncode == 0, result.stderr
     assert "run_started action=crashy" in result.stderr
-    assert "stamped_load loaded rows=3" in result.stderr
-    assert "metrics stamped_load rows=3" in result.stderr
-    assert "✓ stamped_load" in result.stderr
+    assert "load loaded rows=3" in result.stderr
+    assert "metrics load rows=3" in result.stderr
+    assert "✓ load" in result.stderr
 
 
 @pytest.mark.parametrize("options", [("-q",), ("--quiet", "--json")])
@@ -62,7 +62,7 @@ def test_quiet_still_prints_the_error(synapse: Synapse, tmp_path: Path, home: st
     result = run_crashy(synapse, tmp_path, home, "-q", mode="crash")
     assert result.returncode == 1
     assert result.stdout == ""
-    assert result.stderr.startswith("error: step 'stamped_prepare' failed: ZeroDivisionError")
+    assert result.stderr.startswith("error: step 'prepare' failed: ZeroDivisionError")
 
 
 def test_verbose_and_quiet_together_are_bad_usage(synapse: Synapse) -> None:
@@ -78,10 +78,10 @@ def test_rollback_says_nothing_to_undo_for_steps_without_rollback(
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert lines[:4] == [
-        "✓ stamped_load",
-        "✗ stamped_prepare failed: division by zero",
-        "↺ stamped_prepare: nothing to undo",
-        "↺ stamped_load rolled back",
+        "✓ load",
+        "✗ prepare failed: division by zero",
+        "↺ prepare: nothing to undo",
+        "↺ load rolled back",
     ]
 
 
@@ -95,7 +95,7 @@ def kill_during_copy(synapse: Synapse, source: Path, target: Path, home: str) ->
     deadline = time.monotonic() + 30
     for line in process.stdout:
         event = json.loads(line)
-        if event["event"] == "progress" and event["step"] == "stamped_copy":
+        if event["event"] == "progress" and event["step"] == "copy":
             break
         assert time.monotonic() < deadline
     process.kill()
@@ -113,10 +113,10 @@ def test_runs_rollback_renders_like_run(
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"run {run_id} (demo-upload): rolled_back\n"
     assert result.stderr.splitlines() == [
-        "stamped_copy copy_rolled_back removed=1",  # a warning: shown by default
-        "↺ stamped_copy rolled back",
-        "↺ stamped_announce: nothing to undo",
-        "↺ stamped_list_files: nothing to undo",
+        "copy copy_rolled_back removed=1",  # a warning: shown by default
+        "↺ copy rolled back",
+        "↺ announce: nothing to undo",
+        "↺ list_files: nothing to undo",
     ]
 
 
@@ -129,9 +129,9 @@ def test_runs_show_summarises_rollback_data(
 
     shown = synapse("runs", "show", run_id, SYNAPSE_HOME=home).stdout
     rows = {line.split()[1]: line for line in shown.splitlines() if line[:1].isdigit()}
-    assert rows["stamped_copy"].split()[2:] == ["succeeded", "written:", "5"]
-    assert rows["stamped_list_files"].split()[2:] == ["succeeded", "-"]
-    assert "rollback data of stamped_copy:\n  written: 5 items\n" in shown
+    assert rows["copy"].split()[2:] == ["succeeded", "written:", "5"]
+    assert rows["list_files"].split()[2:] == ["succeeded", "-"]
+    assert "rollback data of copy:\n  written: 5 items\n" in shown
     assert '    "file0.txt"\n    "file1.txt"\n    "file2.txt"\n    ... and 2 more\n' in shown
     assert "file4.txt" not in shown
     assert f"all: synapse runs show {run_id} --full" in shown
@@ -140,7 +140,7 @@ def test_runs_show_summarises_rollback_data(
     assert '{"written": ["file0.txt", "file1.txt", "file2.txt", "file3.txt", "file4.txt"]}' in full
 
     as_json = json.loads(synapse("runs", "show", run_id, "--json", SYNAPSE_HOME=home).stdout)
-    [copy] = [step for step in as_json["steps"] if step["name"] == "stamped_copy"]
+    [copy] = [step for step in as_json["steps"] if step["name"] == "copy"]
     assert len(copy["rollback_data"]["written"]) == 5
 
 

@@ -222,7 +222,7 @@ def kill_during_copy(synapse: Synapse, home: Path, cwd: Path, target: str) -> st
         assert process.stdout is not None
         for line in process.stdout:
             event = json.loads(line)
-            if event["event"] == "progress" and event["step"] == "stamped_copy":
+            if event["event"] == "progress" and event["step"] == "copy":
                 break
         process.kill()
     [run] = runs(synapse, home)

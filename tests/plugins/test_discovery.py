@@ -79,10 +79,10 @@ def test_installed_hooks_shape_an_installed_action(demo_site: Path) -> None:
     action_class, name = resolve_action("demo-upload")
     plan = action_class.for_planning(plugins=host, name=name).plan()
     assert plan.names == [
-        "stamped_list_files",
-        "stamped_announce",
-        "stamped_copy",
-        "stamped_finish",
+        "list_files",
+        "announce",
+        "copy",
+        "finish",
     ]
     assert plan.steps[1].contributed_by == "announce"
     assert {step.wrapped_by for step in plan.steps} == {("stamp",)}

@@ -114,17 +114,17 @@ def test_wrappers_compose_first_called_innermost_and_rollback_reaches_inner(
     host.register(Inner(), "inner")
     host.register(Declines(), "declines")
     plan = Pipeline({}, plugins=host).plan()
-    assert plan.names == ["outer_inner_load", "outer_inner_save"]
+    assert plan.names == ["load", "save"]
     assert plan.steps[0].wrapped_by == ("inner", "outer")
     assert all(step.has_rollback for step in plan.steps)
 
-    with pytest.raises(StepExecutionError, match="outer_inner_save"):
+    with pytest.raises(StepExecutionError, match="step 'save' failed"):
         run(host, fail_at="save")
     assert JOURNAL == [
-        "enter:outer:inner_load",
+        "enter:outer:load",
         "enter:inner:load",
         "run:load",
-        "enter:outer:inner_save",
+        "enter:outer:save",
         "enter:inner:save",
         "run:save",
         "undo:save",
@@ -132,7 +132,9 @@ def test_wrappers_compose_first_called_innermost_and_rollback_reaches_inner(
     ]
 
 
-def test_builtin_wrappers_work_as_plugin_wrappers(host: PluginHost) -> None:
+def test_builtin_wrappers_work_as_plugin_wrappers_and_keep_the_step_name(
+    host: PluginHost,
+) -> None:
     class Timed:
         @hookimpl
         def synapse_wrap_step(self, step: BaseStep[Any]) -> BaseStep[Any]:
@@ -140,7 +142,9 @@ def test_builtin_wrappers_work_as_plugin_wrappers(host: PluginHost) -> None:
 
     host.register(Timed(), "timed")
     action = Pipeline({}, plugins=host)
-    assert action.plan().names == ["timed_load", "timed_save"]
+    plan = action.plan()
+    assert plan.names == ["load", "save"]
+    assert [step.wrapped_by for step in plan.steps] == [("timed",), ("timed",)]
     assert action.run()["steps_executed"] == 2
 
 

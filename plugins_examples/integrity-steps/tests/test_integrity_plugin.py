@@ -35,12 +35,12 @@ def plan(**env: str) -> list[list[str]]:
 
 def test_installing_it_changes_the_plan() -> None:
     assert plan(SYNAPSE_LOAD_PLUGINS="integrity") == [
-        ["timed_discover", "action", "integrity"],
-        ["timed_validate", "action", "integrity"],
-        ["timed_upload", "action", "integrity"],
-        ["timed_verify_upload", "integrity", "integrity"],
-        ["timed_manifest", "action", "integrity"],
-        ["timed_summary", "action", "integrity"],
+        ["discover", "action", "integrity"],
+        ["validate", "action", "integrity"],
+        ["upload", "action", "integrity"],
+        ["verify_upload", "integrity", "integrity"],
+        ["manifest", "action", "integrity"],
+        ["summary", "action", "integrity"],
     ]
     assert [row[0] for row in plan(SYNAPSE_LOAD_PLUGINS="")] == [
         "discover",
@@ -59,7 +59,7 @@ def test_verifies_and_reports_timing(
     assert result["steps_executed"] == 6
     metrics = {key for event in synapse_recorder.metrics for key in event.values}
     assert {"upload_seconds", "verify_upload_seconds", "summary_seconds"} <= metrics
-    assert ("timed_verify_upload", "succeeded") in synapse_recorder.steps
+    assert ("verify_upload", "succeeded") in synapse_recorder.steps
 
 
 class Corrupt(BaseStep[Any]):

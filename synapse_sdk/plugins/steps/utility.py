@@ -2,7 +2,8 @@
 
 A wrapper takes the wrapped step's name with a prefix, keeps its progress weight and
 delegates ``can_skip`` and ``rollback`` to it, so wrapping never changes what is undone.
-Wrappers nest: ``LoggingStep(TimingStep(step))`` is ``logged_timed_<name>``.
+Wrappers nest: ``LoggingStep(TimingStep(step))`` is ``logged_timed_<name>``. A step that
+plugins wrap through ``synapse_wrap_step`` keeps its own name instead (:class:`PluginWrapped`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from dataclasses import replace
 
 from synapse_sdk.plugins.steps.base import BaseStep, C, StepResult
 
-__all__ = ["StepWrapper", "LoggingStep", "TimingStep", "ValidationStep", "unwrap"]
+__all__ = [
+    "LoggingStep",
+    "PluginWrapped",
+    "StepWrapper",
+    "TimingStep",
+    "ValidationStep",
+    "unwrap",
+]
 
 
 class StepWrapper(BaseStep[C]):
@@ -52,6 +60,28 @@ class StepWrapper(BaseStep[C]):
         return self.inner.has_rollback
 
 
+class PluginWrapped(StepWrapper[C]):
+    """A step as plugins' ``synapse_wrap_step`` left it: their wrappers, under its own name.
+
+    A plugin's wrapper may rename what it wraps (a ``TimingStep`` is ``timed_<name>``). The
+    plugin host puts each wrapper a plugin returns inside one of these, so the step keeps
+    the name its action registered wherever it appears (plan, journal, events, errors, and
+    what the next plugin is given), however many plugins wrap it and in whatever order.
+
+    Attributes:
+        wrapped_by: the plugins that wrapped the step, innermost first.
+    """
+
+    def __init__(self, step: BaseStep[C], name: str, wrapped_by: tuple[str, ...]) -> None:
+        super().__init__(step)
+        self._name = name
+        self.wrapped_by = wrapped_by
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+
 def unwrap(step: BaseStep[C]) -> BaseStep[C]:
     """The innermost step under any number of wrappers."""
     while isinstance(step, StepWrapper):
@@ -70,7 +100,10 @@ class LoggingStep(StepWrapper[C]):
 
     def execute(self, context: C) -> StepResult:
         runtime = context.runtime_ctx
-        runtime.log("step_start", {"inner": self.inner.name}, step=self.name)
+        # The name the orchestrator runs this under: ours when registered directly, the
+        # step's own when a plugin wrapped it (inside a PluginWrapped).
+        step = context.current_step or self.name
+        runtime.log("step_start", {"inner": self.inner.name}, step=step)
         started = time.perf_counter()
         try:
             result = self.inner.execute(context)
@@ -83,7 +116,7 @@ class LoggingStep(StepWrapper[C]):
                     "skipped": False,
                     "error": str(exc) or type(exc).__name__,
                 },
-                step=self.name,
+                step=step,
                 level="error",
             )
             raise
@@ -95,7 +128,7 @@ class LoggingStep(StepWrapper[C]):
                 "success": success,
                 "skipped": getattr(result, "skipped", False),
             },
-            step=self.name,
+            step=step,
             level="info" if success else "error",
         )
         return result

@@ -1,0 +1,292 @@
+"""Hooks are called through pluggy's own loop: wrappers, ordering, firstresult, tracing.
+
+Real plugins registered on a real host; each failing implementation is still named.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import pytest
+from support.cli import Synapse
+from support.distributions import install_demo
+
+from synapse_sdk.exceptions import PluginHookError
+from synapse_sdk.plugins import BaseAction, PluginHost, RuntimeContext, hookimpl
+from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
+from synapse_sdk.plugins.hookspecs import PROJECT_NAME
+from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult, StepWrapper
+from synapse_sdk.testing import RecordingSink
+
+CALLS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _clear_calls() -> None:
+    CALLS.clear()
+
+
+class Named(BaseStep[ActionContext]):
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        CALLS.append(f"run:{self._name}")
+        return StepResult(success=True)
+
+
+class OneStep(BaseAction[ActionParams]):
+    def setup_steps(self, registry: StepRegistry[ActionContext]) -> None:
+        registry.register(Named("load"))
+
+
+class Adds:
+    """Adds a step named after the plugin, and wraps every step."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    @hookimpl
+    def synapse_setup_steps(self, registry: StepRegistry[Any]) -> None:
+        CALLS.append(f"setup:{self.label}")
+        registry.register(Named(self.label))
+
+    @hookimpl
+    def synapse_wrap_step(self, step: BaseStep[Any]) -> BaseStep[Any] | None:
+        CALLS.append(f"wrap:{self.label}:{step.name}")
+        return StepWrapper(step) if step.name == "load" else None
+
+
+def test_a_new_style_wrapper_runs_around_the_other_implementations_and_sees_their_results(
+    host: PluginHost,
+) -> None:
+    class Around:
+        @hookimpl(wrapper=True)
+        def synapse_wrap_step(self, step: BaseStep[Any]) -> Generator[None, Any, Any]:
+            CALLS.append(f"around:before:{step.name}")
+            results = yield
+            CALLS.append(f"around:after:{[result.wrapped_by for result in results]}")
+            return results
+
+    host.register(Around(), "around")
+    host.register(Adds("a"), "a")
+    host.register(Adds("b"), "b")  # registered last: called first
+
+    plan = OneStep(plugins=host).plan()
+
+    assert CALLS[CALLS.index("around:before:load") :][:4] == [
+        "around:before:load",
+        "wrap:b:load",
+        "wrap:a:load",
+        "around:after:[('b',), ('b', 'a')]",
+    ]
+    assert plan.steps[0].wrapped_by == ("b", "a")
+
+
+def test_an_old_style_hookwrapper_runs_around_the_others_and_sees_what_they_did(
+    host: PluginHost,
+) -> None:
+    class OldStyle:
+        @hookimpl(hookwrapper=True)
+        def synapse_setup_steps(self, registry: StepRegistry[Any]) -> Generator[None, Any, None]:
+            CALLS.append(f"old:before:{registry.names}")
+            outcome = yield
+            outcome.get_result()
+            CALLS.append(f"old:after:{registry.names}")
+
+    host.register(Adds("a"), "a")
+    host.register(OldStyle(), "old")
+
+    OneStep(plugins=host).plan()
+
+    assert CALLS[:3] == ["old:before:['load']", "setup:a", "old:after:['load', 'a']"]
+
+
+def test_tryfirst_and_trylast_hold_whatever_the_registration_order(host: PluginHost) -> None:
+    class Last(Adds):
+        @hookimpl(trylast=True)
+        def synapse_setup_steps(self, registry: StepRegistry[Any]) -> None:
+            super().synapse_setup_steps(registry)
+
+    class First(Adds):
+        @hookimpl(tryfirst=True)
+        def synapse_setup_steps(self, registry: StepRegistry[Any]) -> None:
+            super().synapse_setup_steps(registry)
+
+    host.register(First("first"), "first")
+    host.register(Last("last"), "last")
+    host.register(Adds("middle"), "middle")
+
+    assert OneStep(plugins=host).plan().names == ["load", "first", "middle", "last"]
+
+
+def test_observer_hooks_keep_pluggy_order_too(host: PluginHost) -> None:
+    class Observer:
+        def __init__(self, label: str) -> None:
+            self.label = label
+
+        @hookimpl
+        def synapse_before_run(self) -> None:
+            CALLS.append(self.label)
+
+    class LastObserver(Observer):
+        @hookimpl(trylast=True)
+        def synapse_before_run(self) -> None:
+            CALLS.append(self.label)
+
+    host.register(LastObserver("last"), "last")
+    host.register(Observer("one"), "one")
+    host.register(Observer("two"), "two")
+
+    host.notify("synapse_before_run", RuntimeContext(), action=None, context=None)
+
+    assert CALLS == ["two", "one", "last"]
+
+
+class PickSpecs:
+    """A spec that declares firstresult, added to the host for these tests."""
+
+    @pluggy.HookspecMarker(PROJECT_NAME)(firstresult=True)
+    def synapse_pick(self, options: list[str]) -> str | None:
+        """The first implementation that returns something wins."""
+
+
+def test_firstresult_stops_at_the_first_answer(host: PluginHost) -> None:
+    host.pm.add_hookspecs(PickSpecs)
+
+    class Picks:
+        def __init__(self, answer: str | None) -> None:
+            self.answer = answer
+
+        @hookimpl
+        def synapse_pick(self, options: list[str]) -> str | None:
+            CALLS.append(f"pick:{self.answer}")
+            return self.answer
+
+    host.register(Picks("never asked"), "third")
+    host.register(Picks("second"), "second")
+    host.register(Picks(None), "declines")
+
+    assert host.call("synapse_pick", options=["a"]) == "second"
+    assert CALLS == ["pick:None", "pick:second"]
+
+
+class Broken:
+    @hookimpl
+    def synapse_setup_steps(self) -> None:
+        raise RuntimeError("broken on purpose")
+
+    @hookimpl
+    def synapse_before_run(self) -> None:
+        raise RuntimeError("broken on purpose")
+
+
+def test_a_failing_implementation_is_named_even_inside_a_wrapper(host: PluginHost) -> None:
+    class Around:
+        @hookimpl(wrapper=True)
+        def synapse_setup_steps(self) -> Generator[None, Any, Any]:
+            try:
+                return (yield)
+            except PluginHookError as exc:
+                CALLS.append(f"around saw {exc.plugin}")
+                raise
+
+    host.register(Around(), "around")
+    host.register(Broken(), "broken")
+
+    with pytest.raises(PluginHookError, match="plugin 'broken' failed in synapse_setup_steps"):
+        OneStep(plugins=host).plan()
+    assert CALLS == ["around saw broken"]
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_failing_wrapper_is_named(host: PluginHost, where: str) -> None:
+    class FailingWrapper:
+        @hookimpl(wrapper=True)
+        def synapse_setup_steps(self) -> Generator[None, Any, Any]:
+            if where == "before":
+                raise ValueError("wrapper broke before")
+            yield
+            raise ValueError("wrapper broke after")
+
+    host.register(Adds("a"), "a")
+    host.register(FailingWrapper(), "failing-wrapper")
+
+    with pytest.raises(PluginHookError, match=f"'failing-wrapper'.*wrapper broke {where}"):
+        OneStep(plugins=host).plan()
+
+
+def test_a_failing_observer_or_observer_wrapper_is_logged_and_the_others_still_run(
+    host: PluginHost,
+) -> None:
+    class BrokenWrapper:
+        @hookimpl(wrapper=True)
+        def synapse_before_run(self) -> Generator[None, Any, Any]:
+            result = yield
+            raise ValueError("wrapper broke")
+            return result  # pragma: no cover - never reached
+
+    class Works:
+        @hookimpl
+        def synapse_before_run(self) -> None:
+            CALLS.append("works")
+
+    host.register(Works(), "works")
+    host.register(Broken(), "broken")  # called before "works"
+    host.register(BrokenWrapper(), "broken-wrapper")
+    sink = RecordingSink()
+
+    host.notify("synapse_before_run", RuntimeContext(sinks=[sink]), action=None, context=None)
+
+    assert CALLS == ["works"]
+    assert [(log.data["plugin"], log.data["error"]) for log in sink.logs] == [
+        ("broken", "RuntimeError: broken on purpose"),
+        ("broken-wrapper", "ValueError: wrapper broke"),
+    ]
+
+
+def test_a_hook_called_on_pluggy_directly_still_names_the_failing_plugin(
+    host: PluginHost,
+) -> None:
+    host.register(Broken(), "broken")
+
+    with pytest.raises(PluginHookError, match="plugin 'broken' failed in synapse_setup_steps"):
+        host.pm.hook.synapse_setup_steps(action=None, registry=StepRegistry())
+
+
+TRACE_LINE = re.compile(r"^synapse trace: (\w+) (\d+\.\d{3}) ms \[(.*)\]$")
+
+
+def test_synapse_trace_plugins_prints_each_hook_call_with_plugin_and_duration(
+    tmp_path: Path,
+) -> None:
+    synapse = Synapse(install_demo(tmp_path / "site"), tmp_path)
+
+    only = {"SYNAPSE_LOAD_PLUGINS": "announce,stamp"}
+
+    traced = synapse("plan", "demo-upload", SYNAPSE_TRACE_PLUGINS="1", **only)
+    quiet = synapse("plan", "demo-upload", **only)
+
+    assert traced.returncode == 0, traced.stderr
+    assert traced.stdout == quiet.stdout
+    assert quiet.stderr == ""
+    calls = [TRACE_LINE.match(line) for line in traced.stderr.splitlines()]
+    assert all(calls), traced.stderr
+    by_hook = [(match[1], match[3]) for match in calls if match]
+    assert by_hook[0][0] == "synapse_setup_steps"
+    assert re.fullmatch(r"announce \d+\.\d{3} ms", by_hook[0][1])
+    wraps = [plugins for hook, plugins in by_hook if hook == "synapse_wrap_step"]
+    assert len(wraps) == 4  # one call per step of the plan
+    assert all(re.fullmatch(r"stamp \d+\.\d{3} ms", plugins) for plugins in wraps)
