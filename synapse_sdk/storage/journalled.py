@@ -6,8 +6,9 @@ import hashlib
 import os
 import posixpath
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -20,30 +21,70 @@ if TYPE_CHECKING:
 
     from synapse_sdk.plugins.steps.context import BaseStepContext
 
-__all__ = ["STORAGE_KEY", "Storage", "storage_options"]
+__all__ = ["STORAGE_KEY", "Storage", "StoredObject", "storage_options"]
 
 _CHUNK = 1 << 20
 
 
 class _DigestWriter:
-    """A binary file that counts and hashes what goes through it."""
+    """A binary file that counts and hashes what goes through it.
 
-    def __init__(self, file: BinaryIO) -> None:
+    Besides sha256 it keeps the MD5 on object stores, whose ETag of an object written in
+    one part is that MD5: a rollback then tells from one listing whether an object is
+    still what the run wrote, without reading it back.
+    """
+
+    def __init__(self, file: BinaryIO, *, md5: bool = False) -> None:
         self._file = file
         self.size = 0
         self._digest = hashlib.sha256()
+        self._md5 = hashlib.md5(usedforsecurity=False) if md5 else None
 
     def write(self, data: bytes) -> int:
         self._digest.update(data)
+        if self._md5 is not None:
+            self._md5.update(data)
         self.size += len(data)
         return self._file.write(data)
 
-    @property
-    def sha256(self) -> str:
-        return self._digest.hexdigest()
+    def written(self, url: str) -> dict[str, Any]:
+        """The journal entry of the finished write to ``url``."""
+        entry: dict[str, Any] = {
+            "op": "written",
+            "url": url,
+            "size": self.size,
+            "sha256": self._digest.hexdigest(),
+        }
+        if self._md5 is not None:
+            entry["md5"] = self._md5.hexdigest()
+        return entry
 
     def __getattr__(self, name: str) -> Any:  # flush, closed...: the file's own
         return getattr(self._file, name)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object a step wrote: its canonical URL, size in bytes and sha256 (hex)."""
+
+    url: str
+    size: int
+    sha256: str
+
+
+def _copy_file(job: tuple[str, str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Copy a local file to a URL and return the write's journal entry.
+
+    Runs on a worker thread, or as a Ray task, for :meth:`Storage.put_files`: it gets
+    everything it needs in ``job`` (local path, canonical URL, storage options).
+    """
+    local, url, options = job
+    fs, path = open_url(url, options)
+    with Path(local).open("rb") as source, fs.open(path, "wb") as target:
+        writer = _DigestWriter(target, md5=not has_folders(fs))
+        while chunk := source.read(_CHUNK):
+            writer.write(chunk)
+    return writer.written(url)
 
 
 def storage_options(context: BaseStepContext) -> Mapping[str, Any]:
@@ -114,11 +155,9 @@ class Storage:
             self._make_folders(fs, posixpath.dirname(path))
         self._announce(fs, path, target)
         with fs.open(path, "wb") as file:
-            writer = _DigestWriter(file)
+            writer = _DigestWriter(file, md5=not has_folders(fs))
             yield writer  # type: ignore[misc]  # a BinaryIO for what callers use
-        self._journal(
-            {"op": "written", "url": target, "size": writer.size, "sha256": writer.sha256}
-        )
+        self._journal(writer.written(target))
 
     def write_bytes(self, url: str, data: bytes) -> str:
         """Write ``data`` to ``url``; return its canonical URL."""
@@ -136,6 +175,104 @@ class Storage:
             while chunk := source.read(_CHUNK):
                 target.write(chunk)
         return canonical_url(url, self.options)
+
+    def put_files(self, pairs: Iterable[tuple[str | os.PathLike[str], str]]) -> list[StoredObject]:
+        """Copy many local files, ``(local_path, url)`` each, in parallel; journalled as one.
+
+        The bulk form of :meth:`put_file`, for uploads. The store is asked once per
+        distinct folder, not once per file: missing folders are journalled together, then
+        created parent first; one fresh listing per target folder tells which targets
+        exist (those are kept in the undo area first). Every target's intent is then in
+        the journal, in one commit, before the first copy starts. The copies go through
+        ``context.map`` (a thread pool locally, Ray tasks on Ray), so the step's progress
+        moves as they finish, and each collected batch of finished copies is journalled
+        in one commit. Returns what was written, in the order of ``pairs``.
+
+        Raises:
+            ValueError: two pairs write the same URL, or a target is a folder.
+            FanOutError: some copies failed (the run's rollback undoes the others).
+        """
+        jobs: list[tuple[str, str, Mapping[str, Any]]] = []
+        targets: dict[str, tuple[fsspec.AbstractFileSystem, str]] = {}
+        for local, url in pairs:
+            fs, path = open_url(url, self.options)
+            target = str(fs.unstrip_protocol(path))
+            if target in targets:
+                raise ValueError(f"{target} is written twice by one put_files() call")
+            targets[target] = (fs, path)
+            jobs.append((os.path.abspath(local), target, self.options))
+        if not jobs:
+            return []
+        created = self._make_all_folders(targets.values())
+        existing = self._existing(targets, created)
+        intents: list[dict[str, Any]] = []
+        for target, (fs, path) in targets.items():
+            if target in existing:
+                intents.append({"op": "replace", "url": target, "backup": self._keep(fs, path)})
+            else:
+                intents.append({"op": "create", "url": target})
+        self._context.append_rollback(STORAGE_KEY, *intents)
+        written = self._context.map(_copy_file, jobs, rollback_key=STORAGE_KEY)
+        return [StoredObject(entry["url"], entry["size"], entry["sha256"]) for entry in written]
+
+    def _make_all_folders(
+        self, targets: Iterable[tuple[fsspec.AbstractFileSystem, str]]
+    ) -> set[str]:
+        """Create the missing folders of ``targets`` (journalled first, in one commit).
+
+        Returns the paths created: nothing can already be in them.
+        """
+        known: set[str] = set()
+        missing: dict[str, fsspec.AbstractFileSystem] = {}
+        for fs, path in targets:
+            if not has_folders(fs):
+                continue
+            folder = posixpath.dirname(path)
+            while folder and folder != "/" and folder not in known and folder not in missing:
+                if fs.isdir(folder):
+                    known.add(folder)
+                    break
+                if fs.exists(folder):
+                    raise FileExistsError(f"{fs.unstrip_protocol(folder)} is a file, not a folder")
+                missing[folder] = fs
+                folder = posixpath.dirname(folder)
+        ordered = sorted(missing, key=lambda folder: (folder.count("/"), folder))  # parents first
+        entries = [{"op": "folder", "url": str(missing[f].unstrip_protocol(f))} for f in ordered]
+        if entries:
+            self._context.append_rollback(STORAGE_KEY, *entries)
+        for folder in ordered:
+            missing[folder].mkdir(folder, create_parents=False)
+        return set(ordered)
+
+    @staticmethod
+    def _existing(
+        targets: Mapping[str, tuple[fsspec.AbstractFileSystem, str]], created: set[str]
+    ) -> set[str]:
+        """The targets that exist now: one fresh listing per folder (none in new folders)."""
+        by_folder: dict[tuple[int, str], list[tuple[str, str]]] = {}
+        filesystems: dict[int, fsspec.AbstractFileSystem] = {}
+        for target, (fs, path) in targets.items():
+            folder = posixpath.dirname(path)
+            if folder in created:
+                continue
+            filesystems[id(fs)] = fs
+            by_folder.setdefault((id(fs), folder), []).append((target, path))
+        existing: set[str] = set()
+        for (fs_id, folder), members in by_folder.items():
+            fs = filesystems[fs_id]
+            fs.invalidate_cache(folder)
+            try:
+                listed = {entry["name"].rstrip("/"): entry for entry in fs.ls(folder, detail=True)}
+            except FileNotFoundError:
+                continue
+            for target, path in members:
+                entry = listed.get(path)
+                if entry is None:
+                    continue
+                if entry.get("type") == "directory":
+                    raise ValueError(f"{target} is a folder; an object cannot replace it")
+                existing.add(target)
+        return existing
 
     # -- the journal ----------------------------------------------------------------------
 
@@ -163,9 +300,13 @@ class Storage:
         if not fs.exists(path):
             self._journal({"op": "create", "url": target})
             return
+        self._journal({"op": "replace", "url": target, "backup": self._keep(fs, path)})
+
+    def _keep(self, fs: fsspec.AbstractFileSystem, path: str) -> str:
+        """Copy the object at ``path`` into the run's undo area; return the copy's path."""
         backup = self._undo_area() / f"{uuid.uuid4().hex}-{posixpath.basename(path)}"
         fs.get_file(path, str(backup))
-        self._journal({"op": "replace", "url": target, "backup": str(backup)})
+        return str(backup)
 
     def _undo_area(self) -> Path:
         runtime = self._context.runtime_ctx

@@ -48,7 +48,9 @@ class UndoReport:
 class _Object:
     url: str
     backup: str | None = None  # set when the run replaced an object that existed
-    sha256: str | None = None  # set once the write finished
+    sha256: str | None = None  # set once the write finished, with size (and md5)
+    size: int | None = None
+    md5: str | None = None
 
 
 def _sha256(fs: Any, path: str) -> str:
@@ -72,8 +74,56 @@ def _replay(entries: Iterable[Mapping[str, Any]]) -> tuple[list[_Object], list[s
         elif op == "replace":
             objects.setdefault(url, _Object(url, backup=str(entry["backup"])))
         elif op == "written" and url in objects:
-            objects[url].sha256 = str(entry["sha256"])
+            obj = objects[url]
+            obj.sha256 = str(entry["sha256"])
+            obj.size = entry.get("size")
+            obj.md5 = entry.get("md5")
     return list(objects.values()), folders
+
+
+class _Listings:
+    """What the store holds now, one fresh listing per folder (not a request per object)."""
+
+    def __init__(self) -> None:
+        self._by_folder: dict[tuple[int, str], dict[str, Mapping[str, Any]]] = {}
+
+    def info(self, fs: Any, path: str) -> Mapping[str, Any] | None:
+        """The listing entry of ``path`` (name, size, ETag on object stores), or None."""
+        folder = posixpath.dirname(path)
+        key = (id(fs), folder)
+        listed = self._by_folder.get(key)
+        if listed is None:
+            fs.invalidate_cache(folder)
+            try:
+                entries = fs.ls(folder, detail=True)
+            except FileNotFoundError:
+                entries = []
+            listed = {entry["name"].rstrip("/"): entry for entry in entries}
+            self._by_folder[key] = listed
+        return listed.get(path)
+
+
+def _etag_md5(info: Mapping[str, Any]) -> str | None:
+    """The MD5 an object store's ETag gives (objects written in one part), else None."""
+    etag = info.get("ETag") or info.get("etag")
+    if not isinstance(etag, str):
+        return None
+    etag = etag.strip('"')
+    return etag if len(etag) == 32 and "-" not in etag else None
+
+
+def _unchanged(fs: Any, path: str, info: Mapping[str, Any], obj: _Object) -> bool:
+    """Whether the object at ``path`` still holds what the run wrote.
+
+    A different size settles it; an object store's ETag (the MD5 of an object written in
+    one part) settles it without reading; otherwise the content is read back and hashed.
+    """
+    if obj.size is not None and info.get("size") not in (None, obj.size):
+        return False
+    listed_md5 = _etag_md5(info)
+    if listed_md5 is not None and obj.md5 is not None:
+        return listed_md5 == obj.md5
+    return _sha256(fs, path) == obj.sha256
 
 
 class UndoIncompleteError(OSError):
@@ -141,11 +191,13 @@ def undo_writes(
     report = UndoReport()
     objects, folders = _replay(entries)
     filesystems = _FreshFilesystems(options)
+    listings = _Listings()
     doomed: dict[tuple[int, str], tuple[Any, list[str]]] = {}  # one bulk delete per bucket
     for obj in reversed(objects):
         fs, path = filesystems.open(obj.url)
-        exists = fs.exists(path)
-        if exists and obj.sha256 is not None and _sha256(fs, path) != obj.sha256:
+        info = listings.info(fs, path)
+        exists = info is not None
+        if info is not None and obj.sha256 is not None and not _unchanged(fs, path, info, obj):
             report.changed_since.append(obj.url)
         elif obj.backup is not None:
             fs.put_file(obj.backup, path)

@@ -7,11 +7,14 @@ one written object, as someone else might), ``fail`` (a last step fails).
 ``many`` (that many more objects created under ``many/``), ``outside`` (a step fills
 the listings cache of this process's filesystem, then changes the bucket behind its back
 through boto3) and ``late`` (a step lists the target, someone else creates ``late.txt``,
-then the run writes it).
+then the run writes it), ``bulk_source`` (every file of that local folder copied to
+``target/bulk/`` with ``put_files``) and ``tamper_bulk`` (someone then rewrites the first
+of those with other bytes of the same size).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -80,6 +83,26 @@ class OptionsStorageParams(StorageParams):
     many: int = 0
     outside: bool = False
     late: bool = False
+    bulk_source: str | None = None
+    tamper_bulk: bool = False
+
+
+class PutMany(BaseStep[ActionContext]):
+    name = "put_many"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        source = context.params.bulk_source
+        if source is None:
+            return StepResult(success=True)
+        target = context.params.target.rstrip("/")
+        files = sorted(path for path in Path(source).rglob("*") if path.is_file())
+        pairs = [(path, f"{target}/bulk/{path.relative_to(source).as_posix()}") for path in files]
+        stored = context.storage.put_files(pairs)
+        if context.params.tamper_bulk:  # someone rewrites the first, keeping its size
+            with context.storage.fs(target).open(stored[0].url, "wb") as file:
+                file.write(bytes(byte ^ 0xFF for byte in files[0].read_bytes()))
+        return StepResult(success=True, data={"stored": len(stored)})
 
 
 class WriteMany(BaseStep[ActionContext]):
@@ -145,6 +168,7 @@ class OptionsStorageAction(BaseAction[OptionsStorageParams]):
     def setup_steps(self, registry: StepRegistry[Any]) -> None:
         registry.register(Write())
         registry.register(WriteMany())
+        registry.register(PutMany())
         registry.register(Late())
         registry.register(Tamper())
         registry.register(Outside())
