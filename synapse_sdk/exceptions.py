@@ -9,6 +9,7 @@ can catch the SDK's errors in one place. The tree::
     ├── InvalidParamsError (also ValueError)    action params failed validation
     │   └── ParamsTooLargeError                 params too large to journal
     ├── ActionNotFoundError (also LookupError)  no installed action has that name
+    ├── ActionConflictError (also LookupError)  two distributions install that action name
     ├── PluginLoadError                         a plugin could not be loaded (strict mode)
     ├── PluginHookError                         a plugin's hook raised or returned nonsense
     ├── RunInUseError                           another live process owns the run
@@ -40,6 +41,7 @@ __all__ = [
     "StepInputError",
     "InvalidParamsError",
     "ActionNotFoundError",
+    "ActionConflictError",
     "PluginLoadError",
     "PluginHookError",
     "FanOutError",
@@ -155,6 +157,42 @@ class ActionNotFoundError(SynapseError, LookupError):
         else:
             hint = "no actions are installed (install a plugin package that provides some)"
         super().__init__(f"unknown action '{name}'; {hint}")
+
+
+class ActionConflictError(SynapseError, LookupError):
+    """Two or more installed distributions provide an action under the same name.
+
+    Neither is picked: which one runs would depend on the order of ``sys.path``.
+
+    Attributes:
+        name: the action name they share.
+        distributions: ``(distribution, version)`` of each, sorted by distribution.
+        strict: raised because ``SYNAPSE_STRICT_PLUGINS`` is on (for a name not asked for).
+    """
+
+    def __init__(
+        self, name: str, distributions: Sequence[tuple[str, str | None]], *, strict: bool = False
+    ) -> None:
+        self.name = name
+        self.distributions = sorted(distributions)
+        self.strict = strict
+        listed = ", ".join(
+            f"{dist} {version}" if version else dist for dist, version in self.distributions
+        )
+        choices = " or ".join(f"'{dist}:{name}'" for dist, _ in self.distributions)
+        last = self.distributions[-1][0]
+        hide = (
+            f"hide one with SYNAPSE_DISABLE_PLUGINS={last}:{name}, or uninstall it "
+            f"(pip uninstall {last})"
+        )
+        if strict:
+            remedy = f", and SYNAPSE_STRICT_PLUGINS is on: {hide}"
+        else:
+            remedy = f". Name the one to run with its distribution ({choices}), or {hide}"
+        super().__init__(
+            f"action '{name}' is installed by {len(self.distributions)} distributions: "
+            f"{listed}{remedy}"
+        )
 
 
 class PluginLoadError(SynapseError):

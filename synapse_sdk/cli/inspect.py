@@ -6,10 +6,14 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from synapse_sdk.cli.common import CliError, load_params, load_plugin_host, print_table
+from synapse_sdk.cli.common import CliError, load_params, load_plugin_host, print_table, warn
+
+if TYPE_CHECKING:
+    from synapse_sdk.plugins.catalog import ActionEntry
 
 __all__ = ["actions_group", "plan_command", "plugins_group"]
 
@@ -31,13 +35,16 @@ def with_params(function: click.decorators.FC) -> click.decorators.FC:
 
 
 def resolve(name: str):  # type: ignore[no-untyped-def]
-    """The action class for ``name``, or a CLI error (exit 2) saying what is installed."""
-    from synapse_sdk.exceptions import ActionNotFoundError
+    """The action class for ``name``, or a CLI error (exit 2) saying what is installed.
+
+    ``name`` may be ``DIST:NAME`` to pick one of several distributions installing ``NAME``.
+    """
+    from synapse_sdk.exceptions import ActionConflictError, ActionNotFoundError
     from synapse_sdk.plugins.catalog import ActionLoadError, resolve_action
 
     try:
         return resolve_action(name)
-    except ActionNotFoundError as exc:
+    except (ActionNotFoundError, ActionConflictError) as exc:
         raise CliError(str(exc)) from exc
     except ActionLoadError as exc:
         raise CliError(str(exc), exit_code=1) from exc
@@ -51,10 +58,18 @@ def actions_group() -> None:
 @actions_group.command("list")
 @json_option
 def list_actions(as_json: bool) -> None:
-    """Every installed action: name, kind, distribution, version, description (broken too)."""
+    """Every installed action: name, kind, distribution, version, description (broken too).
+
+    A name that two distributions install is listed once per distribution, as a conflict:
+    run one as DIST:NAME.
+    """
+    from synapse_sdk.exceptions import ActionConflictError
     from synapse_sdk.plugins.catalog import discover_actions
 
-    entries = discover_actions()
+    try:
+        entries = discover_actions()
+    except ActionConflictError as exc:  # SYNAPSE_STRICT_PLUGINS is on
+        raise CliError(str(exc)) from exc
     if as_json:
         payload = [
             {
@@ -64,6 +79,7 @@ def list_actions(as_json: bool) -> None:
                 "distribution": entry.distribution,
                 "version": entry.version,
                 "error": entry.error,
+                "conflicts_with": list(entry.conflicts),
                 "description": _summary_line(entry.action_class),
             }
             for entry in entries
@@ -81,12 +97,28 @@ def list_actions(as_json: bool) -> None:
                 entry.kind,
                 entry.distribution or "-",
                 entry.version or "-",
-                f"broken: {entry.error}" if entry.error else "ok",
+                _status(entry),
                 _summary_line(entry.action_class),
             ]
             for entry in entries
         ],
     )
+    conflicts = sorted({entry.name for entry in entries if entry.conflicts})
+    for name in conflicts:
+        choices = [entry.qualified_name for entry in entries if entry.name == name]
+        warn(
+            f"action '{name}' is installed by {len(choices)} distributions; "
+            f"'synapse run {name}' refuses to guess: run {' or '.join(choices)}, or hide "
+            f"one with SYNAPSE_DISABLE_PLUGINS={choices[-1]}"
+        )
+
+
+def _status(entry: ActionEntry) -> str:
+    if entry.error:
+        return f"broken: {entry.error}"
+    if entry.conflicts:
+        return f"conflict (also in {', '.join(entry.conflicts)}): run as {entry.qualified_name}"
+    return "ok"
 
 
 def _summary_line(action_class: type | None) -> str:

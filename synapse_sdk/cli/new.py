@@ -34,6 +34,8 @@ def new_group() -> None:
 def new_plugin(name: str, kind: str, directory: Path) -> None:
     """Write a ready-to-install plugin package NAME with one action of KIND.
 
+    NAME must not be installed already, as an action or a distribution.
+
     The package has a pyproject with the entry point, one action with two steps and a
     test that uses the SDK's pytest fixtures. Next, in the virtual environment where
     synapse-sdk is installed (with NAME under --directory when it is not "."):
@@ -44,8 +46,15 @@ def new_plugin(name: str, kind: str, directory: Path) -> None:
       pytest NAME
     """
     import synapse_sdk
+    from synapse_sdk.plugins.catalog import installed_claims
     from synapse_sdk.scaffold import ScaffoldError, create_plugin
 
+    claims = installed_claims(name)
+    if claims:
+        raise CliError(
+            f"'{name}' is already installed ({'; '.join(claims)}): a plugin of that name "
+            "would conflict with it. Choose another name, or uninstall the installed one first"
+        )
     version = synapse_sdk.__version__.split("+")[0]
     try:
         root = create_plugin(name, kind, directory, sdk_version=version)

@@ -24,9 +24,11 @@ Exit codes of `synapse run`:
 
 {exit_codes}
 
-Environment: `SYNAPSE_DISABLE_PLUGINS=a,b` skips hook plugins by entry-point name,
-`SYNAPSE_LOAD_PLUGINS=a,b` loads only those (empty: none), `SYNAPSE_STRICT_PLUGINS=1`
-turns a plugin that fails to load into an error (exit 2).
+Environment: `SYNAPSE_DISABLE_PLUGINS=a,b` skips hook plugins by entry-point name (and
+`DIST:NAME` there hides the action NAME of distribution DIST), `SYNAPSE_LOAD_PLUGINS=a,b`
+loads only those (empty: none), `SYNAPSE_STRICT_PLUGINS=1` turns a plugin that fails to
+load, or an action name that two distributions install, into an error (exit 2), and
+`SYNAPSE_TRACE_PLUGINS=1` prints every hook call with each plugin's time to stderr.
 """
 
 

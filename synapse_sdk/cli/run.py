@@ -276,6 +276,9 @@ def _run_terminal(
 
 _HELP = """Run action NAME with the given params.
 
+When two installed distributions provide an action NAME, name the one to run as DIST:NAME
+(`synapse actions list` shows both); NAME alone is refused (exit 2).
+
 On a terminal the progress bar and one line per step go to stderr, and the result (JSON)
 to stdout; -v adds the logs, the metrics and the traceback of a crash, -q shows only the
 result. With --json, stdout gets one JSON object per line (each with an "event" key:

@@ -55,6 +55,7 @@ __all__ = [
     "disabled_plugin_names",
     "entry_point_distribution",
     "get_plugin_host",
+    "is_on",
 ]
 
 ACTIONS_GROUP = "synapse_sdk.actions"
@@ -108,7 +109,8 @@ def entry_point_distribution(
     return dist.name, dist.version
 
 
-def _is_on(value: str | None) -> bool:
+def is_on(value: str | None) -> bool:
+    """Whether a ``SYNAPSE_*`` switch is on: ``1``, ``true``, ``yes`` or ``on``, any case."""
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
@@ -223,7 +225,7 @@ class PluginHost:
             PluginLoadError: a plugin failed and ``SYNAPSE_STRICT_PLUGINS`` is on.
         """
         env = os.environ if env is None else env
-        strict = _is_on(env.get(STRICT_ENV))
+        strict = is_on(env.get(STRICT_ENV))
         failures: list[PluginRecord] = []
         for entry_point in importlib_metadata.entry_points(group=PLUGINS_GROUP):
             distribution, version = entry_point_distribution(entry_point)
@@ -533,7 +535,7 @@ def get_plugin_host(env: Mapping[str, str] | None = None) -> PluginHost:
     global _default_host
     if _default_host is None:
         env = os.environ if env is None else env
-        host = PluginHost(trace=_is_on(env.get(TRACE_ENV)))
+        host = PluginHost(trace=is_on(env.get(TRACE_ENV)))
         host.load_entry_points(env)
         _default_host = host
     return _default_host
