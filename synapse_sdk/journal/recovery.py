@@ -24,7 +24,7 @@ from synapse_sdk.plugins.manager import PluginHost
 from synapse_sdk.plugins.runtime.context import RuntimeContext
 from synapse_sdk.plugins.runtime.secrets import deep_merge, secret_paths
 from synapse_sdk.plugins.runtime.undo_area import discard_undo_area
-from synapse_sdk.plugins.steps import BaseStep, StepResult, unwrap
+from synapse_sdk.plugins.steps import BaseStep, StepResult, StepWrapper
 from synapse_sdk.plugins.steps.undo import roll_back
 
 __all__ = ["RecoveryError", "rollback_run"]
@@ -35,18 +35,23 @@ class RecoveryError(SynapseError):
 
 
 def _steps_by_name(steps: list[BaseStep[Any]]) -> dict[str, BaseStep[Any]]:
-    """Steps by their registry name and, where unambiguous, by their innermost name.
+    """Steps by their registry name and, where unambiguous, by each wrapper's own name.
 
-    The second lets a run be recovered after a wrapping plugin was installed since the
-    run: ``upload`` in the journal still finds the plan's ``timed_upload`` step.
+    The journal holds the name a step ran under, which is the one its action registered;
+    a run journalled before plugins' wrappers kept that name has ``timed_upload`` where
+    the plan now has ``upload``, and the wrapper's own name still finds it.
     """
     by_name = {step.name: step for step in steps}
-    inner: dict[str, list[BaseStep[Any]]] = {}
+    layers: dict[str, dict[int, BaseStep[Any]]] = {}
     for step in steps:
-        inner.setdefault(unwrap(step).name, []).append(step)
-    for name, found in inner.items():
+        layer = step
+        while isinstance(layer, StepWrapper):
+            layer = layer.inner
+            layers.setdefault(layer.name, {})[id(step)] = step
+    for name, found in layers.items():
         if len(found) == 1:
-            by_name.setdefault(name, found[0])
+            [step] = found.values()
+            by_name.setdefault(name, step)
     return by_name
 
 

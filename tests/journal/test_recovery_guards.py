@@ -372,6 +372,21 @@ def test_a_step_wrapped_by_a_plugin_installed_since_the_run_is_found_by_its_inne
     assert final.state == "rolled_back"
 
 
+def test_a_step_journalled_under_a_plugin_wrappers_name_is_found_by_that_name(
+    journal: RunJournal, action: ModuleType
+) -> None:
+    run_id = unfinished_run(journal, ("timed_s0", "succeeded", None))
+    plugins = PluginHost()
+    plugins.register(WrapsEveryStep(), "timing")
+    Timed.rolled_back.clear()
+
+    final = rollback_run(journal, run_id, plugins=plugins)
+
+    assert Timed.rolled_back == ["timed_s0"]
+    assert [name for name, _, _ in action.ROLLBACKS] == ["s0"]
+    assert final.state == "rolled_back"
+
+
 def test_a_rolled_back_run_keeps_the_error_it_was_stopped_by(
     journal: RunJournal, action: ModuleType
 ) -> None:
