@@ -7,7 +7,7 @@ back, after the step's own ``rollback``: see :func:`undo_writes`.
 """
 
 from synapse_sdk.plugins.steps.undo import register_recorded_undo
-from synapse_sdk.storage.journalled import STORAGE_KEY, Storage
+from synapse_sdk.storage.journalled import STORAGE_KEY, Storage, StoredObject
 from synapse_sdk.storage.undo import UndoReport, undo_step_writes, undo_writes
 from synapse_sdk.storage.urls import canonical_url, open_url
 
@@ -16,6 +16,7 @@ register_recorded_undo(STORAGE_KEY, undo_step_writes)
 __all__ = [
     "STORAGE_KEY",
     "Storage",
+    "StoredObject",
     "UndoReport",
     "canonical_url",
     "open_url",

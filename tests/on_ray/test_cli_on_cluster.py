@@ -14,6 +14,7 @@ from support.cli import Synapse
 from support.ports import free_port
 
 from synapse_sdk.journal.store import RunJournal
+from synapse_sdk.storage import STORAGE_KEY
 
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "plugins_examples/upload-files/sample_data"
 
@@ -71,8 +72,9 @@ def test_an_upload_runs_on_the_cluster_and_streams_its_events_back(
     run = only_run(tmp_path / "home")
     assert run.state == "succeeded"
     assert [step.state for step in run.steps] == ["succeeded"] * 5
-    written = run.steps[2].rollback_data["written"]
-    assert sorted(Path(copy["target"]).name for copy in written) == sorted(
+    entries = run.steps[2].rollback_data[STORAGE_KEY]
+    written = [entry["url"] for entry in entries if entry["op"] == "written"]
+    assert sorted(Path(url).name for url in written) == sorted(
         Path(name).name for name in uploaded
     )
 

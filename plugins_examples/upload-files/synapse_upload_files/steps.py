@@ -10,18 +10,9 @@ from typing import Any
 from synapse_sdk.exceptions import StepInputError
 from synapse_sdk.plugins.actions.upload import UPLOAD_STEP, UploadContext, UploadedObject
 from synapse_sdk.plugins.steps import BaseStep, StepResult
-from synapse_sdk.storage import open_url
+from synapse_sdk.storage import canonical_url, open_url
 
-from synapse_upload_files.storage import (
-    copy_with_digest,
-    join,
-    name_fields,
-    parent,
-    printable,
-    remove_empty_folders,
-    remove_objects,
-    to_url,
-)
+from synapse_upload_files.storage import join, name_fields, parent, printable, to_url
 
 
 class Discover(BaseStep[UploadContext]):
@@ -84,9 +75,10 @@ class Validate(BaseStep[UploadContext]):
                 f"{params.manifest_name}: a source file has the manifest's name; "
                 "choose another manifest_name"
             )
-        fs, root = open_url(params.target)
+        fs, root = open_url(params.target, context.storage.options)
+        present = _present_under(fs, root)
         for relative in [*context.files, params.manifest_name]:
-            if fs.exists(join(root, relative)):
+            if join(root, relative) in present:
                 problems.append(
                     f"{printable(relative)}: already exists at the target (nothing is overwritten)"
                 )
@@ -103,32 +95,13 @@ class Validate(BaseStep[UploadContext]):
         return StepResult(success=True, data={"checked": len(context.files)})
 
 
-def _upload_one(job: tuple[str, str]) -> dict[str, Any]:
-    """Copy one file to the target URL (on a worker thread, or a Ray task on the cluster).
-
-    A failed or interrupted copy removes its partial object, so only whole objects remain.
-    """
-    source, target = job
-    fs, path = open_url(target)
-    try:
-        size, sha256 = copy_with_digest(Path(source), fs, path)
-    except BaseException:
-        if fs.exists(path):
-            fs.rm_file(path)
-        raise
-    return {"target": target, "size": size, "sha256": sha256}
-
-
 class Upload(BaseStep[UploadContext]):
-    """Copy the files to the target in parallel, through ``context.map``.
+    """Copy the files to the target in parallel, with ``context.storage.put_files``.
 
     Locally the copies run on a thread pool; in a run on Ray they are Ray tasks spread
-    over the cluster. Folders are created first, one by one, parents first, each
-    recorded before it is created: the target's missing ancestors, the target, and its
-    missing subfolders. The planned targets are recorded before any copy starts and
-    every finished copy as it lands, so a rollback, even one run by ``synapse runs
-    rollback`` after a crash, removes exactly what this step wrote (validation made sure
-    none of the targets existed before). Everything recorded is a canonical URL.
+    over the cluster. The SDK journals every folder and object before it is created and
+    every finished copy, so the run's rollback (even ``synapse runs rollback`` after a
+    crash) removes exactly what this step wrote: this step has no rollback of its own.
     """
 
     name = UPLOAD_STEP
@@ -136,45 +109,21 @@ class Upload(BaseStep[UploadContext]):
 
     def execute(self, context: UploadContext) -> StepResult:
         params = context.params
-        fs, root = open_url(params.target)
         source = os.path.abspath(params.source)
-        folders: list[str] = []
-        for folder in _folders_to_create(fs, root, context.files):
-            url = to_url(fs, folder)
-            folders.append(url)
-            context.record_rollback("folders", folders)
-            try:
-                fs.mkdir(folder, create_parents=False)
-            except FileExistsError:  # created by someone else since we looked: not ours
-                folders.remove(url)
-                context.record_rollback("folders", folders)
-        jobs = [
-            (os.path.join(source, relative), to_url(fs, join(root, relative)))
-            for relative in context.files
-        ]
-        context.record_rollback("planned", [target for _, target in jobs])
-        copies = context.map(_upload_one, jobs, rollback_key="written")
-        for (local, _), copy in zip(jobs, copies, strict=True):
-            context.uploaded.append(
-                UploadedObject(local, copy["target"], copy["size"], copy["sha256"])
-            )
-            context.total_bytes += copy["size"]
-        return StepResult(
-            success=True,
-            data={"objects": len(copies), "bytes": context.total_bytes},
-            rollback_data={"written": copies, "folders": folders},
-        )
+        root = canonical_url(params.target, context.storage.options)
+        pairs = [(os.path.join(source, name), join(root, name)) for name in context.files]
+        stored = context.storage.put_files(pairs)
+        for (local, _), obj in zip(pairs, stored, strict=True):
+            context.uploaded.append(UploadedObject(local, obj.url, obj.size, obj.sha256))
+            context.total_bytes += obj.size
+        return StepResult(success=True, data={"objects": len(stored), "bytes": context.total_bytes})
 
-    def rollback(self, context: UploadContext, result: StepResult) -> None:
-        data = result.rollback_data
-        written = [copy["target"] for copy in data.get("written", [])]
-        # After a crash the copies in flight were never reported: they are planned targets
-        # that exist now, and nothing existed there before the run.
-        known = set(written)
-        leftovers = [url for url in data.get("planned", []) if url not in known]
-        removed = remove_objects(written + leftovers)
-        remove_empty_folders(data.get("folders", []))
-        context.log("upload_rolled_back", {"removed": removed}, level="warning")
+
+def _present_under(fs: Any, root: str) -> set[str]:
+    """Every object under ``root`` now: one recursive listing, not a request per file."""
+    if not fs.isdir(root):
+        return set()
+    return {str(path).rstrip("/") for path in fs.find(root)}
 
 
 def _first_existing(fs: Any, path: str) -> str | None:
@@ -187,41 +136,18 @@ def _first_existing(fs: Any, path: str) -> str | None:
     return path
 
 
-def _folders_to_create(fs: Any, root: str, files: list[str]) -> list[str]:
-    """Folders that do not exist yet, parents first: the missing ancestors of ``root``,
-    ``root`` itself, then the subfolders the files need."""
-    missing: list[str] = []
-    folder = root
-    while not fs.isdir(folder):
-        missing.insert(0, folder)
-        above = parent(folder)
-        if above in ("", folder):
-            break
-        folder = above
-    seen = set(missing)
-    for relative in files:
-        parts = relative.split("/")[:-1]
-        for depth in range(1, len(parts) + 1):
-            folder = join(root, "/".join(parts[:depth]))
-            if folder not in seen:
-                seen.add(folder)
-                if not fs.isdir(folder):
-                    missing.append(folder)
-    return missing
-
-
 class Manifest(BaseStep[UploadContext]):
-    """Write a JSON manifest with the size and sha256 of every uploaded object."""
+    """Write a JSON manifest with the size and sha256 of every uploaded object.
+
+    Written through ``context.storage``, so the run's rollback removes it too.
+    """
 
     name = "manifest"
     progress_weight = 0.05
 
     def execute(self, context: UploadContext) -> StepResult:
         params = context.params
-        fs, root = open_url(params.target)
-        path = join(root, params.manifest_name)
-        url = to_url(fs, path)
-        context.record_rollback("manifest", url)
+        url = join(canonical_url(params.target, context.storage.options), params.manifest_name)
         document = {
             **name_fields("source", os.path.abspath(params.source)),
             "objects": [
@@ -229,14 +155,8 @@ class Manifest(BaseStep[UploadContext]):
                 for relative, obj in zip(context.files, context.uploaded, strict=True)
             ],
         }
-        with fs.open(path, "wb") as writer:
-            writer.write(json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8"))
-        return StepResult(success=True, data={"manifest": url}, rollback_data={"manifest": url})
-
-    def rollback(self, context: UploadContext, result: StepResult) -> None:
-        url = result.rollback_data.get("manifest")
-        if url:
-            remove_objects([url])
+        context.storage.write_text(url, json.dumps(document, indent=2, ensure_ascii=False))
+        return StepResult(success=True, data={"manifest": url})
 
 
 class Summary(BaseStep[UploadContext]):

@@ -15,6 +15,7 @@ import pytest
 from synapse_sdk.exceptions import InvalidParamsError, StepExecutionError, StepInputError
 from synapse_sdk.plugins import hookimpl
 from synapse_sdk.plugins.steps import BaseStep, StepResult
+from synapse_sdk.storage import STORAGE_KEY
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 SYNAPSE = str(Path(sys.executable).with_name("synapse"))
@@ -39,14 +40,11 @@ def everything(folder: Path) -> dict[bytes, bytes | None]:
 
 
 def journalled_urls(journal: Any) -> list[str]:
-    """Every URL the upload and manifest steps of the newest run put in the journal."""
+    """Every URL the steps of the newest run journalled through context.storage, in order."""
     run = journal.get_run(journal.list_runs()[0].run_id)  # newest first, with its steps
     urls: list[str] = []
     for step in run.steps:
-        data = step.rollback_data
-        urls += data.get("folders", []) + data.get("planned", [])
-        urls += [copy["target"] for copy in data.get("written", [])]
-        urls += [data["manifest"]] if "manifest" in data else []
+        urls += [entry["url"] for entry in step.rollback_data.get(STORAGE_KEY, [])]
     return urls
 
 
