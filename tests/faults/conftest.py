@@ -5,6 +5,9 @@ from pathlib import Path
 import pytest
 from support.cli import Synapse
 from support.distributions import install_demo
+from support.s3_fixtures import aws_env, bucket, moto, s3
+
+__all__ = ["aws_env", "bucket", "moto", "s3", "synapse"]
 
 
 @pytest.fixture

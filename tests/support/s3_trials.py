@@ -1,0 +1,173 @@
+"""One trial of the S3 interrupt campaign: a real example action writing to moto's S3.
+
+A trial starts ``synapse run ACTION`` as a real subprocess, writing under a fresh prefix of
+a bucket that already holds unrelated objects (under that prefix and beside it), sends a
+signal after a delay, finishes a killed run with ``synapse runs rollback`` started from
+another folder, and checks the promise: the bucket lists byte-identical to before, or,
+if the run succeeded, exactly as before plus what the action wrote. Every broken promise
+becomes one line of the returned list.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from support.cli import SYNAPSE
+from support.interrupts import synapse_env, tail
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "plugins_examples"
+HANG_SECONDS = 60
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129, signal.SIGKILL: -9}
+
+UNRELATED = {
+    "out/existing.txt": b"under the run's prefix, not the run's",
+    "out/older/run.bin": b"\x00\x01 an older run",
+    "beside.txt": b"next to the run's prefix",
+}
+
+
+def action_params(action: str, prefix: str, source: Path, endpoint: str) -> dict[str, Any]:
+    """Params that make ``action`` write under ``prefix`` (``s3://bucket/key``)."""
+    options = {"endpoint_url": endpoint}
+    if action == "upload-files":
+        return {"source": str(source), "target": f"{prefix}/out/new", "storage_options": options}
+    if action == "export-annotations":
+        dataset = EXAMPLES / "export-annotations" / "sample_dataset"
+        return {
+            "dataset": str(dataset),
+            "output_uri": f"{prefix}/out/export",
+            "storage_options": options,
+        }
+    if action == "train-classifier":
+        return {"epochs": 3, "model_uri": f"{prefix}/out/model.pkl", "storage_options": options}
+    raise ValueError(action)
+
+
+def bucket_listing(client: Any, bucket: str, prefix: str) -> dict[str, bytes]:
+    """Every object under ``prefix`` (a key prefix) with its bytes, as boto3 sees it."""
+    keys = [
+        item["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+    ]
+    return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in sorted(keys)}
+
+
+@dataclass(frozen=True)
+class S3Trial:
+    action: str
+    sig: signal.Signals | None  # None: run to the end (calibration)
+    delay: float
+    extra_args: tuple[str, ...] = ()  # e.g. ("--ray-address", ADDRESS)
+
+
+@dataclass
+class S3Outcome:
+    trial: S3Trial
+    returncode: int
+    duration: float
+    state: str | None
+    final_state: str | None
+    problems: list[str]
+
+
+def run_s3_trial(
+    trial: S3Trial, workdir: Path, client: Any, bucket: str, endpoint: str, source: Path
+) -> S3Outcome:
+    """Run one trial in ``workdir`` against a fresh prefix of ``bucket``."""
+    key_prefix = f"trial-{uuid.uuid4().hex[:10]}"
+    for key, body in UNRELATED.items():
+        client.put_object(Bucket=bucket, Key=f"{key_prefix}/{key}", Body=body)
+    before = bucket_listing(client, bucket, key_prefix)
+    home, cwd, elsewhere = workdir / "home", workdir / "cwd", workdir / "elsewhere"
+    for folder in (cwd, elsewhere):
+        folder.mkdir(parents=True)
+    params = action_params(trial.action, f"s3://{bucket}/{key_prefix}", source, endpoint)
+    command = [SYNAPSE, "run", trial.action, "--json", "--params", json.dumps(params)]
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [*command, *trial.extra_args],
+        cwd=cwd,
+        env=synapse_env(home),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    problems: list[str] = []
+    if trial.sig is not None:
+        try:
+            process.wait(timeout=trial.delay)
+        except subprocess.TimeoutExpired:
+            process.send_signal(trial.sig)
+    try:
+        _, stderr = process.communicate(timeout=HANG_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, stderr = process.communicate()
+        problems.append(f"still running {HANG_SECONDS} s after the signal")
+    duration = time.monotonic() - started
+    code = process.returncode
+    allowed = {0} if trial.sig is None else {0, EXIT_CODES[trial.sig]}
+    if code not in allowed:
+        problems.append(f"exit code {code}, expected one of {sorted(allowed)}: {tail(stderr)}")
+    if "Traceback" in stderr:
+        problems.append(f"a traceback reached stderr: {tail(stderr)}")
+    state, run_id = _journal_state(home)
+    final_state = state
+    if state in ("needs_rollback", "running"):  # a killed run: finish it from elsewhere
+        if trial.sig is not None and trial.sig != signal.SIGKILL:
+            problems.append(f"the run's own rollback left it {state}")
+        finished = _synapse(home, elsewhere, "runs", "rollback", str(run_id))
+        if finished.returncode != 0:
+            problems.append(
+                f"`runs rollback` exited {finished.returncode}: {tail(finished.stderr)}"
+            )
+        final_state, _ = _journal_state(home)
+    after = bucket_listing(client, bucket, key_prefix)
+    if final_state == "succeeded":
+        kept = {key: after.get(key) for key in before}
+        if kept != before:
+            problems.append("the run succeeded but changed objects it did not write")
+        if len(after) <= len(before):
+            problems.append("the run succeeded but wrote nothing")
+    else:
+        if after != before:
+            extra = sorted(set(after) - set(before))[:5]
+            missing = sorted(set(before) - set(after))[:5]
+            problems.append(
+                f"journal says {final_state} but the bucket changed: "
+                f"left {extra}, missing {missing}"
+            )
+        if final_state not in (None, "rolled_back"):
+            problems.append(f"the journal ends {final_state}, not rolled_back")
+    return S3Outcome(trial, code, duration, state, final_state, problems)
+
+
+def _synapse(home: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SYNAPSE, *args],
+        cwd=cwd,
+        env=synapse_env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _journal_state(home: Path) -> tuple[str | None, str | None]:
+    if not (home / "runs.db").exists():
+        return None, None
+    listed = _synapse(home, home, "runs", "list", "--json")
+    runs = json.loads(listed.stdout or "[]")
+    if not runs:
+        return None, None
+    return runs[0]["state"], runs[0]["run_id"]
