@@ -397,7 +397,7 @@ class _Call:
     timings: list[tuple[str, float | None]] | None = None
 
 
-_CURRENT: ContextVar[_Call] = ContextVar("synapse_hook_call", default=_Call())  # noqa: B039
+_CURRENT: ContextVar[_Call] = ContextVar("synapse_hook_call", default=_Call())  # noqa: B039 - never mutated
 """The call in progress; a hook called on ``pm.hook`` directly raises, as a shaping hook does.
 The default is never changed (it has no ``after``, ``feed`` or ``timings``)."""
 

@@ -133,10 +133,10 @@ def test_a_failing_step_rolls_back_on_the_cluster_with_the_local_exit_code(
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     final = lines(result.stdout)[-1]
-    assert final["error"].startswith("step 'fault_manifest' failed: RuntimeError: injected error")
+    assert final["error"].startswith("step 'manifest' failed: RuntimeError: injected error")
     assert "were rolled back" in final["error"]
     rolled = [e["step"] for e in lines(result.stdout) if e.get("status") == "rolled_back"]
-    assert rolled == ["fault_manifest", "upload", "validate", "discover"]
+    assert rolled == ["manifest", "upload", "validate", "discover"]
     assert files(target) == before
     assert only_run(tmp_path / "home").state == "rolled_back"
 

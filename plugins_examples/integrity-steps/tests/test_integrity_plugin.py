@@ -80,7 +80,7 @@ class Tamper:
 
 
 def test_a_corrupted_object_fails_verification_and_rolls_back(
-    synapse_run: Any, synapse_host: Any, tmp_path: Path
+    synapse_run: Any, synapse_host: Any, synapse_recorder: Any, tmp_path: Path
 ) -> None:
     target = tmp_path / "out"
     target.mkdir()
@@ -92,4 +92,9 @@ def test_a_corrupted_object_fails_verification_and_rolls_back(
     ) as caught:
         synapse_run("upload-files", {"source": str(SAMPLE), "target": str(target)})
     assert "README.txt: 7 bytes" in str(caught.value)
-    assert sorted(p.name for p in target.iterdir()) == ["existing.txt"]
+    # The rollback removes what the upload wrote, except the object changed after it was
+    # written: that content is not the run's, so the storage layer keeps it and says so.
+    assert sorted(p.name for p in target.iterdir()) == ["README.txt", "existing.txt"]
+    assert (target / "README.txt").read_bytes() == b"bit rot"
+    [undone] = [log for log in synapse_recorder.logs if log.message == "storage_undone"]
+    assert undone.data["changed_since"] == [(target / "README.txt").as_uri()]
