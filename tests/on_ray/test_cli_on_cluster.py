@@ -74,9 +74,7 @@ def test_an_upload_runs_on_the_cluster_and_streams_its_events_back(
     assert [step.state for step in run.steps] == ["succeeded"] * 5
     entries = run.steps[2].rollback_data[STORAGE_KEY]
     written = [entry["url"] for entry in entries if entry["op"] == "written"]
-    assert sorted(Path(url).name for url in written) == sorted(
-        Path(name).name for name in uploaded
-    )
+    assert sorted(Path(url).name for url in written) == sorted(Path(name).name for name in uploaded)
 
 
 def test_progress_arrives_while_the_remote_run_is_still_going(

@@ -276,3 +276,26 @@ def test_on_s3_kill_9_mid_run_then_runs_rollback_leaves_the_bucket_as_before(
     assert recovered.returncode == 0, recovered.stderr
     assert crashed.state() == "rolled_back"
     assert bucket_listing(s3, seeded) == before
+
+
+def test_the_upload_example_with_the_integrity_plugin_on_s3(
+    moto: MotoServer, seeded: str, s3: Any, tmp_path: Path
+) -> None:
+    """The integrity plugin re-reads the upload with the action's storage options too."""
+    from synapse_integrity import plugin as integrity
+
+    host = PluginHost()
+    host.register(integrity, "integrity")
+    source = make_source(tmp_path / "source")
+    params = {
+        "source": str(source),
+        "target": f"s3://{seeded}/data/up",
+        "storage_options": {"endpoint_url": moto.endpoint_url},
+    }
+    ctx, _ = recording_context(job_id=None)
+    result = run_action(
+        "upload-files", params, ctx=ctx, plugins=host, journal=RunJournal(tmp_path / "j")
+    )
+    assert result["success"] is True
+    after = bucket_listing(s3, seeded)
+    assert len(after) == len(BEFORE) + FILES + 1  # the files and the manifest

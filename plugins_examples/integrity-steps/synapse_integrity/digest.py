@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
-import fsspec
 
-
-def digest_of(url: str) -> tuple[int, str]:
-    """``(bytes, sha256 hex)`` of the object at ``url``."""
+def digest_of(fs: Any, url: str) -> tuple[int, str]:
+    """``(bytes, sha256 hex)`` of the object at ``url`` on the fsspec filesystem ``fs``."""
     digest = hashlib.sha256()
     size = 0
-    with fsspec.open(url, "rb") as reader:
+    with fs.open(url, "rb") as reader:
         while chunk := reader.read(1 << 20):
             digest.update(chunk)
             size += len(chunk)

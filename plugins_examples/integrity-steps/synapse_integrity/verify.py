@@ -9,7 +9,11 @@ from synapse_integrity.digest import digest_of
 
 
 class VerifyUpload(BaseStep[UploadContext]):
-    """Fails when any uploaded object is missing or differs from what was sent."""
+    """Fails when any uploaded object is missing or differs from what was sent.
+
+    Reads through ``context.storage.fs``, so the action's ``storage_options`` (an S3
+    endpoint, a profile) apply to the reads as they did to the writes.
+    """
 
     name = "verify_upload"
     progress_weight = 0.1
@@ -19,7 +23,7 @@ class VerifyUpload(BaseStep[UploadContext]):
         total = len(context.uploaded)
         for index, obj in enumerate(context.uploaded, start=1):
             try:
-                size, sha256 = digest_of(obj.target)
+                size, sha256 = digest_of(context.storage.fs(obj.target), obj.target)
             except FileNotFoundError:
                 problems.append(f"{obj.target}: missing")
             else:

@@ -35,20 +35,27 @@ def register_recorded_undo(key: str, undo: RecordedUndo) -> None:
 def roll_back(step: BaseStep[Any], context: Any, result: StepResult) -> bool:
     """Call ``step.rollback``, then undo what it recorded under registered keys.
 
-    The registered undo runs even when the step's own rollback raised (it undoes other
-    things); the first error is then raised, after both. Returns whether there was
-    anything to undo: the step has a rollback of its own, or recorded something the SDK
-    undoes.
+    The registered undo runs even when the step's own rollback raised an error (it undoes
+    other things); that error is then raised, after both. An interrupt (Ctrl-C, a signal)
+    is raised at once: the user asked to stop, and the run is left for ``synapse runs
+    rollback``. Returns whether there was anything to undo: the step has a rollback of
+    its own, or recorded something the SDK undoes.
     """
     recorded = [key for key in _PROVIDERS if result.rollback_data.get(key)]
     try:
         step.rollback(context, result)
-    finally:
-        for key, provider in _PROVIDERS.items():
-            if key in result.rollback_data and key not in _UNDO_BY_KEY:
-                importlib.import_module(provider)
-        for key, undo in _UNDO_BY_KEY.items():
-            value = result.rollback_data.get(key)
-            if value:
-                undo(context, value)
+    except Exception:
+        _undo_recorded(context, result)
+        raise
+    _undo_recorded(context, result)
     return step.has_rollback or bool(recorded)
+
+
+def _undo_recorded(context: Any, result: StepResult) -> None:
+    for key, provider in _PROVIDERS.items():
+        if key in result.rollback_data and key not in _UNDO_BY_KEY:
+            importlib.import_module(provider)
+    for key, undo in _UNDO_BY_KEY.items():
+        value = result.rollback_data.get(key)
+        if value:
+            undo(context, value)
