@@ -370,6 +370,65 @@ def test_a_rolled_back_event_says_whether_the_step_had_anything_to_undo() -> Non
     assert rolled_back == [("c", True), ("b", True), ("nothing-to-undo", False)]
 
 
+class RollbackRaises(BaseStep[Any]):
+    """Succeeds; its rollback raises, after noting which step the context says is running."""
+
+    name = "fragile"
+    progress_weight = 1.0
+
+    def __init__(self) -> None:
+        self.current_during_rollback: list[str | None] = []
+
+    def execute(self, context: Any) -> StepResult:
+        return StepResult(success=True)
+
+    def rollback(self, context: Any, result: StepResult) -> None:
+        self.current_during_rollback.append(context.current_step)
+        raise ValueError("cannot undo")
+
+
+def test_a_rollback_that_raises_is_reported_logged_journalled_and_named(
+    journal: RunJournal,
+) -> None:
+    sink = RecordingSink()
+    fragile = RollbackRaises()
+    ctx = RuntimeContext(sinks=[sink])
+
+    with capture_logs() as logs, pytest.raises(StepExecutionError) as caught:
+        run_action(
+            action_of(fragile, Step("c", fail=True, undone=[])),  # type: ignore[arg-type]
+            {},
+            ctx=ctx,
+            plugins=PluginHost(),
+            journal=journal,
+        )
+
+    assert fragile.current_during_rollback == ["fragile"]
+    failed = [
+        (event.step, event.error)
+        for event in sink.events
+        if isinstance(event, StepEvent) and event.status == "rollback_failed"
+    ]
+    assert failed == [("fragile", "cannot undo")]
+    [entry] = [entry for entry in logs if entry["event"] == "rollback_failed"]
+    assert (entry["step"], entry["error"], entry["log_level"]) == (
+        "fragile",
+        "cannot undo",
+        "error",
+    )
+    assert caught.value.rollback_errors == [
+        "rollback of step 'fragile' failed: ValueError: cannot undo"
+    ]
+    assert ctx.job_id is not None
+    run = journal.get_run(ctx.job_id)
+    assert run is not None
+    steps = {step.name: step for step in run.steps}
+    assert (steps["fragile"].state, steps["fragile"].error) == ("rollback_failed", "cannot undo")
+    assert steps["c"].state == "rolled_back"
+    assert steps["c"].traceback is not None
+    assert steps["c"].traceback.rstrip().endswith("OSError: c broke")
+
+
 # -- the registry -------------------------------------------------------------------------
 
 
