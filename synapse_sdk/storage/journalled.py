@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from synapse_sdk.plugins.runtime.undo_area import undo_area
 from synapse_sdk.plugins.steps.context import STORAGE_KEY
-from synapse_sdk.storage.urls import canonical_url, has_folders, open_url
+from synapse_sdk.storage.urls import canonical_url, fresh_listing, has_folders, open_url
 
 if TYPE_CHECKING:
     import fsspec
@@ -136,8 +136,7 @@ class Storage:
         which have no folders, this only returns the URL.
         """
         fs, path = open_url(url, self.options)
-        if has_folders(fs):
-            self._make_folders(fs, path)
+        self._make_folders([(fs, path)])
         return str(fs.unstrip_protocol(path))
 
     @contextmanager
@@ -151,8 +150,7 @@ class Storage:
             raise ValueError(f"context.storage.open() writes with mode 'wb' only, not {mode!r}")
         fs, path = open_url(url, self.options)
         target = str(fs.unstrip_protocol(path))
-        if has_folders(fs):
-            self._make_folders(fs, posixpath.dirname(path))
+        self._make_folders([(fs, posixpath.dirname(path))])
         self._announce(fs, path, target)
         with fs.open(path, "wb") as file:
             writer = _DigestWriter(file, md5=not has_folders(fs))
@@ -203,7 +201,7 @@ class Storage:
             jobs.append((os.path.abspath(local), target, self.options))
         if not jobs:
             return []
-        created = self._make_all_folders(targets.values())
+        created = self._make_folders((fs, posixpath.dirname(path)) for fs, path in targets.values())
         existing = self._existing(targets, created)
         intents: list[dict[str, Any]] = []
         for target, (fs, path) in targets.items():
@@ -215,19 +213,18 @@ class Storage:
         written = self._context.map(_copy_file, jobs, rollback_key=STORAGE_KEY)
         return [StoredObject(entry["url"], entry["size"], entry["sha256"]) for entry in written]
 
-    def _make_all_folders(
-        self, targets: Iterable[tuple[fsspec.AbstractFileSystem, str]]
-    ) -> set[str]:
-        """Create the missing folders of ``targets`` (journalled first, in one commit).
+    def _make_folders(self, folders: Iterable[tuple[fsspec.AbstractFileSystem, str]]) -> set[str]:
+        """Create ``folders`` and their missing ancestors, each journalled before it exists.
 
+        All the missing folders are journalled in one commit, then created parent first
+        (so undone child first). Object stores have no folders: nothing is done there.
         Returns the paths created: nothing can already be in them.
         """
         known: set[str] = set()
         missing: dict[str, fsspec.AbstractFileSystem] = {}
-        for fs, path in targets:
+        for fs, folder in folders:
             if not has_folders(fs):
                 continue
-            folder = posixpath.dirname(path)
             while folder and folder != "/" and folder not in known and folder not in missing:
                 if fs.isdir(folder):
                     known.add(folder)
@@ -259,12 +256,7 @@ class Storage:
             by_folder.setdefault((id(fs), folder), []).append((target, path))
         existing: set[str] = set()
         for (fs_id, folder), members in by_folder.items():
-            fs = filesystems[fs_id]
-            fs.invalidate_cache(folder)
-            try:
-                listed = {entry["name"].rstrip("/"): entry for entry in fs.ls(folder, detail=True)}
-            except FileNotFoundError:
-                continue
+            listed = fresh_listing(filesystems[fs_id], folder)
             for target, path in members:
                 entry = listed.get(path)
                 if entry is None:
@@ -278,17 +270,6 @@ class Storage:
 
     def _journal(self, entry: dict[str, Any]) -> None:
         self._context.append_rollback(STORAGE_KEY, entry)
-
-    def _make_folders(self, fs: fsspec.AbstractFileSystem, path: str) -> None:
-        missing: list[str] = []
-        while path and path != "/" and not fs.isdir(path):
-            if fs.exists(path):
-                raise FileExistsError(f"{fs.unstrip_protocol(path)} is a file, not a folder")
-            missing.append(path)
-            path = posixpath.dirname(path)
-        for folder in reversed(missing):  # parent first: undone child first
-            self._journal({"op": "folder", "url": str(fs.unstrip_protocol(folder))})
-            fs.mkdir(folder, create_parents=False)
 
     def _announce(self, fs: fsspec.AbstractFileSystem, path: str, target: str) -> None:
         """Journal what is about to happen to ``target``: created, or replaced (kept first).

@@ -18,7 +18,7 @@ from typing import Any
 from fsspec.core import split_protocol
 
 from synapse_sdk.storage.journalled import storage_options
-from synapse_sdk.storage.urls import open_url
+from synapse_sdk.storage.urls import fresh_listing, open_url
 
 __all__ = ["UndoReport", "undo_step_writes", "undo_writes"]
 
@@ -93,13 +93,7 @@ class _Listings:
         key = (id(fs), folder)
         listed = self._by_folder.get(key)
         if listed is None:
-            fs.invalidate_cache(folder)
-            try:
-                entries = fs.ls(folder, detail=True)
-            except FileNotFoundError:
-                entries = []
-            listed = {entry["name"].rstrip("/"): entry for entry in entries}
-            self._by_folder[key] = listed
+            listed = self._by_folder[key] = fresh_listing(fs, folder)
         return listed.get(path)
 
 
@@ -144,11 +138,7 @@ def _check_gone(fs: Any, paths: list[str]) -> None:
     """
     remaining: list[str] = []
     for parent in sorted({posixpath.dirname(path) for path in paths}):
-        fs.invalidate_cache(parent)
-        try:
-            listed = {entry.rstrip("/") for entry in fs.ls(parent, detail=False)}
-        except FileNotFoundError:
-            continue
+        listed = fresh_listing(fs, parent)
         remaining += [
             path for path in paths if posixpath.dirname(path) == parent and path in listed
         ]

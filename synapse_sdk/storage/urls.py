@@ -11,7 +11,7 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-__all__ = ["canonical_url", "has_folders", "open_url"]
+__all__ = ["canonical_url", "fresh_listing", "has_folders", "open_url"]
 
 
 def open_url(
@@ -37,6 +37,20 @@ def canonical_url(url: str, options: Mapping[str, Any] | None = None) -> str:
     """The absolute URL of ``url``, protocol included (``file:///abs/path``, ``s3://b/k``)."""
     fs, path = open_url(url, options)
     return str(fs.unstrip_protocol(path))
+
+
+def fresh_listing(fs: fsspec.AbstractFileSystem, folder: str) -> dict[str, Mapping[str, Any]]:
+    """What ``folder`` holds now, by path: its listing cache is dropped first.
+
+    Each entry is fsspec's detail (``name``, ``size``, ``type``, ``ETag`` on S3). A folder
+    that does not exist holds nothing.
+    """
+    fs.invalidate_cache(folder)
+    try:
+        entries = fs.ls(folder, detail=True)
+    except FileNotFoundError:
+        return {}
+    return {entry["name"].rstrip("/"): entry for entry in entries}
 
 
 def has_folders(fs: fsspec.AbstractFileSystem) -> bool:
