@@ -41,3 +41,23 @@ def emit(document: dict[str, Any]) -> None:
     """Print ``document`` as the script's single JSON output."""
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
     sys.stdout.flush()
+
+
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+"""Dummy credentials for moto_server, set in the benchmark's own process only."""
+
+
+def s3_unavailable() -> str | None:
+    """Why the S3 figures cannot be taken here (a missing package), or None."""
+    try:
+        import boto3  # noqa: F401
+        import moto.server  # noqa: F401
+        import s3fs  # noqa: F401
+    except ImportError as missing:
+        return f"needs moto[server], s3fs and boto3: {missing}"
+    return None

@@ -27,16 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import emit, machine
+from _common import S3_CREDENTIALS, emit, machine, s3_unavailable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.moto
-
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
 
 
 def _seed(fs: Any, bucket: str, count: int) -> dict[str, bytes]:
@@ -121,16 +114,13 @@ def main() -> None:
         "machine": machine(),
         "objects": args.objects,
     }
-    try:
-        import boto3  # noqa: F401
-        import moto.server  # noqa: F401
-        import s3fs  # noqa: F401
-    except ImportError as missing:
-        emit({**document, "skipped": f"needs moto[server], s3fs and boto3: {missing}"})
+    unavailable = s3_unavailable()
+    if unavailable:
+        emit({**document, "skipped": unavailable})
         return
     from support.moto import moto_server
 
-    os.environ.update(CREDENTIALS)
+    os.environ.update(S3_CREDENTIALS)
     with tempfile.TemporaryDirectory() as folder, moto_server(Path(folder) / "log") as server:
         results = measure(server, args.objects, args.sdk_objects)
     one, bulk = results["one_by_one"]["seconds"], results["bulk"]["seconds"]

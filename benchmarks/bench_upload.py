@@ -28,16 +28,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _common import emit, machine
+from _common import S3_CREDENTIALS, emit, machine, s3_unavailable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.moto
-
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
 
 
 def make_source(folder: Path, count: int) -> Path:
@@ -181,16 +174,13 @@ def main() -> None:
         if args.local_files:
             document.update(measure_local(args.local_files, args.repeats, work))
         if args.s3_files:
-            try:
-                import boto3  # noqa: F401
-                import moto.server  # noqa: F401
-                import s3fs  # noqa: F401
-            except ImportError as missing:
-                document["s3_skipped"] = f"needs moto[server], s3fs and boto3: {missing}"
+            unavailable = s3_unavailable()
+            if unavailable:
+                document["s3_skipped"] = unavailable
             else:
                 from support.moto import moto_server
 
-                os.environ.update(CREDENTIALS)
+                os.environ.update(S3_CREDENTIALS)
                 with moto_server(work / "moto.log") as server:
                     document.update(measure_s3(server, args.s3_files, args.repeats, work))
     emit(document)

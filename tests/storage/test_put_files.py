@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.moto import MotoServer
+from support.moto import MotoServer, bucket_listing
 
 from synapse_sdk.exceptions import StepExecutionError
 from synapse_sdk.journal.store import RunJournal
@@ -170,15 +170,6 @@ def test_two_pairs_with_one_target_are_refused_before_anything_is_written(
 
 
 # -- on S3 ------------------------------------------------------------------------------
-
-
-def bucket_listing(s3: Any, bucket: str) -> dict[str, bytes]:
-    keys = [
-        item["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-        for item in page.get("Contents", [])
-    ]
-    return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in sorted(keys)}
 
 
 @pytest.fixture

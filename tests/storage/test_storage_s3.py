@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.moto import MotoServer
+from support.moto import MotoServer, bucket_listing
 
 from synapse_sdk.exceptions import StepExecutionError
 from synapse_sdk.journal.store import RunJournal
@@ -32,16 +32,6 @@ BEFORE = {
     "data/newer.csv": b"a,b\n1,2\n",
     "elsewhere/readme.md": b"# not under the prefix",
 }
-
-
-def listing(s3: Any, bucket: str) -> dict[str, bytes]:
-    """Every object of ``bucket`` with its bytes, as boto3 sees it."""
-    keys = [
-        item["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-        for item in page.get("Contents", [])
-    ]
-    return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in sorted(keys)}
 
 
 @pytest.fixture
@@ -82,7 +72,7 @@ def test_a_successful_run_leaves_what_it_wrote(
         "storage_options": {"endpoint_url": moto.endpoint_url},
     }
     run(RunJournal(tmp_path / "runs.db"), params)
-    after = listing(s3, seeded)
+    after = bucket_listing(s3, seeded)
     assert after == {
         **BEFORE,
         "data/existing.txt": b"replaced by the run",
@@ -95,7 +85,7 @@ def test_a_successful_run_leaves_what_it_wrote(
 def test_a_failed_run_leaves_the_bucket_exactly_as_before(
     moto: MotoServer, seeded: str, s3: Any, local_file: Path, tmp_path: Path
 ) -> None:
-    before = listing(s3, seeded)
+    before = bucket_listing(s3, seeded)
     journal = RunJournal(tmp_path / "runs.db")
     params = {
         "target": f"s3://{seeded}/data/",
@@ -106,7 +96,9 @@ def test_a_failed_run_leaves_the_bucket_exactly_as_before(
     }
     with pytest.raises(StepExecutionError, match="asked to fail"):
         run(journal, params)
-    assert listing(s3, seeded) == before  # created deleted, replaced restored, rest untouched
+    assert (
+        bucket_listing(s3, seeded) == before
+    )  # created deleted, replaced restored, rest untouched
     journal = RunJournal(tmp_path / "runs.db")
     [record] = journal.list_runs()
     run_record = journal.get_run(record.run_id)
@@ -132,7 +124,7 @@ def test_an_object_changed_since_is_left_in_place_and_reported(
         run_action(
             ACTION, params, ctx=ctx, plugins=PluginHost(), journal=RunJournal(tmp_path / "r.db")
         )
-    assert listing(s3, seeded) == {**BEFORE, "data/streamed.bin": b"changed by someone else"}
+    assert bucket_listing(s3, seeded) == {**BEFORE, "data/streamed.bin": b"changed by someone else"}
     [undone] = [log for log in sink.logs if log.message == "storage_undone"]
     assert undone.level == "warning"
     assert undone.data["changed_since"] == [f"s3://{seeded}/data/streamed.bin"]
@@ -168,7 +160,7 @@ def test_a_stale_listings_cache_cannot_fool_the_rollback(
         "folders_removed": 0,
         "changed_since": [f"s3://{seeded}/data/streamed.bin"],
     }
-    assert listing(s3, seeded) == {**BEFORE, "data/streamed.bin": b"changed outside"}
+    assert bucket_listing(s3, seeded) == {**BEFORE, "data/streamed.bin": b"changed outside"}
     cached = fsspec.filesystem("s3", **options)  # the instance the run's steps used
     assert cached.exists(f"{seeded}/data/new/deeper/created.bin")  # stale: gone for real
 
@@ -184,7 +176,7 @@ def test_an_object_created_by_someone_else_after_a_listing_is_restored_not_delet
     }
     with pytest.raises(StepExecutionError, match="asked to fail"):
         run(RunJournal(tmp_path / "runs.db"), params)
-    assert listing(s3, seeded) == {**BEFORE, "data/late.txt": b"someone else's"}
+    assert bucket_listing(s3, seeded) == {**BEFORE, "data/late.txt": b"someone else's"}
 
 
 def test_credentials_from_the_environment_are_never_journalled(
@@ -198,7 +190,7 @@ def test_credentials_from_the_environment_are_never_journalled(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     monkeypatch.setenv("AWS_SESSION_TOKEN", "env-token-Lk9Jh8Gf7")
-    before = listing(s3, seeded)
+    before = bucket_listing(s3, seeded)
     params = {
         "target": f"s3://{seeded}/data",
         "fail": True,
@@ -206,7 +198,7 @@ def test_credentials_from_the_environment_are_never_journalled(
     }
     with pytest.raises(StepExecutionError, match="asked to fail"):
         run(RunJournal(tmp_path / "journal" / "runs.db"), params)
-    assert listing(s3, seeded) == before
+    assert bucket_listing(s3, seeded) == before
     raw = journal_bytes(tmp_path / "journal")
     assert raw  # the journal is there, with the run's entries
     assert f"s3://{seeded}/data/existing.txt".encode() in raw
@@ -224,7 +216,7 @@ def test_secret_storage_options_are_redacted_in_the_journal_and_events(
     journal_folder = tmp_path / "journal"
     with pytest.raises(StepExecutionError, match="asked to fail"):
         run(RunJournal(journal_folder / "runs.db"), params)
-    assert listing(s3, seeded) == dict(BEFORE)  # the options reached fsspec, secrets too
+    assert bucket_listing(s3, seeded) == dict(BEFORE)  # the options reached fsspec, secrets too
     journal = RunJournal(journal_folder / "runs.db")
     [record] = journal.list_runs()
     run_record = journal.get_run(record.run_id)
@@ -249,7 +241,7 @@ def test_kill_9_then_runs_rollback_restores_the_bucket_exactly(
     local_file: Path,
     tmp_path: Path,
 ) -> None:
-    before = listing(s3, seeded)
+    before = bucket_listing(s3, seeded)
     secrets = {"key": "AKIACRASH9Z8X7C6V5B", "secret": "crash-secret-Mn4Bv3Cx2"}
     crashed = crash_after_step(
         ACTION,
@@ -263,7 +255,7 @@ def test_kill_9_then_runs_rollback_restores_the_bucket_exactly(
         home=tmp_path / "home",
         env={"PYTHONPATH": TESTS, **aws_env},
     )
-    assert listing(s3, seeded) != before
+    assert bucket_listing(s3, seeded) != before
     raw = journal_bytes(tmp_path / "home")
     for value in secrets.values():
         assert value.encode() not in raw, value
@@ -281,7 +273,7 @@ def test_kill_9_then_runs_rollback_restores_the_bucket_exactly(
     recovered = crashed.roll_back(cwd=elsewhere, params_file=params_file)
     assert recovered.returncode == 0, recovered.stderr
     assert crashed.state() == "rolled_back"
-    assert listing(s3, seeded) == before
+    assert bucket_listing(s3, seeded) == before
     assert not (tmp_path / "home" / "undo" / crashed.run_id).exists()
 
 
@@ -289,7 +281,7 @@ def test_a_rollback_deletes_what_the_run_created_in_bulk(
     moto: MotoServer, seeded: str, s3: Any, tmp_path: Path
 ) -> None:
     """Created objects go in one DeleteObjects call (``POST /bucket?delete``) per step."""
-    before = listing(s3, seeded)
+    before = bucket_listing(s3, seeded)
     params = {
         "target": f"s3://{seeded}/data",
         "many": CREATED_IN_BULK,
@@ -299,7 +291,7 @@ def test_a_rollback_deletes_what_the_run_created_in_bulk(
     logged = len(moto.requests())
     with pytest.raises(StepExecutionError, match="asked to fail"):
         run(RunJournal(tmp_path / "runs.db"), params)
-    assert listing(s3, seeded) == before
+    assert bucket_listing(s3, seeded) == before
     requests = [line for line in moto.requests()[logged:] if f"/{seeded}" in line]
     bulk = [line for line in requests if line.startswith("POST") and "?delete" in line]
     single = [line for line in requests if line.startswith("DELETE")]
@@ -323,5 +315,5 @@ def test_undoing_objects_created_in_two_buckets(moto: MotoServer, bucket: str, s
         entries += [{"op": "create", "url": url}, {"op": "written", "url": url, "sha256": digest}]
     report = undo_writes(entries, {"endpoint_url": moto.endpoint_url})
     assert sorted(report.deleted) == sorted(entry["url"] for entry in entries[::2])
-    assert listing(s3, bucket) == {}
-    assert listing(s3, other) == {}
+    assert bucket_listing(s3, bucket) == {}
+    assert bucket_listing(s3, other) == {}

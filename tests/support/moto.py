@@ -20,10 +20,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from support.ports import free_port
 
-__all__ = ["DUMMY_CREDENTIALS", "MotoServer", "moto_server"]
+__all__ = ["DUMMY_CREDENTIALS", "MotoServer", "bucket_listing", "moto_server"]
 
 HOST = "127.0.0.1"
 _COLOURS = re.compile(r"\x1b\[[0-9;]*m")  # werkzeug colours lines by status
@@ -105,3 +106,13 @@ def moto_server(log: Path, *, timeout: float = 30, attempts: int = 3) -> Iterato
                     process.kill()
                     process.wait()
     raise RuntimeError(f"moto_server did not start:\n{log.read_text(errors='replace')}")
+
+
+def bucket_listing(client: Any, bucket: str, prefix: str = "") -> dict[str, bytes]:
+    """Every object of ``bucket`` under ``prefix`` with its bytes, as a boto3 client sees it."""
+    keys = [
+        item["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+    ]
+    return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in sorted(keys)}

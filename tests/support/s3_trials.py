@@ -21,6 +21,7 @@ from typing import Any
 
 from support.cli import SYNAPSE
 from support.interrupts import synapse_env, tail
+from support.moto import bucket_listing
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "plugins_examples"
 HANG_SECONDS = 60
@@ -48,16 +49,6 @@ def action_params(action: str, prefix: str, source: Path, endpoint: str) -> dict
     if action == "train-classifier":
         return {"epochs": 3, "model_uri": f"{prefix}/out/model.pkl", "storage_options": options}
     raise ValueError(action)
-
-
-def bucket_listing(client: Any, bucket: str, prefix: str) -> dict[str, bytes]:
-    """Every object under ``prefix`` (a key prefix) with its bytes, as boto3 sees it."""
-    keys = [
-        item["Key"]
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for item in page.get("Contents", [])
-    ]
-    return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in sorted(keys)}
 
 
 @dataclass(frozen=True)
