@@ -11,6 +11,12 @@ from pathlib import Path
 import pytest
 from support.cli import Synapse
 
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted(path.parent for path in (ROOT / "plugins_examples").glob("*/pyproject.toml"))
+# Versions of the unrelated synapse-sdk on PyPI (calendar versions) and a 1.0 this SDK
+# has not made: no pin may accept them.
+NAMESAKE_VERSIONS = ("2026.2.17", "2026.1.0", "2025.12.1", "2027.0.0", "1.0.0")
+
 
 def pip_install_into(target: Path, package: Path) -> None:
     """A real (non-editable) install of ``package`` into ``target``, entry points included."""
@@ -107,9 +113,37 @@ def test_scaffold_pins_this_sdk_and_never_the_pypi_namesake(tmp_path: Path) -> N
     assert requirement.name == "synapse-sdk"
     assert str(requirement.specifier) == "~=0.1"
     assert requirement.specifier.contains(this_sdk)
-    for other in ("2026.2.17", "2026.1.0", "2025.12.1", "2027.0.0", "1.0.0"):
+    for other in NAMESAKE_VERSIONS:
         assert not requirement.specifier.contains(other), other
     assert "synapse-sdk~=0.1" in (root / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_examples_are_found() -> None:
+    assert [path.name for path in EXAMPLES] == [
+        "export-annotations",
+        "integrity-steps",
+        "train-classifier",
+        "upload-files",
+    ]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[path.name for path in EXAMPLES])
+def test_every_example_pins_this_sdk_and_never_the_pypi_namesake(example: Path) -> None:
+    """An example installed on its own must not pull the other synapse-sdk from PyPI."""
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((example / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    (requirement,) = (
+        parsed
+        for parsed in map(Requirement, project["dependencies"])
+        if parsed.name == "synapse-sdk"
+    )
+    assert requirement.specifier, f"{example.name} accepts any synapse-sdk"
+    assert requirement.specifier.contains(version("synapse-sdk"))
+    for other in NAMESAKE_VERSIONS:
+        assert not requirement.specifier.contains(other), other
 
 
 @pytest.mark.parametrize(
