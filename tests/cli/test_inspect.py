@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 from support.cli import Synapse
 
@@ -102,3 +107,49 @@ def test_strict_plugins_turn_a_broken_plugin_into_an_error(synapse: Synapse) -> 
     assert result.returncode == 2
     assert "plugin 'exploding' from demo-broken-plugin failed to load" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+HEAVY = ("PIL", "numpy", "sklearn", "pycocotools", "ray")
+EXAMPLE_ACTIONS = ("export-annotations", "train-classifier", "upload-files")
+
+
+def test_actions_list_imports_every_example_action_but_no_heavy_library(tmp_path: Path) -> None:
+    """`synapse actions list` imports each installed action's module; the examples keep
+    Pillow, numpy, scikit-learn and pycocotools inside their steps, and Ray stays out."""
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from synapse_sdk.console import main
+
+        modules_file = sys.argv[1]
+        sys.argv = ["synapse", "actions", "list", "--json"]
+        try:
+            main()
+        finally:
+            with open(modules_file, "w") as out:
+                json.dump(sorted(sys.modules), out)
+        """
+    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SYNAPSE_", "PYTHONPATH"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "modules.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "SYNAPSE_HOME": str(tmp_path / "home")},
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    listed = {entry["name"]: entry for entry in json.loads(result.stdout)}
+    for name in EXAMPLE_ACTIONS:
+        assert listed[name]["error"] is None, listed[name]
+    modules = json.loads((tmp_path / "modules.json").read_text(encoding="utf-8"))
+    # The examples' modules were imported, the one that reads images included.
+    assert "synapse_export_annotations.dataset" in modules
+    assert "synapse_train_classifier.steps" in modules
+    heavy = [name for name in modules if name.split(".", 1)[0] in HEAVY]
+    assert heavy == []

@@ -1,12 +1,14 @@
-"""The source dataset: reading and validating ``annotations.json`` against the images."""
+"""The source dataset: reading and validating ``annotations.json`` against the images.
+
+Pillow is imported inside :func:`load_dataset`, the one function that opens images:
+``synapse actions list`` and ``plan`` import this module, and must stay quick.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-
-from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ def name_problem(file: object) -> str | None:
 
 def load_dataset(folder: Path) -> tuple[Dataset | None, list[str]]:
     """The dataset, or None and every problem found (missing images, boxes outside...)."""
+    from PIL import Image
+
     problems: list[str] = []
     manifest = folder / "annotations.json"
     try:
