@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,55 @@ def test_readme_commands_match_ci() -> None:
     )
     assert f"```bash\n{test_command}\n```" in readme
     assert test_command in ci
+
+
+RECORDS_ROLLBACK = re.compile(r"\b(?:record|append)_rollback\(")
+# What a code example does when it writes files or objects itself.
+WRITES_FILES = re.compile(r"upload|s3://|write_(?:text|bytes)|put_files?\(|\bopen\(", re.I)
+
+
+def code_examples(page: Path) -> list[str]:
+    """The fenced code blocks of ``page``, with snippet includes (``--8<--``) read in."""
+    blocks = re.findall(r"^```\w*\n(.*?)^```", page.read_text(encoding="utf-8"), re.M | re.S)
+    return [
+        re.sub(
+            r'^--8<-- "([^"]+)"$',
+            lambda include: (ROOT / include.group(1)).read_text(encoding="utf-8"),
+            block,
+            flags=re.M,
+        )
+        for block in blocks
+    ]
+
+
+def pages_recording_rollback() -> list[Path]:
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    return [
+        page
+        for page in pages
+        if any(RECORDS_ROLLBACK.search(block) for block in code_examples(page))
+    ]
+
+
+def test_the_pages_that_show_recorded_rollback_are_found() -> None:
+    found = {page.name for page in pages_recording_rollback()}
+    assert {"reliability.md", "step-orchestration.md", "storage.md"} <= found
+
+
+@pytest.mark.parametrize(
+    "page", pages_recording_rollback(), ids=lambda page: str(page.relative_to(ROOT))
+)
+def test_recorded_rollback_is_shown_for_other_resources_and_files_go_to_storage(
+    page: Path,
+) -> None:
+    """One way to undo: files through ``context.storage`` (undone by the SDK);
+    ``record_rollback`` / ``append_rollback`` only for other resources (rows, jobs)."""
+    names_storage = "context.storage" in page.read_text(encoding="utf-8")
+    assert names_storage, f"{page.name} records rollback data but never names context.storage"
+    for block in code_examples(page):
+        if RECORDS_ROLLBACK.search(block):
+            writes = WRITES_FILES.search(block)
+            assert writes is None, (
+                f"{page.name}: an example records rollback data for files "
+                f"({writes.group(0)!r}); write them through context.storage"
+            )
