@@ -18,9 +18,13 @@ from synapse_sdk.executors import RAY_INSTALL_HINT
 
 __all__ = ["connect", "import_ray"]
 
-_PROBE_TIMEOUT = 5.0
+# A live head node accepts the connection and answers the probe in milliseconds. These
+# limits keep a join that cannot work (nothing answers, or something that is not Ray)
+# under 5 s for the whole command, Python's start-up and importing Ray included.
+_CONNECT_TIMEOUT = 2.0
+"""Seconds the TCP connection to the head node may take."""
+_PROBE_TIMEOUT = 2.5
 """Seconds the cluster has to answer the authentication probe."""
-_CONNECT_TIMEOUT = 5.0
 
 # A line of Ray's C++ log ("[2026-01-01 10:00:00,000 W 123 123] gcs_client.cc:210: ...").
 _RAY_NATIVE_LOG_LINE = re.compile(rb"^\[[^\]]*\] [\w.]+\.(?:cc|h):\d+: ")

@@ -27,8 +27,10 @@ from .conftest import RAY, TESTS
 
 READY = "This command will now block forever"
 TOKEN_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
-# Generous for a loaded 2-core machine; the requirement is 5 s, measured well under it.
-FAIL_WITHIN = 10.0
+# The requirement for the whole command, Python's start-up and importing Ray included.
+# Measured 0.6-1.0 s for a refused token and about 3 s for an address that never answers
+# (the SDK's 2.5 s probe), on a 2-core machine busy with another job.
+FAIL_WITHIN = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +199,33 @@ def test_an_address_where_something_else_listens_fails_within_seconds(
             connection.close()
         listener.close()
     assert result.returncode == 2, result.stderr
-    assert elapsed < 20, f"took {elapsed:.1f} s"  # the probe gives up after 5 s
-    assert f"no Ray cluster answered at {address} within 5 s" in result.stderr
+    assert elapsed < FAIL_WITHIN, f"took {elapsed:.1f} s"
+    assert f"no Ray cluster answered at {address} within 2.5 s" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "home" / "runs.db").exists()
+
+
+def test_an_address_that_never_accepts_fails_within_seconds(
+    synapse: Synapse, tmp_path: Path
+) -> None:
+    """A head node behind a firewall that drops packets: the connection never completes."""
+    import socket
+
+    # A listener with no room in its queue, filled by one connection that is never
+    # accepted: the kernel answers no further connection attempt.
+    listener = socket.socket()
+    filler = socket.socket()
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        filler.connect(listener.getsockname())
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        elapsed, result = join(synapse, address, tmp_path)
+    finally:
+        filler.close()
+        listener.close()
+    assert result.returncode == 2, result.stderr
+    assert elapsed < FAIL_WITHIN, f"took {elapsed:.1f} s"
+    assert f"error: cannot reach the Ray cluster at {address} (timed out)." in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "home" / "runs.db").exists()
