@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import json
+import os
 import re
 import subprocess
 import sys
@@ -178,3 +180,35 @@ def test_recorded_rollback_is_shown_for_other_resources_and_files_go_to_storage(
                 f"{page.name}: an example records rollback data for files "
                 f"({writes.group(0)!r}); write them through context.storage"
             )
+
+
+def test_step_input_error_is_taught_with_what_the_command_prints(tmp_path: Path) -> None:
+    """The prose on StepInputError shows the real `synapse run` of the upload example
+    with a missing source: exit 2, rolled back, the message, no traceback."""
+    page = (ROOT / "docs" / "step-orchestration.md").read_text(encoding="utf-8")
+    section = page.split("### Bad input: `StepInputError`\n", 1)[1].split("\n#", 1)[0]
+    assert "raise StepInputError(" in section
+    assert "**exit code 2**" in section
+    assert "rolled back" in section
+    shown = section.split("```text\n", 1)[1].split("\n```", 1)[0]
+    source = "/data/no-such-folder"
+    assert not Path(source).exists()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SYNAPSE_")}
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("synapse")),
+            *("run", "upload-files", "--params"),
+            json.dumps({"source": source, "target": str(tmp_path / "out")}),
+        ],
+        env={**env, "SYNAPSE_HOME": str(tmp_path / "home"), "COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    printed = result.stderr.strip().splitlines()[-1]
+    run_id = re.compile(r"\(run [0-9a-f]+\)$")
+    assert run_id.sub("(run ID)", printed) == run_id.sub("(run ID)", shown)
+    assert not (tmp_path / "out").exists()
