@@ -28,12 +28,12 @@ from typing import Any
 
 from _common import emit, machine, summary
 
-from synapse_sdk.executors.fanout import fan_out
+from synapse_sdk.fanout.mapper import fan_out
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import PluginHost, RuntimeContext
-from synapse_sdk.plugins.runner import run_action
-from synapse_sdk.plugins.runtime.context import quiet_logger
 from synapse_sdk.plugins.steps import BaseStepContext
+from synapse_sdk.run.runner import run_action
+from synapse_sdk.runtime.context import quiet_logger
 
 THREAD_CHUNK = 16
 
@@ -108,13 +108,13 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from synapse_sdk.executors._ray import connect
-    from synapse_sdk.executors.threads import ThreadExecutor
+    from synapse_sdk.fanout.ray_cluster import connect
+    from synapse_sdk.fanout.threads import ThreadExecutor
 
     started = time.perf_counter()
     ray = connect(None, {})
     ray_start = time.perf_counter() - started
-    from synapse_sdk.executors.ray_tasks import RayTaskExecutor
+    from synapse_sdk.fanout.ray_tasks import RayTaskExecutor
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

@@ -17,11 +17,11 @@ from typing import Any
 
 from _common import emit, machine, summary
 
+from synapse_sdk.actions.base import ActionContext, ActionParams
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import BaseAction, PluginHost, RuntimeContext
-from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
-from synapse_sdk.plugins.runner import run_journalled
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
+from synapse_sdk.run.runner import run_journalled
 
 
 class Params(ActionParams):

@@ -32,7 +32,6 @@ from _common import emit, machine, summary
 from rich.console import Console
 
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime import Event, ProgressEvent, ProgressSink, TerminalSink
 from synapse_sdk.plugins.steps import (
     BaseStep,
     BaseStepContext,
@@ -40,6 +39,7 @@ from synapse_sdk.plugins.steps import (
     StepRegistry,
     StepResult,
 )
+from synapse_sdk.runtime import Event, ProgressEvent, ProgressSink, TerminalSink
 
 TARGET_SECONDS = 1.0
 

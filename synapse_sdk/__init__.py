@@ -1,21 +1,147 @@
 """synapse-sdk: a plugin SDK for ML data work.
 
-The public API lives in :mod:`synapse_sdk.plugins` (actions, hooks, runtime context)
-and :mod:`synapse_sdk.plugins.steps` (the step engine). Importing this package is cheap:
-nothing heavy is loaded until it is used.
+Every public name is importable from here (``from synapse_sdk import BaseUploadAction``),
+as well as from the faces the seed documents: :mod:`synapse_sdk.plugins` (actions, hooks,
+the runtime context, ``run_action``) and :mod:`synapse_sdk.plugins.steps` (the step
+engine). Importing this package is cheap: each name is loaded on first access.
 """
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from synapse_sdk.actions import (
+        ActionContext,
+        ActionParams,
+        BaseAction,
+        BaseExportAction,
+        BaseTrainAction,
+        BaseUploadAction,
+        ExportContext,
+        ExportParams,
+        TrainContext,
+        TrainParams,
+        UploadContext,
+        UploadParams,
+    )
+    from synapse_sdk.engine import (
+        BaseStep,
+        BaseStepContext,
+        LoggingStep,
+        Orchestrator,
+        OrchestratorResult,
+        RetryStep,
+        StepRegistry,
+        StepResult,
+        StepWrapper,
+        TimeoutStep,
+        TimingStep,
+        ValidationStep,
+        unwrap,
+    )
+    from synapse_sdk.errors import (
+        ExecutorError,
+        FanOutError,
+        InvalidParamsError,
+        StepExecutionError,
+        StepInputError,
+        StepTimeout,
+        SynapseError,
+    )
+    from synapse_sdk.host.hookspecs import hookimpl
+    from synapse_sdk.host.manager import PluginHost
+    from synapse_sdk.run.runner import run_action
+    from synapse_sdk.runtime import CallbackSink, JsonLinesSink, NullSink, ProgressSink
+    from synapse_sdk.runtime.context import RuntimeContext
+    from synapse_sdk.storage import Storage, StoredObject
+
+__all__ = [
+    "ActionContext",
+    "ActionParams",
+    "BaseAction",
+    "BaseExportAction",
+    "BaseStep",
+    "BaseStepContext",
+    "BaseTrainAction",
+    "BaseUploadAction",
+    "CallbackSink",
+    "ExecutorError",
+    "ExportContext",
+    "ExportParams",
+    "FanOutError",
+    "InvalidParamsError",
+    "JsonLinesSink",
+    "LoggingStep",
+    "NullSink",
+    "Orchestrator",
+    "OrchestratorResult",
+    "PluginHost",
+    "ProgressSink",
+    "RetryStep",
+    "RuntimeContext",
+    "StepExecutionError",
+    "StepInputError",
+    "StepRegistry",
+    "StepResult",
+    "StepTimeout",
+    "StepWrapper",
+    "Storage",
+    "StoredObject",
+    "SynapseError",
+    "TimeoutStep",
+    "TimingStep",
+    "TrainContext",
+    "TrainParams",
+    "UploadContext",
+    "UploadParams",
+    "ValidationStep",
+    "__version__",
+    "hookimpl",
+    "run_action",
+    "unwrap",
+]
+
+_HOMES = {
+    "synapse_sdk.actions": (
+        "ActionContext ActionParams BaseAction BaseExportAction BaseTrainAction "
+        "BaseUploadAction ExportContext ExportParams TrainContext TrainParams "
+        "UploadContext UploadParams"
+    ),
+    "synapse_sdk.engine": (
+        "BaseStep BaseStepContext LoggingStep Orchestrator OrchestratorResult RetryStep "
+        "StepRegistry StepResult StepWrapper TimeoutStep TimingStep ValidationStep unwrap"
+    ),
+    "synapse_sdk.errors": (
+        "ExecutorError FanOutError InvalidParamsError StepExecutionError StepInputError "
+        "StepTimeout SynapseError"
+    ),
+    "synapse_sdk.host.hookspecs": "hookimpl",
+    "synapse_sdk.host.manager": "PluginHost",
+    "synapse_sdk.run.runner": "run_action",
+    "synapse_sdk.runtime": "CallbackSink JsonLinesSink NullSink ProgressSink",
+    "synapse_sdk.runtime.context": "RuntimeContext",
+    "synapse_sdk.storage": "Storage StoredObject",
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names.split()}
 
 
-def __getattr__(name: str) -> str:
+def __getattr__(name: str) -> Any:
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 
         try:
             return version("synapse-sdk")
-        except PackageNotFoundError:  # running from a source tree that was never installed
+        except PackageNotFoundError:  # a source tree that was never installed
             return "0.0.0+unknown"
-    raise AttributeError(f"module 'synapse_sdk' has no attribute {name!r}")
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'synapse_sdk' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

@@ -2,10 +2,10 @@
 
 While :func:`cancellation_handlers` is active (``synapse run``, ``run_action``,
 ``synapse runs rollback``), the first of those signals raises an exception in the main
-thread: ``KeyboardInterrupt`` for SIGINT, :class:`~synapse_sdk.exceptions.RunTerminated`
+thread: ``KeyboardInterrupt`` for SIGINT, :class:`~synapse_sdk.errors.RunTerminated`
 for SIGTERM (exit 143) and SIGHUP (exit 129). The running step is interrupted and the run
 rolls back. A second signal in the same run raises
-:class:`~synapse_sdk.exceptions.RunAbandoned`: the user wants out now, so the rollback
+:class:`~synapse_sdk.errors.RunAbandoned`: the user wants out now, so the rollback
 stops where it is, the run is left ``needs_rollback`` and ``synapse runs rollback`` finishes
 it.
 
@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from synapse_sdk.exceptions import RunAbandoned, RunTerminated
+from synapse_sdk.errors import RunAbandoned, RunTerminated
 
 __all__ = [
     "RUN_SIGNALS",

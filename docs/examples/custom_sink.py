@@ -1,7 +1,7 @@
 """A third-party sink: anything with ``emit(event)`` and ``close()`` is a ProgressSink."""
 
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime import (
+from synapse_sdk.runtime import (
     Event,
     LogEvent,
     MetricsEvent,

@@ -7,7 +7,7 @@ item as part of a Ray task (see docs/ray.md).
 import tempfile
 from pathlib import Path
 
-from synapse_sdk.exceptions import FanOutError, StepExecutionError
+from synapse_sdk.errors import FanOutError, StepExecutionError
 from synapse_sdk.plugins import (
     BaseExportAction,
     ExportParams,
@@ -15,8 +15,8 @@ from synapse_sdk.plugins import (
     RuntimeContext,
     run_action,
 )
-from synapse_sdk.plugins.actions.export import ExportContext
-from synapse_sdk.plugins.runtime.context import quiet_logger
+from synapse_sdk.actions.export import ExportContext
+from synapse_sdk.runtime.context import quiet_logger
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
 
 

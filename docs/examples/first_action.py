@@ -6,7 +6,7 @@ Run: python docs/examples/first_action.py
 from tempfile import mkdtemp
 
 from synapse_sdk.plugins import BaseExportAction, ExportParams, run_action
-from synapse_sdk.plugins.actions.export import ExportContext
+from synapse_sdk.actions.export import ExportContext
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
 
 

@@ -4,7 +4,7 @@ the running step's band; only increases are reported."""
 from collections.abc import Callable
 
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime import CallbackSink, Event, ProgressEvent
+from synapse_sdk.runtime import CallbackSink, Event, ProgressEvent
 from synapse_sdk.plugins.steps import (
     BaseStep,
     BaseStepContext,

@@ -9,9 +9,9 @@ from pathlib import Path
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime import JsonLinesSink
+from synapse_sdk.runtime import JsonLinesSink
 from synapse_sdk.plugins.steps import (
     BaseStep,
     BaseStepContext,

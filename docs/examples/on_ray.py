@@ -14,9 +14,9 @@ from synapse_sdk.plugins import (
     TrainParams,
     run_action,
 )
-from synapse_sdk.plugins.actions.train import TrainContext
-from synapse_sdk.plugins.runtime import CallbackSink
-from synapse_sdk.plugins.runtime.context import quiet_logger
+from synapse_sdk.actions.train import TrainContext
+from synapse_sdk.runtime import CallbackSink
+from synapse_sdk.runtime.context import quiet_logger
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
 
 

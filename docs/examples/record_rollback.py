@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from structlog.testing import capture_logs
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.plugins import RuntimeContext
 from synapse_sdk.plugins.steps import (
     BaseStep,

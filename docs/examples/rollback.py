@@ -2,7 +2,7 @@
 
 from structlog.testing import capture_logs
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.plugins import RuntimeContext
 from synapse_sdk.plugins.steps import (
     BaseStep,

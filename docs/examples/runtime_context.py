@@ -3,7 +3,7 @@
 from structlog.testing import capture_logs
 
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime import CallbackSink, Event, ProgressEvent
+from synapse_sdk.runtime import CallbackSink, Event, ProgressEvent
 
 # No arguments needed: no sinks, env is a copy of os.environ, no job id.
 plain = RuntimeContext()

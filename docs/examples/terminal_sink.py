@@ -7,7 +7,7 @@ import time
 import structlog
 
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime import TerminalSink
+from synapse_sdk.runtime import TerminalSink
 from synapse_sdk.plugins.steps import (
     BaseStep,
     BaseStepContext,

@@ -14,7 +14,7 @@ from synapse_sdk.cli.inspect import actions_group, plan_command, plugins_group
 from synapse_sdk.cli.new import new_group
 from synapse_sdk.cli.run import run_command
 from synapse_sdk.cli.runs import runs_group
-from synapse_sdk.exceptions import RunAbandoned
+from synapse_sdk.errors import RunAbandoned
 from synapse_sdk.interrupts import handle_run_signals, ignore_run_signals
 
 __all__ = ["cli", "main"]

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from synapse_sdk.errors import JournalError
+
 if TYPE_CHECKING:
+    from synapse_sdk.host.manager import PluginHost
     from synapse_sdk.journal.store import RunJournal
-    from synapse_sdk.plugins.manager import PluginHost
-    from synapse_sdk.plugins.runtime.terminal import TerminalSink
+    from synapse_sdk.runtime.terminal import TerminalSink
 
 __all__ = [
     "EXIT_FAILED",
@@ -96,7 +98,7 @@ def screen_sink(title: str, *, verbose: bool = False) -> TerminalSink:
     By default: the progress bar, one line per step, and warnings and errors. ``verbose``
     adds info logs and metrics.
     """
-    from synapse_sdk.plugins.runtime.terminal import TerminalSink
+    from synapse_sdk.runtime.terminal import TerminalSink
 
     return TerminalSink(
         title=title,
@@ -273,8 +275,8 @@ def _shorten(text: str, limit: int = 40) -> str:
 
 def load_plugin_host() -> PluginHost:
     """The process-wide plugin host; load failures become warnings (errors when strict)."""
-    from synapse_sdk.exceptions import PluginLoadError
-    from synapse_sdk.plugins.manager import get_plugin_host
+    from synapse_sdk.errors import PluginLoadError
+    from synapse_sdk.host.manager import get_plugin_host
 
     try:
         host = get_plugin_host()
@@ -291,7 +293,7 @@ def load_plugin_host() -> PluginHost:
 @contextmanager
 def open_journal() -> Iterator[RunJournal]:
     """The user's run journal; a journal problem becomes a CLI error (exit 1), no traceback."""
-    from synapse_sdk.journal.store import JournalError, RunJournal, default_journal_path
+    from synapse_sdk.journal.store import RunJournal, default_journal_path
 
     try:
         journal = RunJournal(default_journal_path())

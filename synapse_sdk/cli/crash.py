@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 
 import synapse_sdk
+from synapse_sdk.errors import describe_error
 
 __all__ = ["crash_location", "describe_crash", "format_traceback"]
 
@@ -48,7 +49,7 @@ def _plugin_packages() -> frozenset[str]:
     """Top-level module names of every package that provides actions or hook plugins."""
     import importlib_metadata
 
-    from synapse_sdk.plugins.manager import ACTIONS_GROUP, PLUGINS_GROUP
+    from synapse_sdk.host.manager import ACTIONS_GROUP, PLUGINS_GROUP
 
     names = set()
     for group in (ACTIONS_GROUP, PLUGINS_GROUP):
@@ -100,8 +101,7 @@ def crash_location(exc: BaseException) -> str | None:
 
 def describe_crash(exc: BaseException) -> str:
     """``Type: text (at file:line, in function)``; the text or the place only when known."""
-    text = str(exc)
-    described = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    described = describe_error(exc)
     where = crash_location(exc)
     return f"{described} (at {where})" if where else described
 

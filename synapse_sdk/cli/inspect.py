@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 import click
 
 from synapse_sdk.cli.common import CliError, load_params, load_plugin_host, print_table, warn
+from synapse_sdk.errors import ActionLoadError
 
 if TYPE_CHECKING:
-    from synapse_sdk.plugins.catalog import ActionEntry
+    from synapse_sdk.actions.catalog import ActionEntry
 
 __all__ = ["actions_group", "plan_command", "plugins_group"]
 
@@ -39,8 +40,8 @@ def resolve(name: str):  # type: ignore[no-untyped-def]
 
     ``name`` may be ``DIST:NAME`` to pick one of several distributions installing ``NAME``.
     """
-    from synapse_sdk.exceptions import ActionConflictError, ActionNotFoundError
-    from synapse_sdk.plugins.catalog import ActionLoadError, resolve_action
+    from synapse_sdk.actions.catalog import resolve_action
+    from synapse_sdk.errors import ActionConflictError, ActionNotFoundError
 
     try:
         return resolve_action(name)
@@ -63,8 +64,8 @@ def list_actions(as_json: bool) -> None:
     A name that two distributions install is listed once per distribution, as a conflict:
     run one as DIST:NAME.
     """
-    from synapse_sdk.exceptions import ActionConflictError
-    from synapse_sdk.plugins.catalog import discover_actions
+    from synapse_sdk.actions.catalog import discover_actions
+    from synapse_sdk.errors import ActionConflictError
 
     try:
         entries = discover_actions()
@@ -165,8 +166,8 @@ def plugins_group() -> None:
 @json_option
 def list_plugins(as_json: bool) -> None:
     """Every hook plugin: its hooks, distribution, version and load errors."""
-    from synapse_sdk.exceptions import PluginLoadError
-    from synapse_sdk.plugins.manager import get_plugin_host
+    from synapse_sdk.errors import PluginLoadError
+    from synapse_sdk.host.manager import get_plugin_host
 
     try:
         host = get_plugin_host()
@@ -217,7 +218,7 @@ def plan_command(
 
     Params are optional here: without them the plan is built from the params' defaults.
     """
-    from synapse_sdk.exceptions import InvalidParamsError, PluginHookError
+    from synapse_sdk.errors import InvalidParamsError, PluginHookError
 
     params = load_params(params_json, params_file)
     host = load_plugin_host()

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from synapse_sdk.cli.common import CliError
+from synapse_sdk.errors import ScaffoldError
 
 __all__ = ["new_group", "next_commands"]
 
@@ -46,8 +47,8 @@ def new_plugin(name: str, kind: str, directory: Path) -> None:
       pytest NAME
     """
     import synapse_sdk
-    from synapse_sdk.plugins.catalog import installed_claims
-    from synapse_sdk.scaffold import ScaffoldError, create_plugin
+    from synapse_sdk.actions.catalog import installed_claims
+    from synapse_sdk.scaffold import create_plugin
 
     claims = installed_claims(name)
     if claims:

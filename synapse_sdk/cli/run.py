@@ -26,12 +26,13 @@ from synapse_sdk.cli.common import (
     verbose_option,
 )
 from synapse_sdk.cli.inspect import json_option, resolve, with_params
+from synapse_sdk.errors import JournalError
 
 if TYPE_CHECKING:
-    from synapse_sdk.exceptions import StepExecutionError
+    from synapse_sdk.actions.base import BaseAction
+    from synapse_sdk.errors import StepExecutionError
     from synapse_sdk.journal.store import RunJournal
-    from synapse_sdk.plugins.actions.base import BaseAction
-    from synapse_sdk.plugins.runtime.sinks import ProgressSink
+    from synapse_sdk.runtime.sinks import ProgressSink
 
 __all__ = ["run_command"]
 
@@ -62,8 +63,8 @@ def _placement(executor: str | None, ray_address: str | None) -> Placement:
 
 def _connect(placement: Placement, env: dict[str, str], announce: bool) -> None:
     """Join or start Ray before the run is journalled, so a missing Ray is a usage error."""
-    from synapse_sdk.exceptions import ExecutorError
-    from synapse_sdk.executors._ray import connect, import_ray
+    from synapse_sdk.errors import ExecutorError
+    from synapse_sdk.fanout.ray_cluster import connect, import_ray
 
     address = placement.ray_address or env.get("RAY_ADDRESS")
     try:
@@ -95,7 +96,7 @@ def _step_failure(exc: StepExecutionError) -> Outcome:
     its own words.
     """
     from synapse_sdk.cli.crash import describe_crash
-    from synapse_sdk.exceptions import StepInputError
+    from synapse_sdk.errors import StepInputError
 
     cause = exc.__cause__
     if isinstance(cause, StepInputError):
@@ -111,15 +112,14 @@ def _step_failure(exc: StepExecutionError) -> Outcome:
 def _outcome(action: BaseAction[Any], journal: RunJournal, placement: Placement) -> Outcome:
     """Run ``action`` journalled; how it ended."""
     from synapse_sdk.cli.crash import describe_crash
-    from synapse_sdk.exceptions import (
+    from synapse_sdk.errors import (
         InvalidParamsError,
         PluginHookError,
         RunAbandoned,
         RunTerminated,
         StepExecutionError,
     )
-    from synapse_sdk.journal.store import JournalError
-    from synapse_sdk.plugins.runner import run_journalled
+    from synapse_sdk.run.runner import run_journalled
 
     try:
         result = run_journalled(
@@ -182,9 +182,9 @@ def _execute(
     sink: ProgressSink,
     placement: Placement,
 ) -> Outcome:
-    from synapse_sdk.exceptions import InvalidParamsError
-    from synapse_sdk.plugins.runtime.context import RuntimeContext, quiet_logger
-    from synapse_sdk.plugins.runtime.sinks import JsonLinesSink
+    from synapse_sdk.errors import InvalidParamsError
+    from synapse_sdk.runtime.context import RuntimeContext, quiet_logger
+    from synapse_sdk.runtime.sinks import JsonLinesSink
 
     params = load_params(params_json, params_file)
     host = load_plugin_host()
@@ -224,7 +224,7 @@ def _run_json(
     placement: Placement,
     verbosity: Verbosity,
 ) -> int:
-    from synapse_sdk.plugins.runtime.sinks import JsonLinesSink, NullSink
+    from synapse_sdk.runtime.sinks import JsonLinesSink, NullSink
 
     sink: JsonLinesSink = JsonLinesSink(sys.stdout)
     events = NullSink() if verbosity.quiet else sink
@@ -256,10 +256,10 @@ def _run_terminal(
     placement: Placement,
     verbosity: Verbosity,
 ) -> int:
-    from synapse_sdk.plugins.runtime.events import dumps
+    from synapse_sdk.runtime.events import dumps
 
     started = time.perf_counter()
-    from synapse_sdk.plugins.runtime.sinks import NullSink
+    from synapse_sdk.runtime.sinks import NullSink
 
     sink = NullSink() if verbosity.quiet else screen_sink(name, verbose=verbosity.verbose)
     outcome = _execute(name, params_json, params_file, sink, placement)

@@ -21,11 +21,12 @@ from synapse_sdk.cli.common import (
     verbose_option,
 )
 from synapse_sdk.cli.inspect import json_option
+from synapse_sdk.errors import ActionLoadError, RecoveryError
 
 if TYPE_CHECKING:
+    from synapse_sdk.host.manager import PluginHost
     from synapse_sdk.journal.store import RunJournal, RunRecord
-    from synapse_sdk.plugins.manager import PluginHost
-    from synapse_sdk.plugins.runtime.context import RuntimeContext
+    from synapse_sdk.runtime.context import RuntimeContext
 
 __all__ = ["runs_group"]
 
@@ -206,15 +207,15 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool, verbose: bool
     Shown as `synapse run` shows a rollback: one line per step, warnings and errors (-v:
     every log).
     """
-    from synapse_sdk.exceptions import (
+
+    from synapse_sdk.errors import (
         ActionNotFoundError,
         InvalidParamsError,
         RunAbandoned,
         RunInUseError,
         RunTerminated,
     )
-    from synapse_sdk.journal.recovery import RecoveryError, rollback_run
-    from synapse_sdk.plugins.catalog import ActionLoadError
+    from synapse_sdk.journal.recovery import rollback_run
 
     params = load_params(None, params_file)
     host = load_plugin_host()
@@ -248,7 +249,7 @@ def _rollback_screen(
     journal: RunJournal, run_id: str, host: PluginHost, *, verbose: bool
 ) -> RuntimeContext:
     """The runtime context of a rollback: its logs on the terminal, as in ``synapse run``."""
-    from synapse_sdk.plugins.runtime.context import RuntimeContext, quiet_logger
+    from synapse_sdk.runtime.context import RuntimeContext, quiet_logger
 
     run = journal.get_run(run_id)
     title = run.action if run is not None else run_id

@@ -1,12 +1,11 @@
-"""JournalRecorder: the :class:`~synapse_sdk.plugins.steps.recorder.StepRecorder` of one run."""
+"""JournalRecorder: the :class:`~synapse_sdk.runtime.recorder.StepRecorder` of one run."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from synapse_sdk.journal.store import RunJournal, RunRecord, RunState
-from synapse_sdk.plugins.steps.base import StepResult
 
 __all__ = ["JournalRecorder", "settled_state"]
 
@@ -27,10 +26,8 @@ class JournalRecorder:
     def append(self, name: str, key: str, items: Sequence[Any], positions: Sequence[int]) -> None:
         self.journal.append(self.run_id, name, key, items, positions)
 
-    def step_succeeded(self, name: str, result: StepResult) -> None:
-        self.journal.step_finished(
-            self.run_id, name, "succeeded", rollback_data=result.rollback_data
-        )
+    def step_succeeded(self, name: str, rollback_data: Mapping[str, Any]) -> None:
+        self.journal.step_finished(self.run_id, name, "succeeded", rollback_data=rollback_data)
 
     def step_skipped(self, name: str) -> None:
         self.journal.step_finished(self.run_id, name, "skipped")

@@ -15,23 +15,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from synapse_sdk.exceptions import RunInUseError, SynapseError
+from synapse_sdk.actions.catalog import resolve_action
+from synapse_sdk.engine import BaseStep, StepResult, StepWrapper
+from synapse_sdk.engine.rollback import roll_back
+from synapse_sdk.errors import RecoveryError, RunInUseError, describe_error
+from synapse_sdk.host.manager import PluginHost
 from synapse_sdk.interrupts import cancellation_handlers, critical_section, run_settled
 from synapse_sdk.journal.recorder import UNDONE, settled_state
 from synapse_sdk.journal.store import LIVE_STATES, RunJournal, RunRecord, StepRecord
-from synapse_sdk.plugins.catalog import resolve_action
-from synapse_sdk.plugins.manager import PluginHost
-from synapse_sdk.plugins.runtime.context import RuntimeContext
-from synapse_sdk.plugins.runtime.secrets import deep_merge, secret_paths
-from synapse_sdk.plugins.runtime.undo_area import discard_undo_area
-from synapse_sdk.plugins.steps import BaseStep, StepResult, StepWrapper
-from synapse_sdk.plugins.steps.undo import roll_back
+from synapse_sdk.runtime.context import RuntimeContext
+from synapse_sdk.runtime.secrets import deep_merge, secret_paths
+from synapse_sdk.storage.undo_area import discard_undo_area
 
 __all__ = ["RecoveryError", "rollback_run"]
-
-
-class RecoveryError(SynapseError):
-    """The run cannot be rolled back from the journal (unknown, not unfinished, missing secrets)."""
 
 
 def _steps_by_name(steps: list[BaseStep[Any]]) -> dict[str, BaseStep[Any]]:
@@ -162,7 +158,7 @@ def _roll_back(
         try:
             undone = roll_back(step, context, result)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = describe_error(exc)
             journal.step_finished(run_id, record.name, "rollback_failed", error=error)
             runtime.report_step(record.name, "rollback_failed", error)
             runtime.log("rollback_failed", {"error": error}, step=record.name, level="error")

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from synapse_sdk.exceptions import ParamsTooLargeError, RunInUseError, SynapseError
+from synapse_sdk.errors import JournalError, ParamsTooLargeError, RunInUseError
 from synapse_sdk.interrupts import critical_section
-from synapse_sdk.plugins.runtime.events import utf8_safe
+from synapse_sdk.runtime.events import utf8_safe
 
 __all__ = [
     "HOME_ENV",
@@ -109,10 +109,6 @@ _ADDED_COLUMNS = (
     ("appended", "position", "INTEGER"),
 )
 """Columns added since the first schema: ``(table, column, type)``, added to older journals."""
-
-
-class JournalError(SynapseError):
-    """The journal cannot be opened, read or written (corrupt, locked, unwritable)."""
 
 
 def default_journal_path(env: Mapping[str, str] | None = None) -> Path:

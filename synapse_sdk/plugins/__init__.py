@@ -1,5 +1,8 @@
 """Plugin-facing API: actions, hooks, the runtime context and ``run_action``.
 
+A face, as the seed documents it: each name is defined lower down (see
+docs/architecture.md) and loaded through :mod:`synapse_sdk`'s map on first access.
+
 Names are loaded on first access so that ``import synapse_sdk.plugins.steps`` (which
 imports this package first) stays cheap: pydantic, pluggy and structlog are only
 imported when an action, a hook or a logger is actually used.
@@ -7,11 +10,12 @@ imported when an action, a hook or a logger is actually used.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+import synapse_sdk
+
 if TYPE_CHECKING:
-    from synapse_sdk.plugins.actions import (
+    from synapse_sdk.actions import (
         BaseAction,
         BaseExportAction,
         BaseTrainAction,
@@ -20,10 +24,10 @@ if TYPE_CHECKING:
         TrainParams,
         UploadParams,
     )
-    from synapse_sdk.plugins.hookspecs import hookimpl
-    from synapse_sdk.plugins.manager import PluginHost
-    from synapse_sdk.plugins.runner import run_action
-    from synapse_sdk.plugins.runtime.context import RuntimeContext
+    from synapse_sdk.host.hookspecs import hookimpl
+    from synapse_sdk.host.manager import PluginHost
+    from synapse_sdk.run.runner import run_action
+    from synapse_sdk.runtime.context import RuntimeContext
 
 __all__ = [
     "BaseAction",
@@ -39,26 +43,11 @@ __all__ = [
     "run_action",
 ]
 
-_LAZY = {
-    "BaseAction": "synapse_sdk.plugins.actions",
-    "BaseExportAction": "synapse_sdk.plugins.actions",
-    "BaseTrainAction": "synapse_sdk.plugins.actions",
-    "BaseUploadAction": "synapse_sdk.plugins.actions",
-    "ExportParams": "synapse_sdk.plugins.actions",
-    "TrainParams": "synapse_sdk.plugins.actions",
-    "UploadParams": "synapse_sdk.plugins.actions",
-    "PluginHost": "synapse_sdk.plugins.manager",
-    "RuntimeContext": "synapse_sdk.plugins.runtime.context",
-    "hookimpl": "synapse_sdk.plugins.hookspecs",
-    "run_action": "synapse_sdk.plugins.runner",
-}
-
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    if name not in __all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
+    value = getattr(synapse_sdk, name)  # the one map from public name to home module
     globals()[name] = value
     return value
 

@@ -15,14 +15,12 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from synapse_sdk.errors import ScaffoldError
+
 __all__ = ["KINDS", "ScaffoldError", "create_plugin", "sdk_requirement"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 _RELEASE = re.compile(r"^(\d+)\.(\d+)")
-
-
-class ScaffoldError(ValueError):
-    """The plugin cannot be created (bad name, or the directory exists)."""
 
 
 @dataclass(frozen=True)

@@ -6,22 +6,45 @@ import hashlib
 import os
 import posixpath
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
-from synapse_sdk.plugins.runtime.undo_area import undo_area
-from synapse_sdk.plugins.steps.context import STORAGE_KEY
+from synapse_sdk.storage.undo_area import undo_area
 from synapse_sdk.storage.urls import canonical_url, fresh_listing, has_folders, open_url
 
 if TYPE_CHECKING:
     import fsspec
 
-    from synapse_sdk.plugins.steps.context import BaseStepContext
+    from synapse_sdk.runtime.context import RuntimeContext
 
-__all__ = ["STORAGE_KEY", "Storage", "StoredObject", "storage_options"]
+__all__ = ["STORAGE_KEY", "Storage", "StepWriter", "StoredObject", "storage_options"]
+
+STORAGE_KEY = "synapse.storage"
+"""The rollback-data key under which ``context.storage`` journals a step's writes, in order."""
+
+
+class StepWriter(Protocol):
+    """What storage needs of a step context (the engine's ``BaseStepContext`` is one)."""
+
+    runtime_ctx: RuntimeContext
+
+    def append_rollback(
+        self, key: str, *items: Any, positions: Sequence[int] | None = None
+    ) -> None: ...
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        *,
+        rollback_key: str | None = None,
+        chunk_size: int | None = None,
+        fail_fast: bool = False,
+    ) -> list[Any]: ...
+
 
 _CHUNK = 1 << 20
 
@@ -87,7 +110,7 @@ def _copy_file(job: tuple[str, str, Mapping[str, Any]]) -> dict[str, Any]:
     return writer.written(url)
 
 
-def storage_options(context: BaseStepContext) -> Mapping[str, Any]:
+def storage_options(context: object) -> Mapping[str, Any]:
     """The fsspec options of a run: its params' ``storage_options``, if they have that field."""
     params = getattr(context, "params", None)
     options = getattr(params, "storage_options", None)
@@ -111,7 +134,7 @@ class Storage:
             action params' ``storage_options`` when they have that field.
     """
 
-    def __init__(self, context: BaseStepContext, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, context: StepWriter, options: Mapping[str, Any] | None = None) -> None:
         self._context = context
         self.options: dict[str, Any] = dict(
             storage_options(context) if options is None else options

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fsspec.core import split_protocol
-
+from synapse_sdk.errors import UndoIncompleteError
 from synapse_sdk.storage.journalled import storage_options
 from synapse_sdk.storage.urls import fresh_listing, open_url
 
@@ -120,10 +119,6 @@ def _unchanged(fs: Any, path: str, info: Mapping[str, Any], obj: _Object) -> boo
     return _sha256(fs, path) == obj.sha256
 
 
-class UndoIncompleteError(OSError):
-    """Objects the run created are still there after their deletion (refused by the store)."""
-
-
 def _bucket(fs: Any, path: str) -> str:
     """The bucket of ``path`` on an object store (a bulk delete stays within one)."""
     split = getattr(fs, "split_path", None)
@@ -158,6 +153,8 @@ class _FreshFilesystems:
         self._by_protocol: dict[str, Any] = {}
 
     def open(self, url: str) -> tuple[Any, str]:
+        from fsspec.core import split_protocol  # loaded already: open_url ran before
+
         protocol = split_protocol(url)[0] or "file"
         fs = self._by_protocol.get(protocol)
         if fs is None:

@@ -1,15 +1,17 @@
-"""Canonical URLs and fresh filesystems: how storage names what it touches."""
+"""Canonical URLs and fresh filesystems: how storage names what it touches.
+
+fsspec (about 100 ms to import) is loaded by the first call that needs a filesystem, not
+when the engine, which gives every step context its ``storage``, is imported.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import fsspec
-from fsspec.core import url_to_fs
-from fsspec.implementations.local import LocalFileSystem
-from fsspec.implementations.memory import MemoryFileSystem
+if TYPE_CHECKING:
+    import fsspec
 
 __all__ = ["canonical_url", "fresh_listing", "has_folders", "open_url"]
 
@@ -24,6 +26,9 @@ def open_url(
     as it is). ``fresh`` gives a filesystem of its own, with no listings cache: what a
     rollback must see is the store as it is now, not as a cached listing remembers it.
     """
+    from fsspec.core import url_to_fs
+    from fsspec.implementations.local import LocalFileSystem
+
     extra: dict[str, Any] = dict(options or {})
     if fresh:
         extra.update(skip_instance_cache=True, use_listings_cache=False)
@@ -59,4 +64,7 @@ def has_folders(fs: fsspec.AbstractFileSystem) -> bool:
     Object stores (S3, GCS, Azure) have none: a "folder" there is a key prefix, and
     removing one could mean removing a bucket.
     """
+    from fsspec.implementations.local import LocalFileSystem
+    from fsspec.implementations.memory import MemoryFileSystem
+
     return isinstance(fs, LocalFileSystem | MemoryFileSystem)

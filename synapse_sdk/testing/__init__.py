@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from synapse_sdk.plugins.runtime.context import RuntimeContext
-from synapse_sdk.plugins.runtime.events import (
+from synapse_sdk.runtime.context import RuntimeContext
+from synapse_sdk.runtime.events import (
     Event,
     LogEvent,
     MetricsEvent,

@@ -19,10 +19,10 @@ import pytest
 from synapse_sdk.testing import RecordingSink
 
 if TYPE_CHECKING:
+    from synapse_sdk.actions.base import BaseAction
+    from synapse_sdk.host.manager import PluginHost
     from synapse_sdk.journal.store import RunJournal
-    from synapse_sdk.plugins.actions.base import BaseAction
-    from synapse_sdk.plugins.manager import PluginHost
-    from synapse_sdk.plugins.runtime.context import RuntimeContext
+    from synapse_sdk.runtime.context import RuntimeContext
 
 ActionRunner = Callable[..., Any]
 
@@ -36,7 +36,7 @@ def synapse_recorder() -> RecordingSink:
 @pytest.fixture
 def synapse_ctx(synapse_recorder: RecordingSink) -> RuntimeContext:
     """A runtime context that reports to ``synapse_recorder``."""
-    from synapse_sdk.plugins.runtime.context import RuntimeContext
+    from synapse_sdk.runtime.context import RuntimeContext
 
     return RuntimeContext(sinks=[synapse_recorder], job_id="pytest")
 
@@ -44,7 +44,7 @@ def synapse_ctx(synapse_recorder: RecordingSink) -> RuntimeContext:
 @pytest.fixture
 def synapse_host() -> PluginHost:
     """A fresh plugin host: installed plugins are *not* loaded, so tests stay isolated."""
-    from synapse_sdk.plugins.manager import PluginHost
+    from synapse_sdk.host.manager import PluginHost
 
     return PluginHost()
 
@@ -67,7 +67,7 @@ def synapse_run(
 
     The run is journalled in ``synapse_journal``; its run id is ``synapse_ctx.job_id``.
     """
-    from synapse_sdk.plugins.runner import run_action
+    from synapse_sdk.run.runner import run_action
 
     def run(
         action: str | type[BaseAction[Any]],

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from synapse_sdk.plugins import hookspecs
+from synapse_sdk.host import hookspecs
 from synapse_sdk.testing import crash_after_step
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -111,7 +111,7 @@ def test_api_reference_covers_the_public_faces() -> None:
     modules = {
         "plugins": "synapse_sdk.plugins",
         "steps": "synapse_sdk.plugins.steps",
-        "exceptions": "synapse_sdk.exceptions",
+        "exceptions": "synapse_sdk.errors",
         "testing": "synapse_sdk.testing",
     }
     for page, module in modules.items():

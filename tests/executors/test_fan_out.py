@@ -13,10 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synapse_sdk.exceptions import FanOutError, StepExecutionError
-from synapse_sdk.executors.threads import ThreadExecutor
+from synapse_sdk.errors import FanOutError, StepExecutionError
+from synapse_sdk.fanout.threads import ThreadExecutor
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime.events import ProgressEvent
 from synapse_sdk.plugins.steps import (
     BaseStep,
     BaseStepContext,
@@ -24,6 +23,7 @@ from synapse_sdk.plugins.steps import (
     StepRegistry,
     StepResult,
 )
+from synapse_sdk.runtime.events import ProgressEvent
 from synapse_sdk.testing import RecordingSink
 
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from synapse_sdk.exceptions import FanOutError
-from synapse_sdk.executors.threads import ThreadExecutor
+from synapse_sdk.errors import FanOutError
+from synapse_sdk.fanout.threads import ThreadExecutor
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime.events import ProgressEvent
 from synapse_sdk.plugins.steps import BaseStepContext
+from synapse_sdk.runtime.events import ProgressEvent
 from synapse_sdk.testing import RecordingSink
 
 ITEMS = 5

@@ -21,8 +21,8 @@ ACTION = "upload-files"
 
 def upload_steps() -> list[str]:
     """The example's own step names, in order (read from its plan)."""
+    from synapse_sdk.actions.catalog import resolve_action
     from synapse_sdk.plugins import PluginHost
-    from synapse_sdk.plugins.catalog import resolve_action
 
     action_class, name = resolve_action(ACTION)
     return action_class.for_planning(plugins=PluginHost(), name=name).plan().names

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from synapse_sdk.executors.threads import ThreadExecutor
+from synapse_sdk.errors import JournalError
+from synapse_sdk.fanout.threads import ThreadExecutor
 from synapse_sdk.journal.recorder import JournalRecorder
-from synapse_sdk.journal.store import JournalError, RunJournal
+from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import RuntimeContext
 from synapse_sdk.plugins.steps import BaseStepContext
 

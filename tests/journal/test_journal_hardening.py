@@ -18,7 +18,7 @@ import pytest
 from support.cli import SYNAPSE, Synapse
 from support.distributions import install_demo
 
-from synapse_sdk.exceptions import ParamsTooLargeError, RunInUseError
+from synapse_sdk.errors import ParamsTooLargeError, RunInUseError
 from synapse_sdk.journal.store import MAX_PARAMS_BYTES, RunJournal
 
 

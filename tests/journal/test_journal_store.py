@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from synapse_sdk.exceptions import StepExecutionError
-from synapse_sdk.journal.store import JournalError, RunJournal, default_journal_path
+from synapse_sdk.actions.base import ActionContext, ActionParams
+from synapse_sdk.errors import JournalError, StepExecutionError
+from synapse_sdk.journal.store import RunJournal, default_journal_path
 from synapse_sdk.plugins import BaseAction, PluginHost, run_action
-from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
 
 

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from support import recovery_actions
 from support.recovery_actions import COMPLETED, CRASH_AT
 
+from synapse_sdk.errors import RecoveryError
 from synapse_sdk.journal.recorder import JournalRecorder
-from synapse_sdk.journal.recovery import RecoveryError, rollback_run
+from synapse_sdk.journal.recovery import rollback_run
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import PluginHost
-from synapse_sdk.plugins.steps import StepResult
 
 ACTION = "support.recovery_actions:CountingAction"
 
@@ -46,9 +46,7 @@ def crashed_run(journal: RunJournal, steps: int, succeeded: int, interrupted: bo
     recorder = JournalRecorder(journal, run_id)
     for index in range(succeeded):
         recorder.step_started(index, f"s{index}")
-        recorder.step_succeeded(
-            f"s{index}", StepResult(success=True, rollback_data={"index": index})
-        )
+        recorder.step_succeeded(f"s{index}", {"index": index})
     if interrupted and succeeded < steps:
         recorder.step_started(succeeded, f"s{succeeded}")
         recorder.record(f"s{succeeded}", "index", succeeded)

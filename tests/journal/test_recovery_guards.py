@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 from support.distributions import make_distribution
 
-from synapse_sdk.exceptions import RunInUseError, SynapseError
-from synapse_sdk.journal.recovery import RecoveryError, rollback_run
+from synapse_sdk.errors import RecoveryError, RunInUseError, SynapseError
+from synapse_sdk.journal.recovery import rollback_run
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import PluginHost, RuntimeContext, hookimpl
-from synapse_sdk.plugins.runtime.events import StepEvent
-from synapse_sdk.plugins.runtime.secrets import REDACTED
-from synapse_sdk.plugins.runtime.undo_area import undo_area
 from synapse_sdk.plugins.steps import BaseStep, StepResult, StepWrapper
+from synapse_sdk.runtime.events import StepEvent
+from synapse_sdk.runtime.secrets import REDACTED
+from synapse_sdk.storage.undo_area import undo_area
 from synapse_sdk.testing import RecordingSink
 
 ACTION_MODULE = "guard_recovery_action"
@@ -38,7 +38,7 @@ import os
 import signal
 
 from synapse_sdk.plugins import BaseAction
-from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
+from synapse_sdk.actions.base import ActionContext, ActionParams
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
 
 ROLLBACKS = []  # (step, success, rollback_data), in call order

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.plugins import RuntimeContext
 from synapse_sdk.plugins.steps import (
     BaseStep,

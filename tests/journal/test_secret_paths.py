@@ -21,17 +21,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr, field_serializer
 
+from synapse_sdk.actions.base import ActionContext, ActionParams, BaseAction
+from synapse_sdk.actions.export import BaseExportAction, ExportParams
+from synapse_sdk.actions.train import BaseTrainAction, TrainParams
+from synapse_sdk.actions.upload import BaseUploadAction, UploadParams
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import PluginHost, run_action
-from synapse_sdk.plugins.actions.base import ActionContext, ActionParams, BaseAction
-from synapse_sdk.plugins.actions.export import BaseExportAction, ExportParams
-from synapse_sdk.plugins.actions.train import BaseTrainAction, TrainParams
-from synapse_sdk.plugins.actions.upload import BaseUploadAction, UploadParams
-from synapse_sdk.plugins.runtime.context import RuntimeContext, quiet_logger
-from synapse_sdk.plugins.runtime.events import REDACTED, dumps
-from synapse_sdk.plugins.runtime.secrets import deep_merge, is_secret_name, redact, secret_paths
-from synapse_sdk.plugins.runtime.sinks import JsonLinesSink
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
+from synapse_sdk.runtime.context import RuntimeContext, quiet_logger
+from synapse_sdk.runtime.events import REDACTED, dumps
+from synapse_sdk.runtime.secrets import deep_merge, is_secret_name, redact, secret_paths
+from synapse_sdk.runtime.sinks import JsonLinesSink
 
 SECRETS = ["tok-A1b2C3", "tok-D4e5F6", "hdr-G7h8I9", "key-J1k2L3", "key-M4n5O6", "pwd-P7q8R9"]
 

@@ -17,13 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from synapse_sdk.exceptions import ParamsTooLargeError, RunInUseError
-from synapse_sdk.journal.store import (
-    MAX_PARAMS_BYTES,
-    JournalError,
-    RunJournal,
-    default_journal_path,
-)
+from synapse_sdk.errors import JournalError, ParamsTooLargeError, RunInUseError
+from synapse_sdk.journal.store import MAX_PARAMS_BYTES, RunJournal, default_journal_path
 
 STARTS_A_RUN_AND_EXITS = """
 import socket

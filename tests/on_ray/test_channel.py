@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from synapse_sdk.executors.ray_run import _Channel
+from synapse_sdk.ray.launch import _Channel
 
 
 def test_messages_stay_until_acknowledged_and_waiters_are_released_by_the_ack() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from synapse_sdk.exceptions import (
+from synapse_sdk.errors import (
     ExecutorError,
     InvalidParamsError,
     RunTerminated,
@@ -21,7 +21,7 @@ from synapse_sdk.exceptions import (
 )
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import PluginHost, RuntimeContext, run_action
-from synapse_sdk.plugins.runtime.events import ProgressEvent
+from synapse_sdk.runtime.events import ProgressEvent
 from synapse_sdk.testing import RecordingSink
 
 from .conftest import TESTS

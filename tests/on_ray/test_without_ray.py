@@ -56,7 +56,7 @@ def test_importing_and_running_locally_never_imports_ray(tmp_path: Path) -> None
     script = textwrap.dedent(
         f"""
         import sys
-        import synapse_sdk, synapse_sdk.cli, synapse_sdk.executors
+        import synapse_sdk, synapse_sdk.cli, synapse_sdk.fanout
         from synapse_sdk.plugins import PluginHost, RuntimeContext, run_action
         from synapse_sdk.plugins.steps import BaseStepContext
 

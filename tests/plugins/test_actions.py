@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from synapse_sdk.exceptions import InvalidParamsError, StepExecutionError
+from synapse_sdk.actions.export import ExportContext
+from synapse_sdk.actions.train import TrainContext
+from synapse_sdk.actions.upload import UploadContext
+from synapse_sdk.errors import InvalidParamsError, StepExecutionError
 from synapse_sdk.plugins import (
     BaseAction,
     BaseExportAction,
@@ -21,11 +24,8 @@ from synapse_sdk.plugins import (
     UploadParams,
     run_action,
 )
-from synapse_sdk.plugins.actions.export import ExportContext
-from synapse_sdk.plugins.actions.train import TrainContext
-from synapse_sdk.plugins.actions.upload import UploadContext
-from synapse_sdk.plugins.runtime import CallbackSink, JsonLinesSink
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
+from synapse_sdk.runtime import CallbackSink, JsonLinesSink
 
 
 class Record(BaseStep[Any]):

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from support.distributions import make_distribution
 
-from synapse_sdk.exceptions import ActionNotFoundError, PluginLoadError
+from synapse_sdk.actions.catalog import discover_actions, resolve_action
+from synapse_sdk.errors import ActionLoadError, ActionNotFoundError, PluginLoadError
 from synapse_sdk.plugins import PluginHost
-from synapse_sdk.plugins.catalog import ActionLoadError, discover_actions, resolve_action
 
 
 def test_actions_are_discovered_with_distribution_and_kind(demo_site: Path) -> None:

@@ -15,10 +15,10 @@ import pytest
 from support.cli import Synapse
 from support.distributions import install_demo
 
-from synapse_sdk.exceptions import PluginHookError
+from synapse_sdk.actions.base import ActionContext, ActionParams
+from synapse_sdk.errors import PluginHookError
+from synapse_sdk.host.hookspecs import PROJECT_NAME
 from synapse_sdk.plugins import BaseAction, PluginHost, RuntimeContext, hookimpl
-from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
-from synapse_sdk.plugins.hookspecs import PROJECT_NAME
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult, StepWrapper
 from synapse_sdk.testing import RecordingSink
 

@@ -8,9 +8,9 @@ import pluggy
 import pytest
 from pydantic import BaseModel
 
-from synapse_sdk.exceptions import PluginHookError, StepExecutionError
+from synapse_sdk.actions.base import ActionContext
+from synapse_sdk.errors import PluginHookError, StepExecutionError
 from synapse_sdk.plugins import BaseAction, PluginHost, hookimpl
-from synapse_sdk.plugins.actions.base import ActionContext
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult, StepWrapper, TimingStep
 
 

@@ -15,10 +15,10 @@ import pytest
 from structlog.testing import capture_logs
 from support.distributions import make_distribution
 
-from synapse_sdk.exceptions import PluginHookError, PluginLoadError
+from synapse_sdk.errors import PluginHookError, PluginLoadError
+from synapse_sdk.host import manager as plugin_manager
+from synapse_sdk.host.manager import PluginRecord, disabled_plugin_names, get_plugin_host
 from synapse_sdk.plugins import PluginHost, RuntimeContext, hookimpl
-from synapse_sdk.plugins import manager as plugin_manager
-from synapse_sdk.plugins.manager import PluginRecord, disabled_plugin_names, get_plugin_host
 from synapse_sdk.testing import RecordingSink
 
 GOOD = '''

@@ -14,9 +14,9 @@ import pytest
 from support.cli import Synapse
 from support.distributions import install_demo, make_distribution
 
-from synapse_sdk.exceptions import PluginLoadError
+from synapse_sdk.actions.catalog import discover_actions, resolve_action
+from synapse_sdk.errors import ActionLoadError, PluginLoadError
 from synapse_sdk.plugins import PluginHost
-from synapse_sdk.plugins.catalog import ActionLoadError, discover_actions, resolve_action
 
 LOADED = "announce,stamp,exiting,exiting_silently,exiting_with_text,raising"
 

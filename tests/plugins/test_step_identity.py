@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from synapse_sdk.exceptions import PluginHookError, StepExecutionError
+from synapse_sdk.actions.base import ActionContext, ActionParams
+from synapse_sdk.errors import PluginHookError, StepExecutionError
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import BaseAction, PluginHost, RuntimeContext, hookimpl, run_action
-from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
 from synapse_sdk.plugins.steps import (
     BaseStep,
     LoggingStep,

@@ -11,7 +11,6 @@ from pydantic import BaseModel, SecretStr
 from structlog.testing import capture_logs
 
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime import JsonLinesSink
 from synapse_sdk.plugins.steps import (
     BaseStep,
     BaseStepContext,
@@ -19,6 +18,7 @@ from synapse_sdk.plugins.steps import (
     StepRegistry,
     StepResult,
 )
+from synapse_sdk.runtime import JsonLinesSink
 
 SECRET = "hunter2-very-secret"
 

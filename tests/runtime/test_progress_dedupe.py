@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime import CallbackSink, Event, ProgressEvent, TerminalSink
 from synapse_sdk.plugins.steps import (
     BaseStep,
     BaseStepContext,
@@ -16,6 +15,7 @@ from synapse_sdk.plugins.steps import (
     StepRegistry,
     StepResult,
 )
+from synapse_sdk.runtime import CallbackSink, Event, ProgressEvent, TerminalSink
 
 CALLS = 1_000_000
 

@@ -8,7 +8,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime import (
+from synapse_sdk.runtime import (
     CallbackSink,
     Event,
     LogEvent,

@@ -10,9 +10,8 @@ import pytest
 from rich.console import Console
 from structlog.testing import capture_logs
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime import ProgressSink, TerminalSink
 from synapse_sdk.plugins.steps import (
     BaseStep,
     BaseStepContext,
@@ -20,6 +19,7 @@ from synapse_sdk.plugins.steps import (
     StepRegistry,
     StepResult,
 )
+from synapse_sdk.runtime import ProgressSink, TerminalSink
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import structlog
 from structlog.testing import CapturingLogger
 
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime import ProgressSink
 from synapse_sdk.plugins.steps import (
     BaseStep,
     BaseStepContext,
@@ -20,6 +19,7 @@ from synapse_sdk.plugins.steps import (
     StepRegistry,
     StepResult,
 )
+from synapse_sdk.runtime import ProgressSink
 
 
 @dataclass

@@ -6,8 +6,8 @@ from steps.helpers import RecordingContext, Step, make_registry
 from structlog.testing import capture_logs
 
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime import CallbackSink, Event, ProgressEvent
 from synapse_sdk.plugins.steps import Orchestrator
+from synapse_sdk.runtime import CallbackSink, Event, ProgressEvent
 
 
 class Broken:

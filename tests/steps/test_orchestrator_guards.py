@@ -23,11 +23,10 @@ import pytest
 from structlog.testing import capture_logs
 
 import synapse_sdk
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.actions.base import ActionContext, ActionParams
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import BaseAction, PluginHost, RuntimeContext, run_action
-from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
-from synapse_sdk.plugins.runtime.events import StepEvent
 from synapse_sdk.plugins.steps import (
     BaseStep,
     BaseStepContext,
@@ -35,6 +34,7 @@ from synapse_sdk.plugins.steps import (
     StepRegistry,
     StepResult,
 )
+from synapse_sdk.runtime.events import StepEvent
 from synapse_sdk.testing import RecordingSink
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from steps.helpers import Step, make_context, run
 
-from synapse_sdk.plugins.runtime import CallbackSink, Event, ProgressEvent
+from synapse_sdk.runtime import CallbackSink, Event, ProgressEvent
 
 
 def percents(progress: list[tuple[int, int]]) -> list[int]:

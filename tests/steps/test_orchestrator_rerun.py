@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from steps.helpers import Step, make_context, make_registry
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.plugins.steps import Orchestrator
 
 

@@ -6,7 +6,7 @@ import pytest
 from steps.helpers import RecordingContext, Step, make_context, rolled_back_names, run
 from structlog.testing import capture_logs
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.plugins import RuntimeContext
 from synapse_sdk.plugins.steps import StepResult
 

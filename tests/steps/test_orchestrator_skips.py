@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from steps.helpers import Step, make_context, rolled_back_names, run
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 
 
 def test_skipped_steps_are_recorded_and_not_executed() -> None:

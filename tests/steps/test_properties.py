@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from steps.helpers import Step, make_context, make_registry
 
-from synapse_sdk.exceptions import StepExecutionError
-from synapse_sdk.plugins.runtime import CallbackSink, Event, ProgressEvent
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.plugins.steps import Orchestrator, StepResult
+from synapse_sdk.runtime import CallbackSink, Event, ProgressEvent
 
 # Dyadic and whole weights add up exactly in floating point, so the expected percentages
 # below are exactly the documented round(100 * cumulative_weight / total_weight).

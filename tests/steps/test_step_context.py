@@ -6,10 +6,10 @@ import pytest
 from steps.helpers import RecordingContext, Step, make_context, make_registry, run
 from structlog.testing import capture_logs
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.plugins import RuntimeContext
-from synapse_sdk.plugins.runtime import CallbackSink, Event, LogEvent, ProgressEvent
 from synapse_sdk.plugins.steps import Orchestrator
+from synapse_sdk.runtime import CallbackSink, Event, LogEvent, ProgressEvent
 
 
 def test_defaults() -> None:

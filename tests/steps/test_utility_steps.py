@@ -15,7 +15,7 @@ from steps.helpers import (
 )
 from structlog.testing import capture_logs
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.plugins import RuntimeContext
 from synapse_sdk.plugins.steps import (
     BaseStep,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from support.moto import MotoServer, bucket_listing
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import PluginHost, run_action
 from synapse_sdk.storage import STORAGE_KEY

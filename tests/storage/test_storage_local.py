@@ -10,7 +10,7 @@ import fsspec
 import pytest
 from support.interrupts import snapshot as tree
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import PluginHost, run_action
 from synapse_sdk.storage import STORAGE_KEY

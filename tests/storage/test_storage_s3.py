@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from support.moto import MotoServer, bucket_listing
 
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import PluginHost, run_action
-from synapse_sdk.plugins.runtime.events import REDACTED
+from synapse_sdk.runtime.events import REDACTED
 from synapse_sdk.storage import STORAGE_KEY
 from synapse_sdk.testing import crash_after_step, recording_context
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from support.distributions import make_distribution
 
 SOURCE = '''
-from synapse_sdk.exceptions import StepInputError
+from synapse_sdk.errors import StepInputError
 from synapse_sdk.plugins import BaseExportAction, ExportParams
-from synapse_sdk.plugins.actions.export import ExportContext
+from synapse_sdk.actions.export import ExportContext
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import Field
 
+from synapse_sdk.actions.base import ActionContext, ActionParams
 from synapse_sdk.plugins import BaseAction
-from synapse_sdk.plugins.actions.base import ActionContext, ActionParams
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
 
 

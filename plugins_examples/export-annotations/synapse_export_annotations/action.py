@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+from synapse_sdk.actions.export import ExportContext
 from synapse_sdk.plugins import BaseExportAction, ExportParams
-from synapse_sdk.plugins.actions.export import ExportContext
 from synapse_sdk.plugins.steps import StepRegistry
 
 from synapse_export_annotations.steps import Check, Coco, Load, Yolo

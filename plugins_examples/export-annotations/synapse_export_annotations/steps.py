@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from synapse_sdk.plugins.actions.export import ExportContext
+from synapse_sdk.actions.export import ExportContext
 from synapse_sdk.plugins.steps import BaseStep, StepResult
 from synapse_sdk.storage import canonical_url
 

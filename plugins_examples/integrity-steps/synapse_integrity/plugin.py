@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from synapse_sdk.actions.upload import UPLOAD_STEP, UploadContext
 from synapse_sdk.plugins import BaseAction, hookimpl
-from synapse_sdk.plugins.actions.upload import UPLOAD_STEP, UploadContext
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult, StepWrapper
 
 from synapse_integrity.verify import VerifyUpload

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from synapse_sdk.plugins.actions.upload import UploadContext
+from synapse_sdk.actions.upload import UploadContext
 from synapse_sdk.plugins.steps import BaseStep, StepResult
 
 from synapse_integrity.digest import digest_of

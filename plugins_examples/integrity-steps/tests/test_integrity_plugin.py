@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from synapse_sdk.exceptions import StepExecutionError
+from synapse_sdk.errors import StepExecutionError
 from synapse_sdk.plugins import hookimpl
 from synapse_sdk.plugins.steps import BaseStep, StepResult
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pydantic import Field
+from synapse_sdk.actions.train import TrainContext
 from synapse_sdk.plugins import BaseTrainAction, TrainParams
-from synapse_sdk.plugins.actions.train import TrainContext
 from synapse_sdk.plugins.steps import StepRegistry
 
 from synapse_train_classifier.steps import Dataset, Evaluate, SaveModel, Train

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pickle
 
-from synapse_sdk.plugins.actions.train import TrainContext
+from synapse_sdk.actions.train import TrainContext
 from synapse_sdk.plugins.steps import BaseStep, StepResult
 from synapse_sdk.storage import canonical_url
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
+from synapse_sdk.actions.upload import UploadContext
 from synapse_sdk.plugins import BaseUploadAction, UploadParams
-from synapse_sdk.plugins.actions.upload import UploadContext
 from synapse_sdk.plugins.steps import StepRegistry
 
 from synapse_upload_files.steps import Discover, Manifest, Summary, Upload, Validate

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from synapse_sdk.exceptions import StepInputError
-from synapse_sdk.plugins.actions.upload import UPLOAD_STEP, UploadContext, UploadedObject
+from synapse_sdk.actions.upload import UPLOAD_STEP, UploadContext, UploadedObject
+from synapse_sdk.errors import StepInputError
 from synapse_sdk.plugins.steps import BaseStep, StepResult
 from synapse_sdk.storage import canonical_url, open_url
 

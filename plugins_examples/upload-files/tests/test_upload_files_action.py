@@ -12,7 +12,7 @@ from typing import Any
 
 import fsspec
 import pytest
-from synapse_sdk.exceptions import InvalidParamsError, StepExecutionError, StepInputError
+from synapse_sdk.errors import InvalidParamsError, StepExecutionError, StepInputError
 from synapse_sdk.plugins import hookimpl
 from synapse_sdk.plugins.steps import BaseStep, StepResult
 from synapse_sdk.storage import STORAGE_KEY

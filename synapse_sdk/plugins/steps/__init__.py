@@ -1,17 +1,21 @@
-"""The step engine: steps, their registry, the orchestrator and ready-made utility steps.
+"""The step engine's public face: steps, their registry, the orchestrator, utility steps.
 
-``RetryStep``, ``TimeoutStep`` and ``StepTimeout`` are loaded on first use (they pull in
-``random``, ``signal`` and ``threading``), keeping ``import synapse_sdk.plugins.steps`` cheap.
+Everything here is defined in :mod:`synapse_sdk.engine`; this path is the one plugin
+authors import from. ``RetryStep`` and ``TimeoutStep`` load on first use.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from synapse_sdk.plugins.steps.base import BaseStep, StepResult
-from synapse_sdk.plugins.steps.context import BaseStepContext
-from synapse_sdk.plugins.steps.orchestrator import Orchestrator, OrchestratorResult
-from synapse_sdk.plugins.steps.registry import StepRegistry
-from synapse_sdk.plugins.steps.utility import (
+from synapse_sdk import engine
+from synapse_sdk.engine import (
+    BaseStep,
+    BaseStepContext,
     LoggingStep,
+    Orchestrator,
+    OrchestratorResult,
+    StepRegistry,
+    StepResult,
+    StepTimeout,
     StepWrapper,
     TimingStep,
     ValidationStep,
@@ -36,12 +40,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from synapse_sdk.plugins.steps.resilience import RetryStep, StepTimeout, TimeoutStep
+    from synapse_sdk.engine import RetryStep, TimeoutStep
 
 
 def __getattr__(name: str) -> Any:
-    if name in {"RetryStep", "StepTimeout", "TimeoutStep"}:
-        from synapse_sdk.plugins.steps import resilience
-
-        return getattr(resilience, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(engine, name)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
+from synapse_sdk.actions.base import ActionParams
+from synapse_sdk.actions.upload import UploadContext, UploadedObject
 from synapse_sdk.plugins import BaseAction, BaseUploadAction, UploadParams
-from synapse_sdk.plugins.actions.base import ActionParams
-from synapse_sdk.plugins.actions.upload import UploadContext, UploadedObject
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
 
 

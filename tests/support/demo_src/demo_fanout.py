@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import Field
 
+from synapse_sdk.actions.base import ActionParams
 from synapse_sdk.plugins import BaseAction
-from synapse_sdk.plugins.actions.base import ActionParams
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
 
 

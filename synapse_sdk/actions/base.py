@@ -1,0 +1,229 @@
+"""BaseAction: a pydantic-parameterised unit of work that runs as steps (or in one go)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+
+from synapse_sdk.actions.plan import Plan, build_plan
+from synapse_sdk.engine import BaseStepContext, Orchestrator, StepRegistry
+from synapse_sdk.errors import InvalidParamsError, StepExecutionError
+from synapse_sdk.host.manager import PluginHost, get_plugin_host
+from synapse_sdk.runtime.context import RuntimeContext
+from synapse_sdk.runtime.secrets import redact
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
+__all__ = ["ActionContext", "ActionParams", "BaseAction", "P"]
+
+
+class ActionParams(BaseModel):
+    """Base of every params model: unknown fields are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass
+class ActionContext(BaseStepContext):
+    """Step context of an action: the runtime context plus the action's validated params."""
+
+    params: Any = None
+
+
+def _snake_case(name: str) -> str:
+    name = re.sub(r"Action$", "", name) or name
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower().replace("__", "_")
+
+
+def _plain_reason(error: ErrorDetails, model: type[BaseModel]) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required, but missing"
+    if kind == "extra_forbidden":
+        allowed = ", ".join(sorted(model.model_fields)) or "none"
+        return f"unknown field (allowed fields: {allowed})"
+    return str(error["msg"])
+
+
+def params_problems(exc: PydanticValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
+    """``(field, reason)`` pairs for a pydantic error, without echoing any input value."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "(params)"
+        problems.append((where, _plain_reason(error, model)))
+    return problems
+
+
+class BaseAction(Generic[P]):
+    """Base class of every action.
+
+    Subclass one of the kind-specific bases with your params model as the generic argument::
+
+        class MyUpload(BaseUploadAction[MyParams]):
+            def setup_steps(self, registry: StepRegistry[UploadContext]) -> None:
+                registry.register(UploadFilesStep())
+
+    The generic argument becomes :attr:`params_model`. Override :meth:`setup_steps` for a
+    step-based action, or :meth:`execute` for a simple one; :meth:`run` picks the mode.
+
+    Attributes:
+        kind: ``'train'``, ``'export'``, ``'upload'`` or ``'other'``.
+        params_model: the pydantic model that validates params.
+        context_class: the step context class :meth:`create_context` builds.
+        params: the validated params.
+        ctx: the runtime context shared by every step.
+        name: the action's name (its entry-point name when resolved by name).
+    """
+
+    kind: ClassVar[str] = "other"
+    params_model: ClassVar[type[BaseModel]] = ActionParams
+    context_class: ClassVar[type[ActionContext]] = ActionContext
+    action_name: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "params_model" in cls.__dict__:
+            return
+        for base in getattr(cls, "__orig_bases__", ()):
+            for arg in get_args(base):
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    cls.params_model = arg
+                    return
+
+    def __init__(
+        self,
+        params: P | Mapping[str, Any] | None = None,
+        ctx: RuntimeContext | None = None,
+        *,
+        plugins: PluginHost | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.name = name or self.default_name()
+        self.params: P = self.validate_params(params, action=self.name)
+        self.ctx = ctx if ctx is not None else RuntimeContext()
+        self.plugins = plugins
+
+    @classmethod
+    def for_planning(
+        cls,
+        params: Mapping[str, Any] | None = None,
+        ctx: RuntimeContext | None = None,
+        *,
+        plugins: PluginHost | None = None,
+        name: str | None = None,
+    ) -> BaseAction[P]:
+        """An instance whose params are *not* validated, for showing a plan without params.
+
+        Fields missing from ``params`` take their defaults (or are absent); never run it.
+        """
+        action = cls.__new__(cls)
+        action.name = name or cls.default_name()
+        action.params = cls.params_model.model_construct(**dict(params or {}))  # type: ignore[assignment]
+        action.ctx = ctx if ctx is not None else RuntimeContext()
+        action.plugins = plugins
+        return action
+
+    @classmethod
+    def default_name(cls) -> str:
+        """``action_name`` if set, else the class name in snake case without ``Action``."""
+        return cls.action_name or _snake_case(cls.__name__)
+
+    @classmethod
+    def validate_params(cls, params: object, *, action: str | None = None) -> P:
+        """Validate ``params`` (a mapping or a model instance) against :attr:`params_model`.
+
+        Raises:
+            InvalidParamsError: listing every bad field and why.
+        """
+        model = cls.params_model
+        if params is None:
+            params = {}
+        if isinstance(params, model):
+            params = params.model_dump()
+        try:
+            validated: P = model.model_validate(params)  # type: ignore[assignment]
+        except PydanticValidationError as exc:
+            raise InvalidParamsError(
+                action or cls.default_name(), params_problems(exc, model)
+            ) from None  # pydantic's own error repeats the input, secrets included
+        return validated
+
+    def redacted_params(self) -> dict[str, Any]:
+        """The params as JSON-ready data, with every secret replaced by ``**********``.
+
+        Secrets are found at any depth (lists, mappings, nested models), whatever the
+        params model's serializers would write: this is what the journal and logs keep.
+        """
+        redacted: dict[str, Any] = redact(self.params)
+        return redacted
+
+    # -- the parts a plugin author overrides ---------------------------------------------
+
+    def setup_steps(self, registry: StepRegistry[Any]) -> None:
+        """Register this action's steps. Register none to run :meth:`execute` instead."""
+
+    def create_context(self) -> ActionContext:
+        """The step context shared by the steps of one run."""
+        return self.context_class(runtime_ctx=self.ctx, params=self.params)
+
+    def execute(self) -> Any:
+        """Simple mode: do the whole job in one call (used when no steps are registered)."""
+        raise NotImplementedError(
+            f"action '{self.name}' has no steps and no execute(); "
+            "override setup_steps() to register steps, or execute() to do the work directly"
+        )
+
+    # -- running -------------------------------------------------------------------------
+
+    def _host(self) -> PluginHost:
+        if self.plugins is None:
+            self.plugins = get_plugin_host(self.ctx.env)
+        return self.plugins
+
+    def plan(self) -> Plan:
+        """The resolved steps (own steps, plugin steps, plugin wrappers) without running them."""
+        return build_plan(self, self._host())
+
+    def run(self) -> Any:
+        """Run the action: its steps through the orchestrator, or :meth:`execute`.
+
+        Plugins' ``synapse_setup_steps`` and ``synapse_wrap_step`` shape the steps first;
+        the run hooks observe it. Returns the orchestrator's result
+        (``{'success': True, 'steps_executed': N, 'steps_total': M}``) or what
+        ``execute()`` returned.
+        """
+        host = self._host()
+        runtime = self.ctx
+        context: ActionContext | None = None
+        try:
+            plan = build_plan(self, host)
+            runtime.log(
+                "run_started",
+                {"action": self.name, "params": self.redacted_params(), "steps": plan.names},
+            )
+            if not plan.steps:
+                return self.execute()
+            context = self.create_context()
+            host.notify("synapse_before_run", runtime, action=self, context=context)
+            try:
+                result = Orchestrator(plan.registry, context).execute()
+            except (StepExecutionError, KeyboardInterrupt, SystemExit) as exc:
+                host.notify(
+                    "synapse_after_rollback", runtime, action=self, context=context, error=exc
+                )
+                raise
+        except BaseException as exc:
+            host.notify("synapse_on_run_error", runtime, action=self, context=context, error=exc)
+            raise
+        runtime.log("run_finished", {"action": self.name, **result})
+        host.notify("synapse_after_run", runtime, action=self, context=context, result=result)
+        return result

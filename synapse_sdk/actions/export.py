@@ -1,0 +1,48 @@
+"""Export actions: turn annotated data into files in a target format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from synapse_sdk.actions.base import ActionContext, ActionParams, BaseAction, P
+
+__all__ = ["BaseExportAction", "ExportContext", "ExportParams"]
+
+
+class ExportParams(ActionParams):
+    """Params every export action shares; extend it with your format's own."""
+
+    output_uri: str = Field(description="Directory or fsspec URL the export is written to.")
+    overwrite: bool = Field(False, description="Replace files that already exist at the output.")
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "fsspec storage options for the output (endpoint_url, profile, client_kwargs...). "
+            "Values under secret-looking names (key, secret, token, password, credentials, "
+            "*_key, *_secret, *_token) are redacted like SecretStr fields."
+        ),
+    )
+
+
+@dataclass
+class ExportContext(ActionContext):
+    """State shared by the steps of an export.
+
+    Attributes:
+        items: the records being exported (images, annotations...).
+        written: every file this run wrote, so rollback can remove exactly those.
+    """
+
+    items: list[Any] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+
+
+class BaseExportAction(BaseAction[P]):
+    """Base class of export actions; its steps get an :class:`ExportContext`."""
+
+    kind: ClassVar[str] = "export"
+    params_model: ClassVar[type[ActionParams]] = ExportParams
+    context_class: ClassVar[type[ActionContext]] = ExportContext

@@ -1,0 +1,164 @@
+"""The events a :class:`~synapse_sdk.plugins.RuntimeContext` hands to its sinks.
+
+Events are small immutable records. ``to_dict()`` gives the JSON shape used by the
+JSON-lines sink and ``synapse run --json``: every dict has an ``event`` key naming its kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from synapse_sdk.runtime.redacted import REDACTED
+
+__all__ = [
+    "Event",
+    "ProgressEvent",
+    "LogEvent",
+    "MetricsEvent",
+    "StepEvent",
+    "StepStatus",
+    "REDACTED",
+    "to_jsonable",
+    "dumps",
+    "utf8_safe",
+]
+
+
+StepStatus = Literal["started", "succeeded", "skipped", "failed", "rolled_back", "rollback_failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """Overall progress changed.
+
+    ``percent`` is the overall figure (0-100). Inside an orchestrated run it is the weighted
+    overall percentage; ``current``/``total`` are the step-local numbers that caused it, when
+    a step reported them through ``set_progress``.
+    """
+
+    kind: ClassVar[str] = "progress"
+    percent: int
+    step: str | None = None
+    current: float | None = None
+    total: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.kind,
+            "percent": self.percent,
+            "step": self.step,
+            "current": self.current,
+            "total": self.total,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """A log line: ``message`` is the structlog event name, ``data`` its key/values."""
+
+    kind: ClassVar[str] = "log"
+    message: str
+    level: str = "info"
+    step: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.kind,
+            "level": self.level,
+            "message": self.message,
+            "step": self.step,
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsEvent:
+    """Metric values (loss, accuracy, throughput...) reported by a step."""
+
+    kind: ClassVar[str] = "metrics"
+    values: dict[str, Any]
+    step: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, "step": self.step, "values": self.values}
+
+
+@dataclass(frozen=True, slots=True)
+class StepEvent:
+    """A step changed state: started, succeeded, skipped, failed, rolled back.
+
+    ``undone`` is set on ``rolled_back`` events: False when the step had nothing to undo
+    (no rollback of its own, nothing the SDK undoes for it, such as ``context.storage``
+    writes), so that a screen does not claim something was rolled back.
+    """
+
+    kind: ClassVar[str] = "step"
+    step: str
+    status: StepStatus
+    error: str | None = None
+    undone: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "event": self.kind,
+            "step": self.step,
+            "status": self.status,
+            "error": self.error,
+        }
+        if self.undone is not None:
+            data["undone"] = self.undone
+        return data
+
+
+Event = ProgressEvent | LogEvent | MetricsEvent | StepEvent
+
+
+def to_jsonable(value: Any) -> Any:
+    """``json.dumps`` fallback: secrets become :data:`REDACTED`, other objects a readable form."""
+    from datetime import date, datetime
+    from enum import Enum
+    from pathlib import PurePath
+
+    if hasattr(value, "get_secret_value"):  # pydantic SecretStr / SecretBytes
+        return REDACTED
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if hasattr(value, "model_dump"):  # a pydantic model: walked, its serializers not trusted
+        # pydantic is loaded already (value is a model); the encoder itself never loads it.
+        from synapse_sdk.runtime.secrets import redact
+
+        return redact(value)
+    return repr(value)
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` as valid UTF-8: a file name that is not (surrogate escapes) is backslashed.
+
+    In a JSON string the escape reads back as the same name (``\\udcff``); in plain text
+    it shows what the bytes were.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def dumps(payload: Any) -> str:
+    """Serialise ``payload`` to one line of JSON, redacting secrets.
+
+    The line is always valid UTF-8: a file name that is not (held as surrogate escapes,
+    ``"bad\\udcff.txt"``) is written as a JSON ``\\udcff`` escape, which reads back as the
+    same string.
+    """
+    import json  # deferred: only sinks that write JSON pay for it
+
+    return utf8_safe(json.dumps(payload, default=to_jsonable, ensure_ascii=False))
