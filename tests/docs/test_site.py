@@ -32,7 +32,7 @@ def test_the_site_builds_strictly_with_the_api_reference(tmp_path: Path) -> None
     reference = {
         "plugins": "synapse_sdk.plugins.BaseAction",
         "steps": "synapse_sdk.plugins.steps.BaseStep",
-        "exceptions": "synapse_sdk.exceptions.StepInputError",
+        "exceptions": "synapse_sdk.errors.StepInputError",
         "testing": "synapse_sdk.testing.crash_after_step",
     }
     for page, anchor in reference.items():
