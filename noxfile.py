@@ -29,9 +29,15 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the synapse_sdk package."""
+    """mypy --strict on the synapse_sdk package and on the upload-files example plugin.
+
+    The example's steps are typed with their params (``UploadContext[UploadFilesParams]``),
+    so this is what a plugin author gets: a misspelled param is a type error. Both runs
+    read ``[tool.mypy]`` in pyproject.toml (``strict = true``).
+    """
     session.install("-e", ".", "mypy")
     session.run("mypy", "synapse_sdk")
+    session.run("mypy", "plugins_examples/upload-files/synapse_upload_files")
 
 
 @nox.session

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, get_args
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
+from typing_extensions import TypeVar
 
 from synapse_sdk.actions.plan import Plan, build_plan
 from synapse_sdk.engine import BaseStepContext, Orchestrator, StepRegistry
@@ -29,14 +30,32 @@ class ActionParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-P = TypeVar("P", bound=BaseModel)
+P = TypeVar("P", bound=BaseModel, default=Any)
+"""The params model of an action and of its step context.
+
+It defaults to ``Any`` (PEP 696), so that a bare ``UploadContext`` (as in
+``StepRegistry[UploadContext]``) means ``UploadContext[Any]`` and passes ``mypy --strict``
+with its params unchecked; ``UploadContext[MyParams]`` checks them.
+"""
 
 
 @dataclass
-class ActionContext(BaseStepContext):
-    """Step context of an action: the runtime context plus the action's validated params."""
+class ActionContext(BaseStepContext, Generic[P]):
+    """Step context of an action: the runtime context plus the action's validated params.
 
-    params: Any = None
+    Generic in the params model, so that steps typed with it have their params
+    type-checked: in a ``BaseStep[UploadContext[MyParams]]``, ``context.params.source``
+    is a ``str`` and ``context.params.sourc`` is a mypy error. The bare class
+    (``ActionContext``, ``UploadContext``) is ``...[Any]``: params unchecked.
+
+    Attributes:
+        params: the action's validated params, as :meth:`BaseAction.create_context`
+            passes them. A context built by hand without them (as a test of steps that
+            never read params may do) holds None: the field is typed ``P`` nonetheless,
+            so that steps read ``context.params.source`` without a None check.
+    """
+
+    params: P = None  # type: ignore[assignment]  # None only in contexts built without params
 
 
 def _snake_case(name: str) -> str:
@@ -69,7 +88,7 @@ class BaseAction(Generic[P]):
     Subclass one of the kind-specific bases with your params model as the generic argument::
 
         class MyUpload(BaseUploadAction[MyParams]):
-            def setup_steps(self, registry: StepRegistry[UploadContext]) -> None:
+            def setup_steps(self, registry: StepRegistry[UploadContext[MyParams]]) -> None:
                 registry.register(UploadFilesStep())
 
     The generic argument becomes :attr:`params_model`. Override :meth:`setup_steps` for a
@@ -78,7 +97,9 @@ class BaseAction(Generic[P]):
     Attributes:
         kind: ``'train'``, ``'export'``, ``'upload'`` or ``'other'``.
         params_model: the pydantic model that validates params.
-        context_class: the step context class :meth:`create_context` builds.
+        context_class: the step context class :meth:`create_context` builds, given as
+            the bare class (a class variable cannot name ``P``): it is built with
+            :attr:`params`, so the context is an ``ActionContext[P]``.
         params: the validated params.
         ctx: the runtime context shared by every step.
         name: the action's name (its entry-point name when resolved by name).
@@ -86,7 +107,7 @@ class BaseAction(Generic[P]):
 
     kind: ClassVar[str] = "other"
     params_model: ClassVar[type[BaseModel]] = ActionParams
-    context_class: ClassVar[type[ActionContext]] = ActionContext
+    context_class: ClassVar[type[ActionContext[Any]]] = ActionContext
     action_name: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -171,8 +192,8 @@ class BaseAction(Generic[P]):
     def setup_steps(self, registry: StepRegistry[Any]) -> None:
         """Register this action's steps. Register none to run :meth:`execute` instead."""
 
-    def create_context(self) -> ActionContext:
-        """The step context shared by the steps of one run."""
+    def create_context(self) -> ActionContext[P]:
+        """The step context shared by the steps of one run, holding :attr:`params`."""
         return self.context_class(runtime_ctx=self.ctx, params=self.params)
 
     def execute(self) -> Any:
@@ -203,7 +224,7 @@ class BaseAction(Generic[P]):
         """
         host = self._host()
         runtime = self.ctx
-        context: ActionContext | None = None
+        context: ActionContext[P] | None = None
         try:
             plan = build_plan(self, host)
             runtime.log(

@@ -28,8 +28,11 @@ class ExportParams(ActionParams):
 
 
 @dataclass
-class ExportContext(ActionContext):
+class ExportContext(ActionContext[P]):
     """State shared by the steps of an export.
+
+    Generic in the params model, like :class:`ActionContext`: steps typed with
+    ``ExportContext[MyParams]`` have ``context.params`` type-checked.
 
     Attributes:
         items: the records being exported (images, annotations...).
@@ -45,4 +48,4 @@ class BaseExportAction(BaseAction[P]):
 
     kind: ClassVar[str] = "export"
     params_model: ClassVar[type[ActionParams]] = ExportParams
-    context_class: ClassVar[type[ActionContext]] = ExportContext
+    context_class: ClassVar[type[ExportContext[Any]]] = ExportContext

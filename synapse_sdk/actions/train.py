@@ -33,8 +33,11 @@ class TrainParams(ActionParams):
 
 
 @dataclass
-class TrainContext(ActionContext):
+class TrainContext(ActionContext[P]):
     """State shared by the steps of a training run.
+
+    Generic in the params model, like :class:`ActionContext`: steps typed with
+    ``TrainContext[MyParams]`` have ``context.params`` type-checked.
 
     Attributes:
         dataset: the loaded data (whatever the dataset step produces).
@@ -56,4 +59,4 @@ class BaseTrainAction(BaseAction[P]):
 
     kind: ClassVar[str] = "train"
     params_model: ClassVar[type[ActionParams]] = TrainParams
-    context_class: ClassVar[type[ActionContext]] = TrainContext
+    context_class: ClassVar[type[TrainContext[Any]]] = TrainContext

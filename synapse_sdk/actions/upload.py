@@ -46,8 +46,11 @@ class UploadedObject:
 
 
 @dataclass
-class UploadContext(ActionContext):
+class UploadContext(ActionContext[P]):
     """State shared by the steps of an upload.
+
+    Generic in the params model, like :class:`ActionContext`: steps typed with
+    ``UploadContext[MyParams]`` have ``context.params`` type-checked.
 
     Attributes:
         files: the local files selected for upload (paths relative to ``source``).
@@ -66,4 +69,4 @@ class BaseUploadAction(BaseAction[P]):
 
     kind: ClassVar[str] = "upload"
     params_model: ClassVar[type[ActionParams]] = UploadParams
-    context_class: ClassVar[type[ActionContext]] = UploadContext
+    context_class: ClassVar[type[UploadContext[Any]]] = UploadContext

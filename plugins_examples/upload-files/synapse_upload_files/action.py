@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
-from pydantic_core import PydanticCustomError
 from synapse_sdk.actions.upload import UploadContext
-from synapse_sdk.plugins import BaseUploadAction, UploadParams
+from synapse_sdk.plugins import BaseUploadAction
 from synapse_sdk.plugins.steps import StepRegistry
 
+from synapse_upload_files.params import UploadFilesParams
 from synapse_upload_files.steps import Discover, Manifest, Summary, Upload, Validate
 
-
-class UploadFilesParams(UploadParams):
-    """Where from, where to, and what is allowed."""
-
-    extensions: list[str] | None = Field(
-        None, description="Allowed file extensions (e.g. ['png', 'csv']); all when omitted."
-    )
-    max_file_size: int = Field(
-        100 * 1024 * 1024, gt=0, description="Largest file accepted, in bytes."
-    )
-    manifest_name: str = Field(
-        "manifest.json",
-        description="File name of the manifest, written at the top of the target "
-        "(a plain name: no folders, no '..').",
-    )
-
-    @field_validator("manifest_name")
-    @classmethod
-    def _manifest_stays_in_the_target(cls, name: str) -> str:
-        """The manifest is written at ``target/<manifest_name>``: nowhere else."""
-        if name in ("", ".", "..") or any(char in name for char in "/\\\0:"):
-            raise PydanticCustomError(
-                "manifest_name",
-                "'{name}' would not be written at the top of the target: use a plain "
-                "file name like 'manifest.json' (no '/', '\\', ':', '..' or folders)",
-                {"name": name},
-            )
-        return name
+__all__ = ["UploadFilesAction", "UploadFilesParams"]
 
 
 class UploadFilesAction(BaseUploadAction[UploadFilesParams]):
@@ -45,7 +17,7 @@ class UploadFilesAction(BaseUploadAction[UploadFilesParams]):
 
     action_name = "upload-files"
 
-    def setup_steps(self, registry: StepRegistry[UploadContext]) -> None:
+    def setup_steps(self, registry: StepRegistry[UploadContext[UploadFilesParams]]) -> None:
         registry.register(Discover())
         registry.register(Validate())
         registry.register(Upload())

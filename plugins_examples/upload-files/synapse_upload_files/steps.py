@@ -12,16 +12,17 @@ from synapse_sdk.errors import StepInputError
 from synapse_sdk.plugins.steps import BaseStep, StepResult
 from synapse_sdk.storage import canonical_url, open_url
 
+from synapse_upload_files.params import UploadFilesParams
 from synapse_upload_files.storage import join, name_fields, parent, printable, to_url
 
 
-class Discover(BaseStep[UploadContext]):
+class Discover(BaseStep[UploadContext[UploadFilesParams]]):
     """List the regular files under ``source`` (links and special files are skipped)."""
 
     name = "discover"
     progress_weight = 0.05
 
-    def execute(self, context: UploadContext) -> StepResult:
+    def execute(self, context: UploadContext[UploadFilesParams]) -> StepResult:
         source = Path(context.params.source)
         _check_source(source)
         files, skipped = [], []
@@ -46,13 +47,13 @@ def _check_source(source: Path) -> None:
         raise StepInputError(f"source {source} is not a directory; give the folder to upload")
 
 
-class Validate(BaseStep[UploadContext]):
+class Validate(BaseStep[UploadContext[UploadFilesParams]]):
     """Check every file and the target before anything is written."""
 
     name = "validate"
     progress_weight = 0.05
 
-    def execute(self, context: UploadContext) -> StepResult:
+    def execute(self, context: UploadContext[UploadFilesParams]) -> StepResult:
         params = context.params
         source = Path(params.source)
         allowed = {ext.lower().lstrip(".") for ext in params.extensions or []}
@@ -95,7 +96,7 @@ class Validate(BaseStep[UploadContext]):
         return StepResult(success=True, data={"checked": len(context.files)})
 
 
-class Upload(BaseStep[UploadContext]):
+class Upload(BaseStep[UploadContext[UploadFilesParams]]):
     """Copy the files to the target in parallel, with ``context.storage.put_files``.
 
     Locally the copies run on a thread pool; in a run on Ray they are Ray tasks spread
@@ -107,7 +108,7 @@ class Upload(BaseStep[UploadContext]):
     name = UPLOAD_STEP
     progress_weight = 0.8
 
-    def execute(self, context: UploadContext) -> StepResult:
+    def execute(self, context: UploadContext[UploadFilesParams]) -> StepResult:
         params = context.params
         source = os.path.abspath(params.source)
         root = canonical_url(params.target, context.storage.options)
@@ -136,7 +137,7 @@ def _first_existing(fs: Any, path: str) -> str | None:
     return path
 
 
-class Manifest(BaseStep[UploadContext]):
+class Manifest(BaseStep[UploadContext[UploadFilesParams]]):
     """Write a JSON manifest with the size and sha256 of every uploaded object.
 
     Written through ``context.storage``, so the run's rollback removes it too.
@@ -145,7 +146,7 @@ class Manifest(BaseStep[UploadContext]):
     name = "manifest"
     progress_weight = 0.05
 
-    def execute(self, context: UploadContext) -> StepResult:
+    def execute(self, context: UploadContext[UploadFilesParams]) -> StepResult:
         params = context.params
         url = join(canonical_url(params.target, context.storage.options), params.manifest_name)
         document = {
@@ -159,13 +160,13 @@ class Manifest(BaseStep[UploadContext]):
         return StepResult(success=True, data={"manifest": url})
 
 
-class Summary(BaseStep[UploadContext]):
+class Summary(BaseStep[UploadContext[UploadFilesParams]]):
     """Report what was uploaded."""
 
     name = "summary"
     progress_weight = 0.05
 
-    def execute(self, context: UploadContext) -> StepResult:
+    def execute(self, context: UploadContext[UploadFilesParams]) -> StepResult:
         context.log(
             "uploaded",
             {
