@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from synapse_sdk.errors import JournalError, ParamsTooLargeError, RunInUseError
 from synapse_sdk.interrupts import critical_section
-from synapse_sdk.runtime.events import utf8_safe
+from synapse_sdk.runtime.events import StepStatus, utf8_safe
 
 __all__ = [
     "HOME_ENV",
@@ -37,7 +37,6 @@ __all__ = [
     "RunState",
     "RunJournal",
     "StepRecord",
-    "StepState",
     "LIVE_STATES",
     "default_journal_path",
 ]
@@ -63,7 +62,6 @@ RunState = Literal[
 when that process is gone they read as ``needs_rollback``."""
 
 LIVE_STATES: frozenset[str] = frozenset({"running", "rolling_back"})
-StepState = Literal["started", "succeeded", "failed", "skipped", "rolled_back", "rollback_failed"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -122,7 +120,7 @@ def default_journal_path(env: Mapping[str, str] | None = None) -> Path:
 class StepRecord:
     position: int
     name: str
-    state: StepState
+    state: StepStatus
     rollback_data: dict[str, Any]
     error: str | None
     started_at: float
@@ -457,7 +455,7 @@ class RunJournal:
         self,
         run_id: str,
         name: str,
-        state: StepState,
+        state: StepStatus,
         *,
         rollback_data: Mapping[str, Any] | None = None,
         error: str | None = None,

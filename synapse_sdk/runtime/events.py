@@ -26,6 +26,9 @@ __all__ = [
 
 
 StepStatus = Literal["started", "succeeded", "skipped", "failed", "rolled_back", "rollback_failed"]
+"""The states of a step: ``started`` while it runs; then ``succeeded``, ``skipped`` or
+``failed``; a step that is undone ends ``rolled_back`` or, if its rollback raised,
+``rollback_failed``."""
 
 
 @dataclass(frozen=True, slots=True)
