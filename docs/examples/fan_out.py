@@ -1,82 +1,92 @@
 """context.map: one function over many items in parallel, with exact rollback.
 
+Each item inserts a row into a database: a resource outside ``context.storage``, so the
+step records what it created (``rollback_key``) and its own ``rollback`` deletes exactly
+that. Files would go through ``context.storage`` instead, which undoes them for you.
+
 Runs with the thread executor here; the same action with ``executor="ray"`` runs every
 item as part of a Ray task (see docs/ray.md).
 """
 
+import sqlite3
 import tempfile
+import uuid
+from contextlib import closing
 from pathlib import Path
 
+from synapse_sdk.actions.base import ActionContext, ActionParams
 from synapse_sdk.errors import FanOutError, StepExecutionError
-from synapse_sdk.plugins import (
-    BaseExportAction,
-    ExportParams,
-    PluginHost,
-    RuntimeContext,
-    run_action,
-)
-from synapse_sdk.actions.export import ExportContext
-from synapse_sdk.runtime.context import quiet_logger
+from synapse_sdk.plugins import BaseAction, PluginHost, RuntimeContext, run_action
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
+from synapse_sdk.runtime.context import quiet_logger
 
 
-class ShardParams(ExportParams):
+class ShardParams(ActionParams):
+    database: str
     shards: int = 20
     broken: tuple[int, ...] = ()
 
 
-def write_shard(job: tuple[str, int, bool]) -> str:
+def insert_shard(job: tuple[str, int, bool]) -> str:
     """The work for one item: runs on a worker thread (or a Ray worker), not in the step."""
-    folder, number, broken = job
+    database, number, broken = job
     if broken:
         raise ValueError(f"shard {number} has no rows")
-    path = Path(folder) / f"shard-{number:03d}.txt"
-    path.write_text(f"rows of shard {number}\n")
-    return str(path)
+    row_id = uuid.uuid4().hex
+    with closing(sqlite3.connect(database, timeout=30)) as db, db:
+        db.execute("INSERT INTO shards (id, number) VALUES (?, ?)", (row_id, number))
+    return row_id
 
 
-class WriteShards(BaseStep[ExportContext]):
-    name = "write_shards"
+class PublishShards(BaseStep[ActionContext[ShardParams]]):
+    name = "publish_shards"
     progress_weight = 1.0
 
-    def execute(self, context: ExportContext) -> StepResult:
+    def execute(self, context: ActionContext[ShardParams]) -> StepResult:
         params = context.params
-        Path(params.output_uri).mkdir(parents=True, exist_ok=True)
-        jobs = [(params.output_uri, n, n in params.broken) for n in range(params.shards)]
-        # Results come back in item order; each success is recorded under "written" as it
+        jobs = [(params.database, n, n in params.broken) for n in range(params.shards)]
+        # Results come back in item order; each success is recorded under "inserted" as it
         # lands, so the rollback below sees exactly those, even after a failure.
-        paths = context.map(write_shard, jobs, rollback_key="written")
-        return StepResult(success=True, data={"shards": len(paths)})
+        row_ids = context.map(insert_shard, jobs, rollback_key="inserted")
+        return StepResult(success=True, data={"shards": len(row_ids)})
 
-    def rollback(self, context: ExportContext, result: StepResult) -> None:
-        for path in result.rollback_data.get("written", []):
-            Path(path).unlink(missing_ok=True)
-
-
-class ExportShards(BaseExportAction[ShardParams]):
-    def setup_steps(self, registry: StepRegistry[ExportContext]) -> None:
-        registry.register(WriteShards())
+    def rollback(self, context: ActionContext[ShardParams], result: StepResult) -> None:
+        row_ids = [(row_id,) for row_id in result.rollback_data.get("inserted", [])]
+        with closing(sqlite3.connect(context.params.database)) as db, db:
+            db.executemany("DELETE FROM shards WHERE id = ?", row_ids)
 
 
-def run(output: Path, home: str, **params: object) -> dict[str, object]:
+class PublishShardsAction(BaseAction[ShardParams]):
+    def setup_steps(self, registry: StepRegistry[ActionContext[ShardParams]]) -> None:
+        registry.register(PublishShards())
+
+
+def run(database: Path, home: str, **params: object) -> dict[str, object]:
     """Run the action without installed hook plugins, journalled under ``home``."""
     ctx = RuntimeContext(env={"SYNAPSE_HOME": home}, logger=quiet_logger())
     return run_action(
-        ExportShards, {"output_uri": str(output), **params}, ctx=ctx, plugins=PluginHost()
+        PublishShardsAction, {"database": str(database), **params}, ctx=ctx, plugins=PluginHost()
     )
 
 
-with tempfile.TemporaryDirectory() as home:
-    out = Path(home) / "out"
-    print(run(out, home))
-    assert len(list(out.iterdir())) == 20
+def rows(database: Path) -> int:
+    with closing(sqlite3.connect(database)) as db:
+        (count,) = db.execute("SELECT count(*) FROM shards").fetchone()
+    return int(count)
 
-    failed_out = Path(home) / "failed"
+
+with tempfile.TemporaryDirectory() as home:
+    database = Path(home) / "catalogue.db"
+    with closing(sqlite3.connect(database)) as db, db:
+        db.execute("CREATE TABLE shards (id TEXT PRIMARY KEY, number INTEGER NOT NULL)")
+    print(run(database, home))
+    assert rows(database) == 20
+
     try:
-        run(failed_out, home, broken=[3, 11])
+        run(database, home, broken=[3, 11])
     except StepExecutionError as error:
         fan_out_error = error.__cause__
         assert isinstance(fan_out_error, FanOutError)
         print([(failure.index, failure.error) for failure in fan_out_error.failures])
-    # The 18 shards that were written were rolled back: nothing is left behind.
-    assert list(failed_out.iterdir()) == []
+    # The 18 rows that second run inserted were rolled back: the first run's 20 remain.
+    assert rows(database) == 20

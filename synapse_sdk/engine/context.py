@@ -60,12 +60,14 @@ class BaseStepContext:
     def record_rollback(self, key: str, value: Any) -> None:
         """Record what the running step has created so far, for its rollback.
 
-        Use it for work done progressively (files uploaded one by one): ``rollback``
-        receives the recorded values in ``result.rollback_data`` even if the step never
-        finished (merged under the keys the step returns, which win). With a run journal
-        the value is on disk when this returns, so ``synapse runs rollback`` can undo the
-        work after a crash; values must then be JSON (str, numbers, bools, None, lists,
-        dicts).
+        Use it for work done progressively outside :attr:`storage` (rows inserted one
+        batch at a time, remote jobs started one by one): ``rollback`` receives the
+        recorded values in ``result.rollback_data`` even if the step never finished
+        (merged under the keys the step returns, which win). Files need none of this:
+        write them through :attr:`storage`, which journals and undoes them. With a run
+        journal the value is on disk when this returns, so ``synapse runs rollback`` can
+        undo the work after a crash; values must then be JSON (str, numbers, bools, None,
+        lists, dicts).
         """
         step = self._running_step("record_rollback")
         # Memory first: if an interrupt lands while the journal is being written, this

@@ -130,7 +130,7 @@ def test_readme_commands_match_ci() -> None:
     assert test_command in ci
 
 
-RECORDS_ROLLBACK = re.compile(r"\b(?:record|append)_rollback\(")
+RECORDS_ROLLBACK = re.compile(r"\b(?:record|append)_rollback\(|\brollback_key=")
 # What a code example does when it writes files or objects itself.
 WRITES_FILES = re.compile(r"upload|s3://|write_(?:text|bytes)|put_files?\(|\bopen\(", re.I)
 
@@ -160,7 +160,7 @@ def pages_recording_rollback() -> list[Path]:
 
 def test_the_pages_that_show_recorded_rollback_are_found() -> None:
     found = {page.name for page in pages_recording_rollback()}
-    assert {"reliability.md", "step-orchestration.md", "storage.md"} <= found
+    assert {"ray.md", "reliability.md", "step-orchestration.md", "storage.md"} <= found
 
 
 @pytest.mark.parametrize(
@@ -170,7 +170,8 @@ def test_recorded_rollback_is_shown_for_other_resources_and_files_go_to_storage(
     page: Path,
 ) -> None:
     """One way to undo: files through ``context.storage`` (undone by the SDK);
-    ``record_rollback`` / ``append_rollback`` only for other resources (rows, jobs)."""
+    ``record_rollback`` / ``append_rollback`` / ``map(rollback_key=...)`` only for other
+    resources (rows, jobs)."""
     names_storage = "context.storage" in page.read_text(encoding="utf-8")
     assert names_storage, f"{page.name} records rollback data but never names context.storage"
     for block in code_examples(page):
