@@ -26,11 +26,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, TypedDict
 
 from synapse_sdk.engine.base import BaseStep, C
-from synapse_sdk.engine.progress import FROZEN_PROGRESS, WeightedProgress
+from synapse_sdk.engine.progress import WeightedProgress
 from synapse_sdk.engine.registry import StepRegistry
 from synapse_sdk.engine.result import StepResult
-from synapse_sdk.engine.rollback import roll_back
-from synapse_sdk.errors import RunAbandoned, StepExecutionError, describe_error
+from synapse_sdk.engine.rollback import error_text, journal_safely, roll_back_steps
+from synapse_sdk.errors import RunAbandoned, StepExecutionError
 from synapse_sdk.runtime.recorder import StepRecorder
 
 if TYPE_CHECKING:
@@ -69,10 +69,6 @@ def _formatted(exc: BaseException | None) -> str | None:
     return "".join(traceback.format_exception(exc))
 
 
-def _error_text(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
-
-
 def _failed_result(exc: Exception, outcome: object) -> StepResult:
     """The failed result of a step that raised, or whose result could not be journalled.
 
@@ -80,8 +76,8 @@ def _failed_result(exc: Exception, outcome: object) -> StepResult:
     its rollback.
     """
     if isinstance(outcome, StepResult):
-        return replace(outcome, success=False, error=_error_text(exc))
-    return StepResult(success=False, error=_error_text(exc))
+        return replace(outcome, success=False, error=error_text(exc))
+    return StepResult(success=False, error=error_text(exc))
 
 
 def _wrong_type_result(step: str, outcome: object) -> StepResult:
@@ -255,7 +251,7 @@ class Orchestrator(Generic[C]):
             _, returned = executed.pop()
         else:
             returned = outcome if isinstance(outcome, StepResult) else StepResult(success=False)
-        failed = replace(returned, success=False, error=_error_text(interrupt))
+        failed = replace(returned, success=False, error=error_text(interrupt))
         if results and results[-1] is returned:  # taken in already: replace, never duplicate
             results[-1] = failed
         else:
@@ -271,59 +267,18 @@ class Orchestrator(Generic[C]):
         """
         context = self.context
         runtime = context.runtime_ctx
-        to_undo = list(reversed(executed))
+        to_undo = [(step.name, step, result) for step, result in reversed(executed)]
         if failure is not None:
             name = failure.step.name
             error = failure.result.error or "failed"
             context.errors.append(f"step '{name}' failed: {error}")
             runtime.report_step(name, "failed", error)
             runtime.log("step_failed", {"error": error}, step=name, level="error", exc=failure.exc)
-            self._journal("step_failed", name, error, _formatted(failure.exc))
-            to_undo.insert(0, (failure.step, failure.result))
-        rollback_errors: list[str] = []
-        with runtime.progress_scope(FROZEN_PROGRESS):
-            self._undo(to_undo, rollback_errors)
-        return rollback_errors
-
-    def _undo(
-        self, to_undo: list[tuple[BaseStep[C], StepResult]], rollback_errors: list[str]
-    ) -> None:
-        """Call each rollback in order; record failures and keep going."""
-        context = self.context
-        runtime = context.runtime_ctx
-        for step, result in to_undo:
-            recorded = context.recorded_rollback.get(step.name)
-            if recorded:  # what the step recorded as it went; its returned keys win
-                result = replace(result, rollback_data={**recorded, **result.rollback_data})
-            context.current_step = step.name
-            try:
-                undone = roll_back(step, context, result)
-            except Exception as exc:
-                line = f"rollback of step '{step.name}' failed: {describe_error(exc)}"
-                context.errors.append(line)
-                rollback_errors.append(line)
-                runtime.report_step(step.name, "rollback_failed", _error_text(exc))
-                runtime.log(
-                    "rollback_failed", {"error": str(exc)}, step=step.name, level="error", exc=exc
-                )
-                self._journal("rollback_failed", step.name, _error_text(exc))
-            else:
-                runtime.report_step(step.name, "rolled_back", undone=undone)
-                self._journal("step_rolled_back", step.name)
-            finally:
-                context.current_step = None
-
-    def _journal(self, event: str, *args: str | None) -> None:
-        """Record a rollback-time state change; a journal failure must not stop the rollback."""
-        recorder = self.context.runtime_ctx.recorder
-        if recorder is None:
-            return
-        try:
-            getattr(recorder, event)(*args)
-        except Exception as exc:
-            self.context.runtime_ctx.log(
-                "journal_write_failed", {"error": str(exc)}, level="error", exc=exc
-            )
+            recorder = runtime.recorder
+            if recorder is not None:
+                journal_safely(runtime, recorder.step_failed, name, error, _formatted(failure.exc))
+            to_undo.insert(0, (name, failure.step, failure.result))
+        return roll_back_steps(context, to_undo)
 
     @staticmethod
     def _record_outcome(recorder: StepRecorder, name: str, outcome: object) -> None:

@@ -17,11 +17,11 @@ from typing import Any
 
 from synapse_sdk.actions.catalog import resolve_action
 from synapse_sdk.engine import BaseStep, StepResult, StepWrapper
-from synapse_sdk.engine.rollback import roll_back
-from synapse_sdk.errors import RecoveryError, RunInUseError, describe_error
+from synapse_sdk.engine.rollback import roll_back_steps
+from synapse_sdk.errors import RecoveryError, RunInUseError
 from synapse_sdk.host.manager import PluginHost
 from synapse_sdk.interrupts import cancellation_handlers, critical_section, run_settled
-from synapse_sdk.journal.recorder import UNDONE, settled_state
+from synapse_sdk.journal.recorder import UNDONE, JournalRecorder, settled_state
 from synapse_sdk.journal.store import LIVE_STATES, RunJournal, RunRecord, StepRecord
 from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.secrets import deep_merge, secret_paths
@@ -146,28 +146,20 @@ def _roll_back(
         raise RecoveryError(f"run '{run_id}' is {state}; only unfinished runs need a rollback")
     claimed = journal.get_run(run_id)  # what the journal says now, not what it said before
     assert claimed is not None
-    pending = _pending(claimed)
-    for record in pending:
-        step = steps[record.name]
-        result = StepResult(
-            success=record.state == "succeeded",
-            error=record.error,
-            rollback_data=dict(record.rollback_data),
+    runtime.recorder = JournalRecorder(journal, run_id)
+    to_undo = [
+        (
+            record.name,
+            steps[record.name],
+            StepResult(
+                success=record.state == "succeeded",
+                error=record.error,
+                rollback_data=dict(record.rollback_data),
+            ),
         )
-        context.current_step = record.name
-        try:
-            undone = roll_back(step, context, result)
-        except Exception as exc:
-            error = describe_error(exc)
-            journal.step_finished(run_id, record.name, "rollback_failed", error=error)
-            runtime.report_step(record.name, "rollback_failed", error)
-            runtime.log("rollback_failed", {"error": error}, step=record.name, level="error")
-        else:
-            journal.step_finished(run_id, record.name, "rolled_back")
-            runtime.report_step(record.name, "rolled_back", undone=undone)
-            runtime.log("rolled_back", {"run_id": run_id}, step=record.name)
-        finally:
-            context.current_step = None
+        for record in _pending(claimed)
+    ]
+    roll_back_steps(context, to_undo)
     with critical_section():
         final = journal.get_run(run_id)
         assert final is not None

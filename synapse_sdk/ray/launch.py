@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from synapse_sdk.errors import ExecutorError, describe_error
@@ -27,6 +27,7 @@ from synapse_sdk.fanout.ray_tasks import RayTaskExecutor
 from synapse_sdk.host.manager import PluginHost, PluginRecord, get_plugin_host
 from synapse_sdk.runtime.context import RuntimeContext, quiet_logger
 from synapse_sdk.runtime.events import Event, LogEvent
+from synapse_sdk.runtime.recorder import StepRecorder
 
 if TYPE_CHECKING:
     from synapse_sdk.actions.base import BaseAction
@@ -130,32 +131,34 @@ class _ForwardingRecorder:
     def __init__(self, sender: _Sender) -> None:
         self._sender = sender
 
-    def _forward(self, method: str, *args: Any) -> None:
-        self._sender.send(("record", method, args), wait=True)
+    def _forward(self, transition: Callable[[StepRecorder], None]) -> None:
+        """Send ``transition`` (a typed call on the caller's recorder); wait until applied."""
+        self._sender.send(("record", transition), wait=True)
 
     def step_started(self, position: int, name: str) -> None:
-        self._forward("step_started", position, name)
+        self._forward(lambda recorder: recorder.step_started(position, name))
 
     def record(self, name: str, key: str, value: Any) -> None:
-        self._forward("record", name, key, value)
+        self._forward(lambda recorder: recorder.record(name, key, value))
 
     def append(self, name: str, key: str, items: Sequence[Any], positions: Sequence[int]) -> None:
-        self._forward("append", name, key, list(items), list(positions))
+        items, positions = list(items), list(positions)
+        self._forward(lambda recorder: recorder.append(name, key, items, positions))
 
     def step_succeeded(self, name: str, rollback_data: Mapping[str, Any]) -> None:
-        self._forward("step_succeeded", name, rollback_data)
+        self._forward(lambda recorder: recorder.step_succeeded(name, rollback_data))
 
     def step_skipped(self, name: str) -> None:
-        self._forward("step_skipped", name)
+        self._forward(lambda recorder: recorder.step_skipped(name))
 
     def step_failed(self, name: str, error: str, traceback: str | None = None) -> None:
-        self._forward("step_failed", name, error, traceback)
+        self._forward(lambda recorder: recorder.step_failed(name, error, traceback))
 
     def step_rolled_back(self, name: str) -> None:
-        self._forward("step_rolled_back", name)
+        self._forward(lambda recorder: recorder.step_rolled_back(name))
 
     def rollback_failed(self, name: str, error: str) -> None:
-        self._forward("rollback_failed", name, error)
+        self._forward(lambda recorder: recorder.rollback_failed(name, error))
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -218,9 +221,9 @@ class _Relay:
             else:
                 self.runtime.emit(event)
         elif kind == "record":
-            _, method, args = message
+            transition = message[1]
             if self.runtime.recorder is not None:
-                getattr(self.runtime.recorder, method)(*args)
+                transition(self.runtime.recorder)
         else:
             self.outcome = (kind, message[1])
 

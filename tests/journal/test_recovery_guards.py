@@ -226,19 +226,21 @@ def journal(tmp_path: Path) -> RunJournal:
     return RunJournal(tmp_path / "runs.db")
 
 
-def test_each_step_rolled_back_is_logged_with_the_run(
+def test_each_step_rolled_back_is_logged_under_the_run(
     journal: RunJournal, action: ModuleType
 ) -> None:
     run_id = unfinished_run(journal, ("s0", "succeeded", None), ("s1", "succeeded", None))
     sink = RecordingSink()
+    runtime = RuntimeContext(sinks=[sink])
 
-    rollback_run(journal, run_id, plugins=PluginHost(), ctx=RuntimeContext(sinks=[sink]))
+    rollback_run(journal, run_id, plugins=PluginHost(), ctx=runtime)
 
     logged = [(log.message, log.step, log.data) for log in sink.logs]
     assert logged == [
-        ("rolled_back", "s1", {"run_id": run_id}),
-        ("rolled_back", "s0", {"run_id": run_id}),
+        ("rolled_back", "s1", {"undone": True}),
+        ("rolled_back", "s0", {"undone": True}),
     ]
+    assert runtime.job_id == run_id  # the logger is bound to it
 
 
 def test_a_rollback_that_raises_is_logged_as_an_error_naming_the_step(

@@ -409,7 +409,7 @@ def test_a_rollback_that_raises_is_reported_logged_journalled_and_named(
         for event in sink.events
         if isinstance(event, StepEvent) and event.status == "rollback_failed"
     ]
-    assert failed == [("fragile", "cannot undo")]
+    assert failed == [("fragile", "ValueError: cannot undo")]
     [entry] = [entry for entry in logs if entry["event"] == "rollback_failed"]
     assert (entry["step"], entry["error"], entry["log_level"]) == (
         "fragile",
@@ -423,7 +423,10 @@ def test_a_rollback_that_raises_is_reported_logged_journalled_and_named(
     run = journal.get_run(ctx.job_id)
     assert run is not None
     steps = {step.name: step for step in run.steps}
-    assert (steps["fragile"].state, steps["fragile"].error) == ("rollback_failed", "cannot undo")
+    assert (steps["fragile"].state, steps["fragile"].error) == (
+        "rollback_failed",
+        "ValueError: cannot undo",
+    )
     assert steps["c"].state == "rolled_back"
     assert steps["c"].traceback is not None
     assert steps["c"].traceback.rstrip().endswith("OSError: c broke")
