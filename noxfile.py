@@ -33,9 +33,11 @@ def typecheck(session: nox.Session) -> None:
 
     The example's steps are typed with their params (``UploadContext[UploadFilesParams]``),
     so this is what a plugin author gets: a misspelled param is a type error. Both runs
-    read ``[tool.mypy]`` in pyproject.toml (``strict = true``).
+    read ``[tool.mypy]`` in pyproject.toml (``strict = true``). pytest and Ray are
+    installed because the package imports them (the pytest plugin, the Ray launcher);
+    without them their decorators and modules are untyped and strict mode fails.
     """
-    session.install("-e", ".", "mypy")
+    session.install("-e", ".[test,ray]", "mypy==2.4.1")  # the version .ci/run pins
     session.run("mypy", "synapse_sdk")
     session.run("mypy", "plugins_examples/upload-files/synapse_upload_files")
 
