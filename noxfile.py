@@ -68,6 +68,7 @@ MUTATED_AREAS = (
     "synapse_sdk/host/manager.py",
     "synapse_sdk/fanout/mapper.py",
     "synapse_sdk/engine/orchestrator.py",
+    "synapse_sdk/engine/rollback.py",
     "synapse_sdk/engine/registry.py",
 )
 MUTATION_TESTS = ("tests/journal", "tests/steps", "tests/plugins", "tests/executors")

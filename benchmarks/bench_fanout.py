@@ -112,7 +112,7 @@ def main() -> None:
     from synapse_sdk.fanout.threads import ThreadExecutor
 
     started = time.perf_counter()
-    ray = connect(None, {})
+    ray = connect(None)
     ray_start = time.perf_counter() - started
     from synapse_sdk.fanout.ray_tasks import RayTaskExecutor
 

@@ -106,12 +106,15 @@ assert [(r.success, r.skipped) for r in context.step_results] == [
     (False, False),
 ]
 
-# Both failures were logged at error level, with the exception attached.
+# Both failures were logged at error level, with the exception attached; each rollback
+# that went through is logged too.
 for entry in logs:
     print(entry["event"], entry.get("step"), entry["log_level"], repr(entry.get("exc_info")))
-assert [(e["event"], e["step"]) for e in logs] == [
-    ("step_failed", "upload"),
-    ("rollback_failed", "write_files"),
+assert [(e["event"], e["step"], e["log_level"]) for e in logs] == [
+    ("step_failed", "upload", "error"),
+    ("rolled_back", "upload", "info"),
+    ("rollback_failed", "write_files", "error"),
+    ("rolled_back", "make_dir", "info"),
 ]
 
 # A step that returns success=False fails the same way, but with nothing to chain.

@@ -14,7 +14,7 @@ from typing_extensions import TypeVar
 from synapse_sdk.actions.plan import Plan, build_plan
 from synapse_sdk.engine import BaseStepContext, Orchestrator, StepRegistry
 from synapse_sdk.errors import InvalidParamsError, StepExecutionError
-from synapse_sdk.host.manager import PluginHost, get_plugin_host
+from synapse_sdk.host.manager import PluginHost, plugin_host
 from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.secrets import redact
 
@@ -207,7 +207,7 @@ class BaseAction(Generic[P]):
 
     def _host(self) -> PluginHost:
         if self.plugins is None:
-            self.plugins = get_plugin_host(self.ctx.env)
+            self.plugins = plugin_host(self.ctx.settings)
         return self.plugins
 
     def plan(self) -> Plan:

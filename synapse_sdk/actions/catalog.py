@@ -10,13 +10,13 @@ every lookup by name and for :func:`discover_actions`.
 from __future__ import annotations
 
 import importlib
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import importlib_metadata
+from pydantic import BaseModel
 
 from synapse_sdk.actions.base import BaseAction
 from synapse_sdk.errors import (
@@ -29,14 +29,16 @@ from synapse_sdk.errors import (
 from synapse_sdk.host.manager import (
     ACTIONS_GROUP,
     LOAD_ERRORS,
-    STRICT_ENV,
-    disabled_plugin_names,
+    PluginHost,
     entry_point_distribution,
-    is_on,
+    plugin_host,
 )
+from synapse_sdk.runtime.context import RuntimeContext
+from synapse_sdk.runtime.settings import Settings
 
 __all__ = [
     "ActionEntry",
+    "build_action",
     "ActionLoadError",
     "class_reference",
     "discover_actions",
@@ -76,7 +78,7 @@ def _canonical(distribution: str) -> str:
 
 
 def _entry_points(
-    env: Mapping[str, str], *, hidden: bool = False
+    settings: Settings, *, hidden: bool = False
 ) -> dict[str, list[importlib_metadata.EntryPoint]]:
     """Action entry points by name: one per distribution, sorted by distribution.
 
@@ -86,7 +88,7 @@ def _entry_points(
     """
     disabled = {
         f"{_canonical(dist)}:{name}"
-        for dist, _, name in (entry.partition(":") for entry in disabled_plugin_names(env))
+        for dist, _, name in (entry.partition(":") for entry in settings.disabled)
         if name
     }
     found: dict[str, dict[str, importlib_metadata.EntryPoint]] = {}
@@ -110,10 +112,10 @@ def _conflict(
 
 
 def _refuse_conflicts(
-    entry_points: dict[str, list[importlib_metadata.EntryPoint]], env: Mapping[str, str]
+    entry_points: dict[str, list[importlib_metadata.EntryPoint]], settings: Settings
 ) -> None:
     """Raise for the first name two distributions install, when strict mode is on."""
-    if is_on(env.get(STRICT_ENV)):
+    if settings.strict:
         for name, found in sorted(entry_points.items()):
             if len(found) > 1:
                 raise _conflict(name, found, strict=True)
@@ -133,7 +135,7 @@ def _load(name: str, target: str, loader: Any) -> type[BaseAction[Any]]:
     return loaded
 
 
-def discover_actions(env: Mapping[str, str] | None = None) -> list[ActionEntry]:
+def discover_actions(settings: Settings | None = None) -> list[ActionEntry]:
     """Every installed action, sorted by name; each is imported in isolation.
 
     An action name that several distributions install gives one entry per distribution,
@@ -142,9 +144,9 @@ def discover_actions(env: Mapping[str, str] | None = None) -> list[ActionEntry]:
     Raises:
         ActionConflictError: a name is installed twice and ``SYNAPSE_STRICT_PLUGINS`` is on.
     """
-    env = os.environ if env is None else env
-    installed = _entry_points(env)
-    _refuse_conflicts(installed, env)
+    settings = Settings.from_env() if settings is None else settings
+    installed = _entry_points(settings)
+    _refuse_conflicts(installed, settings)
     entries = []
     for name, found in sorted(installed.items()):
         for entry_point in found:
@@ -168,7 +170,7 @@ def installed_claims(name: str) -> list[str]:
     Each is described for a person, e.g. ``"action 'x' from my-dist 1.0"``.
     """
     claims = []
-    for entry_point in _entry_points({}, hidden=True).get(name, []):
+    for entry_point in _entry_points(Settings.from_env({}), hidden=True).get(name, []):
         distribution, version = entry_point_distribution(entry_point)
         source = " ".join(part for part in (distribution, version) if part) or "?"
         claims.append(f"action '{name}' from {source}")
@@ -202,7 +204,7 @@ def class_reference(action_class: type[BaseAction[Any]]) -> str | None:
 
 
 def resolve_action(
-    action: str | type[BaseAction[Any]], env: Mapping[str, str] | None = None
+    action: str | type[BaseAction[Any]], settings: Settings | None = None
 ) -> tuple[type[BaseAction[Any]], str]:
     """The action class and its name, for a class, an installed name, ``DIST:NAME`` (the
     action ``NAME`` that distribution ``DIST`` installs) or ``module:Class``.
@@ -217,11 +219,11 @@ def resolve_action(
         if not issubclass(action, BaseAction):
             raise TypeError(f"{action.__name__} is not a BaseAction subclass")
         return action, action.default_name()
-    env = os.environ if env is None else env
-    installed = _entry_points(env)
+    settings = Settings.from_env() if settings is None else settings
+    installed = _entry_points(settings)
     found = installed.get(action, [])
     if found:
-        _refuse_conflicts(installed, env)
+        _refuse_conflicts(installed, settings)
         if len(found) > 1:
             raise _conflict(action, found)
         return _load(action, found[0].value, found[0].load), action
@@ -230,7 +232,7 @@ def resolve_action(
     distribution, _, name = action.partition(":")
     for entry_point in installed.get(name, []):
         if _canonical(_distribution(entry_point)) == _canonical(distribution):
-            _refuse_conflicts(installed, env)
+            _refuse_conflicts(installed, settings)
             return _load(action, entry_point.value, entry_point.load), name
     try:
         action_class = _load(action, action, lambda: _import_target(action))
@@ -240,3 +242,26 @@ def resolve_action(
             raise ActionNotFoundError(action, choices) from exc
         raise
     return action_class, action_class.default_name()
+
+
+def build_action(
+    action: str | type[BaseAction[Any]],
+    params: Mapping[str, Any] | BaseModel | None,
+    runtime: RuntimeContext,
+    plugins: PluginHost | None = None,
+    *,
+    name: str | None = None,
+) -> BaseAction[Any]:
+    """Resolve ``action`` and validate ``params``: the action instance, ready to run.
+
+    ``plugins`` defaults to the host of ``runtime.settings`` (the installed plugins they
+    allow, loaded once per process); ``name`` to the name ``action`` resolves to.
+
+    Raises:
+        ActionNotFoundError, ActionConflictError, ActionLoadError: as
+            :func:`resolve_action`.
+        InvalidParamsError: every bad field of ``params``, with why.
+    """
+    action_class, resolved = resolve_action(action, runtime.settings)
+    host = plugins if plugins is not None else plugin_host(runtime.settings)
+    return action_class(params, runtime, plugins=host, name=name or resolved)

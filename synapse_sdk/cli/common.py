@@ -6,6 +6,7 @@ when it runs, so that ``synapse --help`` stays fast.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -22,6 +23,7 @@ from synapse_sdk.errors import JournalError
 if TYPE_CHECKING:
     from synapse_sdk.host.manager import PluginHost
     from synapse_sdk.journal.store import RunJournal
+    from synapse_sdk.runtime.settings import Settings
     from synapse_sdk.runtime.terminal import TerminalSink
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "load_params",
     "load_plugin_host",
     "open_journal",
+    "settings",
     "print_table",
     "exit_code_lines",
     "quiet_option",
@@ -273,13 +276,22 @@ def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:limit]}..."
 
 
+@functools.cache
+def settings() -> Settings:
+    """This command's settings: the ``SYNAPSE_*`` variables, read once per process."""
+    from synapse_sdk.runtime.settings import Settings
+
+    return Settings.from_env()
+
+
 def load_plugin_host() -> PluginHost:
-    """The process-wide plugin host; load failures become warnings (errors when strict)."""
+    """The plugin host of this command's settings; load failures become warnings (errors
+    when strict)."""
     from synapse_sdk.errors import PluginLoadError
-    from synapse_sdk.host.manager import get_plugin_host
+    from synapse_sdk.host.manager import plugin_host
 
     try:
-        host = get_plugin_host()
+        host = plugin_host(settings())
     except PluginLoadError as exc:
         raise CliError(str(exc)) from exc
     for record in host.failures:
@@ -293,10 +305,10 @@ def load_plugin_host() -> PluginHost:
 @contextmanager
 def open_journal() -> Iterator[RunJournal]:
     """The user's run journal; a journal problem becomes a CLI error (exit 1), no traceback."""
-    from synapse_sdk.journal.store import RunJournal, default_journal_path
+    from synapse_sdk.journal.store import RunJournal
 
     try:
-        journal = RunJournal(default_journal_path())
+        journal = RunJournal(settings().journal_path)
     except JournalError as exc:
         raise CliError(str(exc), exit_code=EXIT_FAILED) from exc
     try:

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from synapse_sdk.cli.common import CliError, load_params, load_plugin_host, print_table, warn
+from synapse_sdk.cli.common import (
+    CliError,
+    load_params,
+    load_plugin_host,
+    print_table,
+    settings,
+    warn,
+)
 from synapse_sdk.errors import ActionLoadError
 
 if TYPE_CHECKING:
@@ -35,20 +44,32 @@ def with_params(function: click.decorators.FC) -> click.decorators.FC:
     return function
 
 
+@contextmanager
+def action_errors() -> Iterator[None]:
+    """Finding or building an action: a CLI error saying what is installed or wrong.
+
+    An unknown or ambiguous name and invalid params are usage errors (exit 2); an action
+    that is installed but cannot be imported is a failure (exit 1).
+    """
+    from synapse_sdk.errors import ActionConflictError, ActionNotFoundError, InvalidParamsError
+
+    try:
+        yield
+    except (ActionNotFoundError, ActionConflictError, InvalidParamsError) as exc:
+        raise CliError(str(exc)) from exc
+    except ActionLoadError as exc:
+        raise CliError(str(exc), exit_code=1) from exc
+
+
 def resolve(name: str):  # type: ignore[no-untyped-def]
     """The action class for ``name``, or a CLI error (exit 2) saying what is installed.
 
     ``name`` may be ``DIST:NAME`` to pick one of several distributions installing ``NAME``.
     """
     from synapse_sdk.actions.catalog import resolve_action
-    from synapse_sdk.errors import ActionConflictError, ActionNotFoundError
 
-    try:
-        return resolve_action(name)
-    except (ActionNotFoundError, ActionConflictError) as exc:
-        raise CliError(str(exc)) from exc
-    except ActionLoadError as exc:
-        raise CliError(str(exc), exit_code=1) from exc
+    with action_errors():
+        return resolve_action(name, settings())
 
 
 @click.group("actions")
@@ -68,7 +89,7 @@ def list_actions(as_json: bool) -> None:
     from synapse_sdk.errors import ActionConflictError
 
     try:
-        entries = discover_actions()
+        entries = discover_actions(settings())
     except ActionConflictError as exc:  # SYNAPSE_STRICT_PLUGINS is on
         raise CliError(str(exc)) from exc
     if as_json:
@@ -167,10 +188,10 @@ def plugins_group() -> None:
 def list_plugins(as_json: bool) -> None:
     """Every hook plugin: its hooks, distribution, version and load errors."""
     from synapse_sdk.errors import PluginLoadError
-    from synapse_sdk.host.manager import get_plugin_host
+    from synapse_sdk.host.manager import plugin_host
 
     try:
-        host = get_plugin_host()
+        host = plugin_host(settings())
     except PluginLoadError as exc:
         raise CliError(str(exc)) from exc
     records = sorted(host.records.values(), key=lambda record: record.name)

@@ -23,26 +23,21 @@ from synapse_sdk.cli.common import (
     open_journal,
     quiet_option,
     screen_sink,
+    settings,
     verbose_option,
 )
-from synapse_sdk.cli.inspect import json_option, resolve, with_params
+from synapse_sdk.cli.inspect import action_errors, json_option, with_params
 from synapse_sdk.errors import JournalError
+from synapse_sdk.fanout import EXECUTORS
 
 if TYPE_CHECKING:
     from synapse_sdk.actions.base import BaseAction
     from synapse_sdk.errors import StepExecutionError
     from synapse_sdk.journal.store import RunJournal
+    from synapse_sdk.run.runner import Placement
     from synapse_sdk.runtime.sinks import ProgressSink
 
 __all__ = ["run_command"]
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where the run goes: ``--executor`` and ``--ray-address``."""
-
-    executor: str = "local"
-    ray_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,27 +49,19 @@ class Verbosity:
 
 
 def _placement(executor: str | None, ray_address: str | None) -> Placement:
+    from synapse_sdk.errors import ExecutorError
+    from synapse_sdk.run.runner import Placement
+
     if executor == "local" and ray_address:
         raise CliError("--ray-address is for --executor ray; drop one of them")
-    if executor is None:
-        executor = "ray" if ray_address else "local"
-    return Placement(executor, ray_address)
-
-
-def _connect(placement: Placement, env: dict[str, str], announce: bool) -> None:
-    """Join or start Ray before the run is journalled, so a missing Ray is a usage error."""
-    from synapse_sdk.errors import ExecutorError
-    from synapse_sdk.fanout.ray_cluster import connect, import_ray
-
-    address = placement.ray_address or env.get("RAY_ADDRESS")
     try:
-        import_ray()
-        if announce:
-            where = f"joining the Ray cluster at {address}" if address else "starting a local Ray"
-            click.secho(f"{where}...", err=True, dim=True)
-        connect(address, env)
+        return Placement.of(executor, ray_address)
     except ExecutorError as exc:
         raise CliError(str(exc)) from exc
+
+
+def _announce(what: str) -> None:
+    click.secho(f"{what}...", err=True, dim=True)
 
 
 @dataclass
@@ -122,9 +109,7 @@ def _outcome(action: BaseAction[Any], journal: RunJournal, placement: Placement)
     from synapse_sdk.run.runner import run_journalled
 
     try:
-        result = run_journalled(
-            action, journal, executor=placement.executor, ray_address=placement.ray_address
-        )
+        result = run_journalled(action, journal, placement)
         return Outcome(EXIT_OK, result)
     except InvalidParamsError as exc:  # params too large to journal: nothing ran
         raise CliError(str(exc)) from exc
@@ -182,21 +167,24 @@ def _execute(
     sink: ProgressSink,
     placement: Placement,
 ) -> Outcome:
-    from synapse_sdk.errors import InvalidParamsError
+    from synapse_sdk.actions.catalog import build_action
+    from synapse_sdk.errors import ExecutorError
+    from synapse_sdk.run.runner import place
     from synapse_sdk.runtime.context import RuntimeContext, quiet_logger
     from synapse_sdk.runtime.sinks import JsonLinesSink
 
     params = load_params(params_json, params_file)
     host = load_plugin_host()
-    action_class, resolved = resolve(name)
-    ctx = RuntimeContext(logger=quiet_logger())
-    try:
-        action = action_class(params, ctx, plugins=host, name=resolved)
-    except InvalidParamsError as exc:
-        raise CliError(str(exc)) from exc
+    ctx = RuntimeContext(logger=quiet_logger(), settings=settings())
+    with action_errors():
+        action = build_action(name, params, ctx, host)
     ctx.add_sink(sink)
-    if placement.executor == "ray":
-        _connect(placement, ctx.env, announce=not isinstance(sink, JsonLinesSink))
+    try:
+        place(
+            placement, ctx.settings, announce=None if isinstance(sink, JsonLinesSink) else _announce
+        )
+    except ExecutorError as exc:
+        raise CliError(str(exc)) from exc
     try:
         with open_journal() as journal:
             outcome = _outcome(action, journal, placement)
@@ -313,7 +301,7 @@ streamed back live, and Ctrl-C cancels the remote run and waits for its rollback
 @quiet_option
 @click.option(
     "--executor",
-    type=click.Choice(["local", "ray"]),
+    type=click.Choice(EXECUTORS),
     default=None,
     help="Where the action runs: here (local, the default) or on a Ray cluster (ray).",
 )

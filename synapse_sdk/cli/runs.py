@@ -18,6 +18,7 @@ from synapse_sdk.cli.common import (
     open_journal,
     print_table,
     screen_sink,
+    settings,
     verbose_option,
 )
 from synapse_sdk.cli.inspect import json_option
@@ -254,7 +255,7 @@ def _rollback_screen(
     run = journal.get_run(run_id)
     title = run.action if run is not None else run_id
     screen = screen_sink(title, verbose=verbose)
-    return RuntimeContext(sinks=[screen], logger=quiet_logger())
+    return RuntimeContext(sinks=[screen], logger=quiet_logger(), settings=settings())
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

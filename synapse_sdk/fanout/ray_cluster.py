@@ -10,7 +10,7 @@ import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from types import ModuleType
 
 from synapse_sdk.errors import ExecutorError, describe_error
@@ -167,8 +167,8 @@ def _check_authenticated(ray: ModuleType, address: str) -> None:
         raise _auth_failure(ray, address)
 
 
-def connect(address: str | None, env: Mapping[str, str]) -> ModuleType:
-    """Join the cluster at ``address`` (or ``RAY_ADDRESS``), else start a local Ray.
+def connect(address: str | None) -> ModuleType:
+    """Join the cluster at ``address`` (``HOST:PORT`` or ``ray://...``), else start a local Ray.
 
     A process already connected to Ray keeps its connection. A local Ray started here
     listens on 127.0.0.1 only and lives until this process exits, so later runs in the
@@ -177,7 +177,6 @@ def connect(address: str | None, env: Mapping[str, str]) -> ModuleType:
     ray = import_ray()
     if ray.is_initialized():
         return ray
-    address = address or env.get("RAY_ADDRESS") or None
     options: dict[str, object] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:
         try:

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import sys
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,6 +36,7 @@ import pluggy
 
 from synapse_sdk.errors import PluginHookError, PluginLoadError, RunTerminated, describe_error
 from synapse_sdk.host import hookspecs
+from synapse_sdk.runtime.settings import STRICT_ENV, Settings
 
 if TYPE_CHECKING:
     from synapse_sdk.runtime.context import RuntimeContext
@@ -44,26 +44,15 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIONS_GROUP",
     "PLUGINS_GROUP",
-    "STRICT_ENV",
-    "DISABLE_ENV",
-    "LOAD_ENV",
-    "TRACE_ENV",
     "LOAD_ERRORS",
     "PluginRecord",
     "PluginHost",
-    "describe_error",
-    "disabled_plugin_names",
     "entry_point_distribution",
-    "get_plugin_host",
-    "is_on",
+    "plugin_host",
 ]
 
 ACTIONS_GROUP = "synapse_sdk.actions"
 PLUGINS_GROUP = "synapse_sdk.plugins"
-STRICT_ENV = "SYNAPSE_STRICT_PLUGINS"
-DISABLE_ENV = "SYNAPSE_DISABLE_PLUGINS"
-LOAD_ENV = "SYNAPSE_LOAD_PLUGINS"
-TRACE_ENV = "SYNAPSE_TRACE_PLUGINS"
 
 LOAD_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit)
 """What importing a plugin or an action, or calling its hook, may raise and still only
@@ -103,33 +92,12 @@ def entry_point_distribution(
     return dist.name, dist.version
 
 
-def is_on(value: str | None) -> bool:
-    """Whether a ``SYNAPSE_*`` switch is on: ``1``, ``true``, ``yes`` or ``on``, any case."""
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _names(value: str) -> set[str]:
-    return {name.strip() for name in value.split(",") if name.strip()}
-
-
-def disabled_plugin_names(env: Mapping[str, str]) -> set[str]:
-    """Entry-point names listed in ``SYNAPSE_DISABLE_PLUGINS`` (comma separated)."""
-    return _names(env.get(DISABLE_ENV, ""))
-
-
-def _is_blocked(name: str, env: Mapping[str, str]) -> bool:
-    allowed = env.get(LOAD_ENV)
-    return name in disabled_plugin_names(env) or (
-        allowed is not None and name not in _names(allowed)
-    )
-
-
 class PluginHost:
     """A pluggy plugin manager with the SDK's hook specs, and a record of every plugin.
 
-    The SDK keeps one host per process (:func:`get_plugin_host`) that loads the installed
-    plugins on first use; tests and embedders create their own with ``PluginHost()`` and
-    ``register`` plugins directly.
+    A run gets the host of its settings (:func:`plugin_host`), which loads the installed
+    plugins those settings allow; tests and embedders create their own with
+    ``PluginHost()`` and ``register`` plugins directly.
     """
 
     def __init__(self, *, trace: bool = False) -> None:
@@ -209,7 +177,7 @@ class PluginHost:
         self.records.pop(name, None)
         self._plugins.pop(name, None)
 
-    def load_entry_points(self, env: Mapping[str, str] | None = None) -> list[PluginRecord]:
+    def load_entry_points(self, settings: Settings | None = None) -> list[PluginRecord]:
         """Load every plugin of the ``synapse_sdk.plugins`` group; return the failures.
 
         Plugins blocked by ``SYNAPSE_DISABLE_PLUGINS`` or left out of
@@ -218,15 +186,14 @@ class PluginHost:
         Raises:
             PluginLoadError: a plugin failed and ``SYNAPSE_STRICT_PLUGINS`` is on.
         """
-        env = os.environ if env is None else env
-        strict = is_on(env.get(STRICT_ENV))
+        settings = Settings.from_env() if settings is None else settings
         failures: list[PluginRecord] = []
         for entry_point in importlib_metadata.entry_points(group=PLUGINS_GROUP):
             distribution, version = entry_point_distribution(entry_point)
             name = entry_point.name
             if name in self.records:
                 continue
-            if _is_blocked(name, env):
+            if settings.blocks_plugin(name):
                 self.records[name] = PluginRecord(name, distribution, version, disabled=True)
                 continue
             try:
@@ -237,7 +204,7 @@ class PluginHost:
                 record = PluginRecord(name, distribution, version, error=describe_error(exc))
                 self.records[name] = record
                 failures.append(record)
-                if strict:
+                if settings.strict:
                     raise PluginLoadError(
                         f"plugin '{name}' from {distribution or 'an unknown distribution'} "
                         f"failed to load: {record.error} ({STRICT_ENV} is on)"
@@ -521,15 +488,18 @@ class _Isolated:
         return repr(self.synapse_plugin)
 
 
-_default_host: PluginHost | None = None
+_HOSTS: dict[Settings, PluginHost] = {}
 
 
-def get_plugin_host(env: Mapping[str, str] | None = None) -> PluginHost:
-    """The process-wide host, with installed plugins loaded on first call."""
-    global _default_host
-    if _default_host is None:
-        env = os.environ if env is None else env
-        host = PluginHost(trace=is_on(env.get(TRACE_ENV)))
-        host.load_entry_points(env)
-        _default_host = host
-    return _default_host
+def plugin_host(settings: Settings) -> PluginHost:
+    """The host of ``settings``: the installed plugins they allow, loaded once per process.
+
+    Runs with the same settings share one host (plugins are imported once); a run whose
+    settings differ (another ``SYNAPSE_DISABLE_PLUGINS``, tracing on) gets its own.
+    """
+    host = _HOSTS.get(settings)
+    if host is None:
+        host = PluginHost(trace=settings.trace)
+        host.load_entry_points(settings)
+        _HOSTS[settings] = host
+    return host

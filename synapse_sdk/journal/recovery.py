@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from synapse_sdk.actions.catalog import resolve_action
+from synapse_sdk.actions.catalog import build_action
 from synapse_sdk.engine import BaseStep, StepResult, StepWrapper
 from synapse_sdk.engine.rollback import roll_back_steps
 from synapse_sdk.errors import RecoveryError, RunInUseError
@@ -127,10 +127,9 @@ def _roll_back(
     ctx: RuntimeContext | None,
 ) -> RunRecord:
     run_id = run.run_id
-    action_class, _ = resolve_action(run.target or run.action)
     runtime = ctx if ctx is not None else RuntimeContext()
     runtime.job_id = run_id
-    action = action_class(params, runtime, plugins=plugins, name=run.action)
+    action = build_action(run.target or run.action, params, runtime, plugins, name=run.action)
     plan = action.plan()
     context = action.create_context()
     steps = _steps_by_name(plan.registry.get_steps())
@@ -166,7 +165,7 @@ def _roll_back(
         state = settled_state(final, interrupted=True)  # a crash is an interruption
         journal.end_run(run_id, state, error=run.error)
         run_settled()
-    discard_undo_area(runtime.env, run_id)  # every step is undone, or failed to be
+    discard_undo_area(runtime.settings, run_id)  # every step is undone, or failed to be
     finished = journal.get_run(run_id)
     assert finished is not None
     return finished

@@ -1,8 +1,9 @@
 """The run journal: every run and every step's state, durable in SQLite.
 
-One database per user (``$SYNAPSE_HOME/runs.db``, default ``~/.synapse/runs.db``) in WAL
-mode with ``synchronous=FULL``: a record is on disk when the call that wrote it returns,
-so a run killed with ``kill -9`` or a power loss can still be rolled back from it.
+One database per user (``Settings.journal_path``: ``$SYNAPSE_HOME/runs.db``, default
+``~/.synapse/runs.db``) in WAL mode with ``synchronous=FULL``: a record is on disk when the
+call that wrote it returns, so a run killed with ``kill -9`` or a power loss can still be
+rolled back from it.
 
 Tables: ``runs`` (one row per run) and ``steps`` (one row per step of a run, keyed by the
 step's name). ``rollback_data`` is stored as JSON; secrets never reach the journal because
@@ -28,9 +29,9 @@ from typing import Any, Literal
 from synapse_sdk.errors import JournalError, ParamsTooLargeError, RunInUseError
 from synapse_sdk.interrupts import critical_section
 from synapse_sdk.runtime.events import StepStatus, utf8_safe
+from synapse_sdk.runtime.settings import HOME_ENV
 
 __all__ = [
-    "HOME_ENV",
     "MAX_PARAMS_BYTES",
     "JournalError",
     "RunRecord",
@@ -38,10 +39,7 @@ __all__ = [
     "RunJournal",
     "StepRecord",
     "LIVE_STATES",
-    "default_journal_path",
 ]
-
-HOME_ENV = "SYNAPSE_HOME"
 
 MAX_PARAMS_BYTES = 1_000_000
 """The largest params document (as JSON) a run may journal: big data goes in files."""
@@ -107,13 +105,6 @@ _ADDED_COLUMNS = (
     ("appended", "position", "INTEGER"),
 )
 """Columns added since the first schema: ``(table, column, type)``, added to older journals."""
-
-
-def default_journal_path(env: Mapping[str, str] | None = None) -> Path:
-    """``$SYNAPSE_HOME/runs.db``, or ``~/.synapse/runs.db``."""
-    env = os.environ if env is None else env
-    home = env.get(HOME_ENV)
-    return (Path(home) if home else Path.home() / ".synapse") / "runs.db"
 
 
 @dataclass

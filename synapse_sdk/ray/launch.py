@@ -22,9 +22,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from synapse_sdk.errors import ExecutorError, describe_error
-from synapse_sdk.fanout.ray_cluster import connect, import_ray
+from synapse_sdk.fanout.ray_cluster import import_ray
 from synapse_sdk.fanout.ray_tasks import RayTaskExecutor
-from synapse_sdk.host.manager import PluginHost, PluginRecord, get_plugin_host
+from synapse_sdk.host.manager import PluginHost, PluginRecord, plugin_host
 from synapse_sdk.runtime.context import RuntimeContext, quiet_logger
 from synapse_sdk.runtime.events import Event, LogEvent
 from synapse_sdk.runtime.recorder import StepRecorder
@@ -38,7 +38,6 @@ __all__ = ["run_on_ray"]
 
 _PULL_TIMEOUT = 0.1
 _FINISH_TIMEOUT = 10.0
-_FORWARDED_ENV_PREFIX = "SYNAPSE_"
 
 
 class _Channel:
@@ -264,7 +263,7 @@ class _Relay:
 
 def _plugins_of(action: BaseAction[Any]) -> list[tuple[object, PluginRecord]]:
     """The action's hook plugins, checked to be sendable to the workers."""
-    host = action.plugins if action.plugins is not None else get_plugin_host(action.ctx.env)
+    host = action.plugins if action.plugins is not None else plugin_host(action.ctx.settings)
     plugins = host.registered()
     for plugin, record in plugins:
         try:
@@ -278,15 +277,16 @@ def _plugins_of(action: BaseAction[Any]) -> list[tuple[object, PluginRecord]]:
     return plugins
 
 
-def run_on_ray(action: BaseAction[Any], *, address: str | None = None) -> Any:
+def run_on_ray(action: BaseAction[Any]) -> Any:
     """Run ``action`` (params already validated) on Ray; return or raise as a local run would.
 
+    The caller has joined the cluster (:func:`synapse_sdk.run.runner.place`).
     Progress, logs, metrics and step events go to ``action.ctx``'s sinks as they happen,
     and step records to ``action.ctx.recorder``. The action class must be importable on
     the cluster's workers (install the plugin there). The run uses the caller's hook
     plugins (``action.plugins``, else the installed ones), sent to the workers, so a run
     on Ray has the same steps and wrappers as a local one; the ``SYNAPSE_*`` environment
-    variables of ``action.ctx.env`` are set on the workers for the run.
+    variables of ``action.ctx`` (``settings.forwarded``) are set on the workers for the run.
 
     Raises:
         ExecutorError: Ray is missing or the cluster unreachable, or the remote run died.
@@ -295,8 +295,9 @@ def run_on_ray(action: BaseAction[Any], *, address: str | None = None) -> Any:
             cancelled and rolled back on the cluster.
     """
     runtime = action.ctx
-    connect(address, runtime.env)
-    env = {k: v for k, v in runtime.env.items() if k.startswith(_FORWARDED_ENV_PREFIX)}
+    if not ray.is_initialized():
+        raise ExecutorError("not connected to Ray: place the run first (runner.place)")
+    env = dict(runtime.settings.forwarded)
     plugins = _plugins_of(action)
     # The caller's SYNAPSE_* settings (plugin selection, plugin config) hold on the workers
     # too, for the run and for the fan-out tasks it starts.

@@ -1,54 +1,99 @@
-"""Running an action for real: the run journal, SIGINT/SIGTERM handling, ``run_action``."""
+"""The run pipeline: resolve → validate → place → journal → execute → settle.
+
+Every way of running an action goes through these stages: ``synapse run``, ``run_action``,
+the ``synapse_run`` pytest fixture, and (resolve, validate, settle) ``synapse runs
+rollback``. Each stage is one function here, with the checks it owns done once:
+
+* :func:`~synapse_sdk.actions.catalog.build_action` resolves the action (a class, an
+  installed name, ``DIST:NAME``, ``module:Class``) with the host of the runtime context's
+  settings, and validates its params (pydantic): a bad field is an error before anything
+  is journalled. Recovery builds the action of a crashed run with it too.
+* :meth:`Placement.of` checks the executor and the Ray address once; :func:`place` joins or
+  starts Ray once, before the journal, so a missing or unreachable Ray is a usage error.
+* :func:`run_journalled` journals the run, executes it where it was placed, and settles
+  the journal (``succeeded``, or the state the steps show) whatever happens.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
 from synapse_sdk.actions.base import BaseAction
-from synapse_sdk.actions.catalog import class_reference, resolve_action
+from synapse_sdk.actions.catalog import build_action, class_reference
 from synapse_sdk.errors import ExecutorError, describe_error
 from synapse_sdk.fanout import EXECUTORS
-from synapse_sdk.fanout.ray_cluster import import_ray
-from synapse_sdk.host.manager import PluginHost, get_plugin_host
+from synapse_sdk.fanout.ray_cluster import connect, import_ray
+from synapse_sdk.host.manager import PluginHost
 from synapse_sdk.interrupts import cancellation_handlers, critical_section, run_settled
 from synapse_sdk.journal.recorder import JournalRecorder, settled_state
-from synapse_sdk.journal.store import RunJournal, default_journal_path
+from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.runtime.context import RuntimeContext
+from synapse_sdk.runtime.settings import Settings
 from synapse_sdk.storage.undo_area import discard_undo_area
 
-__all__ = ["execute", "run_action", "run_journalled"]
+__all__ = ["Placement", "place", "run_action", "run_journalled"]
 
 
-def check_executor(executor: str, ray_address: str | None) -> None:
-    """Reject an unknown executor name, or a Ray address given for a local run."""
-    if executor not in EXECUTORS:
-        raise ExecutorError(f"unknown executor '{executor}'; choose one of: {', '.join(EXECUTORS)}")
-    if ray_address is not None and executor != "ray":
-        raise ExecutorError("a Ray address was given for a local run; use executor='ray'")
+@dataclass(frozen=True)
+class Placement:
+    """Where a run goes: ``'local'`` (this process) or ``'ray'`` (a Ray cluster)."""
+
+    executor: str = "local"
+    ray_address: str | None = None
+
+    @classmethod
+    def of(cls, executor: str | None = None, ray_address: str | None = None) -> Placement:
+        """The placement asked for; an address alone means Ray.
+
+        Raises:
+            ExecutorError: an unknown executor, or a Ray address for a local run.
+        """
+        if executor is None:
+            executor = "ray" if ray_address else "local"
+        if executor not in EXECUTORS:
+            raise ExecutorError(
+                f"unknown executor '{executor}'; choose one of: {', '.join(EXECUTORS)}"
+            )
+        if ray_address is not None and executor != "ray":
+            raise ExecutorError("a Ray address was given for a local run; use executor='ray'")
+        return cls(executor, ray_address)
 
 
-def execute(
-    action: BaseAction[Any], executor: str = "local", ray_address: str | None = None
-) -> Any:
-    """Run ``action`` here (``'local'``) or as a task on a Ray cluster (``'ray'``)."""
-    check_executor(executor, ray_address)
-    if executor == "ray":
+def place(
+    placement: Placement, settings: Settings, *, announce: Callable[[str], object] | None = None
+) -> None:
+    """Join (or start) the Ray cluster of a Ray placement, once; nothing for a local run.
+
+    ``announce`` is told what is about to happen (joining a cluster can take seconds).
+
+    Raises:
+        ExecutorError: Ray is not installed, or the cluster cannot be joined.
+    """
+    if placement.executor != "ray":
+        return
+    import_ray()
+    address = placement.ray_address or settings.ray_address
+    if announce is not None:
+        announce(f"joining the Ray cluster at {address}" if address else "starting a local Ray")
+    connect(address)
+
+
+def _execute(action: BaseAction[Any], placement: Placement) -> Any:
+    """Run ``action`` where it was placed (:func:`place` came first for Ray)."""
+    if placement.executor == "ray":
         from synapse_sdk.ray.launch import run_on_ray  # imports Ray, an optional dependency
 
-        return run_on_ray(action, address=ray_address)
+        return run_on_ray(action)
     return action.run()
 
 
 def run_journalled(
-    action: BaseAction[Any],
-    journal: RunJournal,
-    *,
-    executor: str = "local",
-    ray_address: str | None = None,
+    action: BaseAction[Any], journal: RunJournal, placement: Placement | None = None
 ) -> Any:
     """Run ``action`` with every step recorded in ``journal`` under a new run id.
 
@@ -57,9 +102,7 @@ def run_journalled(
     ``rollback_failed``, ``failed`` (nothing ran), or ``needs_rollback`` when the rollback
     itself was interrupted (``synapse runs rollback RUN_ID`` finishes it).
     """
-    check_executor(executor, ray_address)
-    if executor == "ray":  # a missing Ray is a usage error, not a failed run
-        import_ray()
+    placement = placement if placement is not None else Placement()
     runtime = action.ctx
     run_id = uuid.uuid4().hex[:12]
     previous = runtime.recorder
@@ -76,10 +119,10 @@ def run_journalled(
             if runtime.job_id is None:
                 runtime.job_id = run_id
             runtime.recorder = JournalRecorder(journal, run_id)
-            result = execute(action, executor, ray_address)
+            result = _execute(action, placement)
         except BaseException as exc:
             with critical_section():
-                _settle(journal, run_id, exc, runtime.env)
+                _settle(journal, run_id, exc, runtime.settings)
                 run_settled()
             raise
         finally:
@@ -87,11 +130,11 @@ def run_journalled(
         with critical_section():
             journal.end_run(run_id, "succeeded")
             run_settled()
-        discard_undo_area(runtime.env, run_id)
+        discard_undo_area(runtime.settings, run_id)
     return result
 
 
-def _settle(journal: RunJournal, run_id: str, exc: BaseException, env: Mapping[str, str]) -> None:
+def _settle(journal: RunJournal, run_id: str, exc: BaseException, settings: Settings) -> None:
     """Journal the end of a run that did not succeed, with the state its steps show."""
     run = journal.get_run(run_id)
     if run is None:  # stopped before the run was journalled: nothing ran
@@ -100,7 +143,7 @@ def _settle(journal: RunJournal, run_id: str, exc: BaseException, env: Mapping[s
     state = settled_state(run, interrupted=interrupted)
     journal.end_run(run_id, state, error=describe_error(exc))
     if state != "needs_rollback":  # replaced content is kept only for a rollback to come
-        discard_undo_area(env, run_id)
+        discard_undo_area(settings, run_id)
 
 
 def run_action(
@@ -120,15 +163,16 @@ def run_action(
     (default: ``$RAY_ADDRESS``, else a local Ray started on demand); its progress, logs and
     journal records stream back into ``ctx`` while it runs.
 
-    The run is recorded in the run journal (``$SYNAPSE_HOME/runs.db`` unless ``journal``
-    is given); its run id is ``ctx.job_id``. While it runs, SIGINT and SIGTERM roll it back.
+    The run is recorded in the run journal (``ctx.settings.journal_path``,
+    ``$SYNAPSE_HOME/runs.db``, unless ``journal`` is given); its run id is ``ctx.job_id``.
+    While it runs, SIGINT and SIGTERM roll it back.
 
     Args:
         action: an action class, an installed action's name, or ``"module:Class"``.
         params: a mapping or an instance of the action's params model.
         ctx: the runtime context (logger, sinks); a fresh ``RuntimeContext()`` by default.
-        plugins: the plugin host; by default the process-wide one, which loads the
-            plugins installed through entry points (as the ``synapse`` command does).
+        plugins: the plugin host; by default the host of ``ctx.settings``, which loads
+            the installed plugins they allow (as the ``synapse`` command does).
         journal: the run journal to record into.
         executor: ``'local'`` (this process; ``context.map`` uses threads) or ``'ray'``.
         ray_address: the Ray cluster to join (HOST:PORT or ``ray://...``); ray only.
@@ -140,15 +184,14 @@ def run_action(
         JournalError: the journal cannot be opened or written.
         ExecutorError: unknown executor, Ray not installed, or the cluster unreachable.
     """
-    action_class, name = resolve_action(action)
     runtime = ctx if ctx is not None else RuntimeContext()
-    host = plugins if plugins is not None else get_plugin_host(runtime.env)
-    instance = action_class(params, runtime, plugins=host, name=name)
-    check_executor(executor, ray_address)
+    instance = build_action(action, params, runtime, plugins)
+    placement = Placement.of(executor, ray_address)
+    place(placement, runtime.settings)
     if journal is not None:
-        return run_journalled(instance, journal, executor=executor, ray_address=ray_address)
-    own_journal = RunJournal(default_journal_path(runtime.env))
+        return run_journalled(instance, journal, placement)
+    own_journal = RunJournal(runtime.settings.journal_path)
     try:
-        return run_journalled(instance, own_journal, executor=executor, ray_address=ray_address)
+        return run_journalled(instance, own_journal, placement)
     finally:
         own_journal.close()

@@ -18,6 +18,7 @@ from synapse_sdk.runtime.events import (
     StepStatus,
 )
 from synapse_sdk.runtime.recorder import StepRecorder
+from synapse_sdk.runtime.settings import Settings
 from synapse_sdk.runtime.sinks import ProgressSink
 
 if TYPE_CHECKING:
@@ -80,7 +81,8 @@ class RuntimeContext:
     ``RuntimeContext()`` works with no arguments: the logger is then
     ``structlog.get_logger("synapse_sdk")`` if the application configured structlog, else
     plain lines on stderr (see ``_default_logger``); there are no sinks, and ``env`` is a
-    copy of ``os.environ``.
+    copy of ``os.environ``. ``settings`` are what ``env`` says (read once, here), unless
+    given: the journal's folder, which plugins load, the Ray cluster.
 
     Progress: outside an orchestrated run, ``set_progress(current, total)`` reports
     ``round(100 * current / total)``; inside one, the orchestrator maps it into the running
@@ -96,9 +98,11 @@ class RuntimeContext:
         sinks: Iterable[ProgressSink] = (),
         env: Mapping[str, str] | None = None,
         job_id: str | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.job_id = job_id
         self.env: dict[str, str] = dict(os.environ if env is None else env)
+        self.settings = settings if settings is not None else Settings.from_env(self.env)
         self.sinks: list[ProgressSink] = list(sinks)
         self.recorder: StepRecorder | None = None
         self._executor: Executor | None = None

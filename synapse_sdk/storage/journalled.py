@@ -314,4 +314,4 @@ class Storage:
 
     def _undo_area(self) -> Path:
         runtime = self._context.runtime_ctx
-        return undo_area(runtime.env, runtime.job_id, journalled=runtime.recorder is not None)
+        return undo_area(runtime.settings, runtime.job_id, journalled=runtime.recorder is not None)

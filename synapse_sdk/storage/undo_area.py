@@ -10,26 +10,26 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
+
+from synapse_sdk.runtime.settings import Settings
 
 __all__ = ["discard_undo_area", "undo_area"]
 
 
-def _root(env: Mapping[str, str], journalled: bool) -> Path:
+def _root(settings: Settings, journalled: bool) -> Path:
     if not journalled:
         return Path(tempfile.gettempdir()) / "synapse-undo"
-    home = env.get("SYNAPSE_HOME")
-    return (Path(home) if home else Path.home() / ".synapse") / "undo"
+    return settings.undo_root
 
 
-def undo_area(env: Mapping[str, str], run_id: str | None, *, journalled: bool) -> Path:
+def undo_area(settings: Settings, run_id: str | None, *, journalled: bool) -> Path:
     """The undo area of a run, created (owner-only) if needed."""
-    area = _root(env, journalled) / (run_id or f"unjournalled-{os.getpid()}")
+    area = _root(settings, journalled) / (run_id or f"unjournalled-{os.getpid()}")
     area.mkdir(parents=True, exist_ok=True, mode=0o700)
     return area
 
 
-def discard_undo_area(env: Mapping[str, str], run_id: str) -> None:
+def discard_undo_area(settings: Settings, run_id: str) -> None:
     """Delete a settled run's undo area (nothing happens if it has none)."""
-    shutil.rmtree(_root(env, True) / run_id, ignore_errors=True)
+    shutil.rmtree(_root(settings, True) / run_id, ignore_errors=True)

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from synapse_sdk.journal.store import HOME_ENV, RunJournal
+from synapse_sdk.journal.store import RunJournal
+from synapse_sdk.runtime.settings import HOME_ENV, LOAD_ENV
 
 __all__ = ["CrashedRun", "crash_after_step"]
 
@@ -106,7 +107,7 @@ def crash_after_step(
             with its stderr.
     """
     cwd.mkdir(parents=True, exist_ok=True)
-    child_env = {**os.environ, **(env or {}), HOME_ENV: str(home), "SYNAPSE_LOAD_PLUGINS": ""}
+    child_env = {**os.environ, **(env or {}), HOME_ENV: str(home), LOAD_ENV: ""}
     child = subprocess.run(
         [sys.executable, "-c", _CHILD, action, json.dumps(dict(params)), step],
         cwd=cwd,

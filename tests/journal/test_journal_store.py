@@ -13,9 +13,10 @@ import pytest
 
 from synapse_sdk.actions.base import ActionContext, ActionParams
 from synapse_sdk.errors import JournalError, StepExecutionError
-from synapse_sdk.journal.store import RunJournal, default_journal_path
+from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.plugins import BaseAction, PluginHost, run_action
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
+from synapse_sdk.runtime.settings import Settings
 
 
 class Params(ActionParams):
@@ -70,8 +71,9 @@ def journal(tmp_path: Path) -> RunJournal:
 
 
 def test_default_path_follows_synapse_home(tmp_path: Path) -> None:
-    assert default_journal_path({"SYNAPSE_HOME": str(tmp_path)}) == tmp_path / "runs.db"
-    assert default_journal_path({}) == Path.home() / ".synapse" / "runs.db"
+    home = Settings.from_env({"SYNAPSE_HOME": str(tmp_path)})
+    assert home.journal_path == tmp_path / "runs.db"
+    assert Settings.from_env({}).journal_path == Path.home() / ".synapse" / "runs.db"
 
 
 def test_successful_run_is_journalled(journal: RunJournal) -> None:

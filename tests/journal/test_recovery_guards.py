@@ -451,7 +451,7 @@ def test_a_run_with_secret_params_is_refused_naming_each_and_how_to_pass_them(
 def test_a_rolled_back_run_leaves_no_undo_area(journal: RunJournal, action: ModuleType) -> None:
     run_id = unfinished_run(journal, ("s0", "succeeded", None))
     runtime = RuntimeContext(env={"SYNAPSE_HOME": str(journal.path.parent)})
-    area = undo_area(runtime.env, run_id, journalled=True)
+    area = undo_area(runtime.settings, run_id, journalled=True)
     (area / "previous-content").write_text("kept until the run is settled")
 
     rollback_run(journal, run_id, plugins=PluginHost(), ctx=runtime)

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from synapse_sdk.errors import JournalError, ParamsTooLargeError, RunInUseError
-from synapse_sdk.journal.store import MAX_PARAMS_BYTES, RunJournal, default_journal_path
+from synapse_sdk.journal.store import MAX_PARAMS_BYTES, RunJournal
+from synapse_sdk.runtime.context import RuntimeContext
+from synapse_sdk.runtime.settings import Settings
 
 STARTS_A_RUN_AND_EXITS = """
 import socket
@@ -178,7 +180,8 @@ def test_the_default_journal_is_runs_db_in_synapse_home_from_the_environment(
 ) -> None:
     monkeypatch.setenv("SYNAPSE_HOME", str(tmp_path / "home"))
 
-    assert default_journal_path() == tmp_path / "home" / "runs.db"
+    assert Settings.from_env().journal_path == tmp_path / "home" / "runs.db"
+    assert RuntimeContext().settings.journal_path == tmp_path / "home" / "runs.db"
 
 
 def test_rollback_data_that_is_not_json_is_refused_naming_the_step(journal: RunJournal) -> None:

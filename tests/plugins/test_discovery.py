@@ -10,6 +10,7 @@ from support.distributions import make_distribution
 from synapse_sdk.actions.catalog import discover_actions, resolve_action
 from synapse_sdk.errors import ActionLoadError, ActionNotFoundError, PluginLoadError
 from synapse_sdk.plugins import PluginHost
+from synapse_sdk.runtime.settings import Settings
 
 
 def test_actions_are_discovered_with_distribution_and_kind(demo_site: Path) -> None:
@@ -42,7 +43,9 @@ def test_resolving_names(demo_site: Path) -> None:
 
 def test_plugins_load_in_isolation(demo_site: Path, tmp_path: Path) -> None:
     host = PluginHost()
-    failures = host.load_entry_points({"DEMO_SENTINEL_FILE": str(tmp_path / "s")})
+    failures = host.load_entry_points(
+        Settings.from_env({"DEMO_SENTINEL_FILE": str(tmp_path / "s")})
+    )
     assert [record.name for record in failures] == ["exploding"]
     exploding = host.records["exploding"]
     assert exploding.distribution == "demo-broken-plugin"
@@ -56,26 +59,30 @@ def test_plugins_load_in_isolation(demo_site: Path, tmp_path: Path) -> None:
 
 def test_strict_mode_turns_a_failure_into_an_error(demo_site: Path) -> None:
     with pytest.raises(PluginLoadError, match="'exploding' from demo-broken-plugin failed to load"):
-        PluginHost().load_entry_points({"SYNAPSE_STRICT_PLUGINS": "1"})
+        PluginHost().load_entry_points(Settings.from_env({"SYNAPSE_STRICT_PLUGINS": "1"}))
 
 
 def test_disabled_plugins_are_never_imported(demo_site: Path, tmp_path: Path) -> None:
     sentinel = tmp_path / "sentinel-file"
     host = PluginHost()
     failures = host.load_entry_points(
-        {"SYNAPSE_DISABLE_PLUGINS": "sentinel, exploding", "DEMO_SENTINEL_FILE": str(sentinel)}
+        Settings.from_env(
+            {"SYNAPSE_DISABLE_PLUGINS": "sentinel, exploding", "DEMO_SENTINEL_FILE": str(sentinel)}
+        )
     )
     assert failures == []
     assert host.records["sentinel"].status == "disabled"
     assert host.records["exploding"].status == "disabled"
     assert not sentinel.exists()
-    host.load_entry_points({"DEMO_SENTINEL_FILE": str(sentinel)})  # already known: skipped
+    host.load_entry_points(
+        Settings.from_env({"DEMO_SENTINEL_FILE": str(sentinel)})
+    )  # already known: skipped
     assert not sentinel.exists()
 
 
 def test_installed_hooks_shape_an_installed_action(demo_site: Path) -> None:
     host = PluginHost()
-    host.load_entry_points({"SYNAPSE_LOAD_PLUGINS": "announce,stamp"})
+    host.load_entry_points(Settings.from_env({"SYNAPSE_LOAD_PLUGINS": "announce,stamp"}))
     action_class, name = resolve_action("demo-upload")
     plan = action_class.for_planning(plugins=host, name=name).plan()
     assert plan.names == [
@@ -92,7 +99,7 @@ def test_load_plugins_allow_list(demo_site: Path, tmp_path: Path) -> None:
     sentinel = tmp_path / "sentinel-file"
     host = PluginHost()
     failures = host.load_entry_points(
-        {"SYNAPSE_LOAD_PLUGINS": "announce", "DEMO_SENTINEL_FILE": str(sentinel)}
+        Settings.from_env({"SYNAPSE_LOAD_PLUGINS": "announce", "DEMO_SENTINEL_FILE": str(sentinel)})
     )
     assert failures == []
     assert host.records["announce"].status == "loaded"
@@ -101,7 +108,7 @@ def test_load_plugins_allow_list(demo_site: Path, tmp_path: Path) -> None:
     }
     assert not sentinel.exists()
     nothing = PluginHost()
-    nothing.load_entry_points({"SYNAPSE_LOAD_PLUGINS": ""})
+    nothing.load_entry_points(Settings.from_env({"SYNAPSE_LOAD_PLUGINS": ""}))
     assert {record.status for record in nothing.records.values()} == {"disabled"}
 
 
@@ -125,6 +132,6 @@ def test_a_plugin_object_inside_a_module(tmp_path: Path, monkeypatch: pytest.Mon
     )
     monkeypatch.syspath_prepend(str(site))
     host = PluginHost()
-    assert host.load_entry_points({}) == []
+    assert host.load_entry_points(Settings.from_env({})) == []
     assert host.records["attr"].hooks == ["synapse_before_run"]
     assert host.records["attr"].distribution == "attr-plugin"

@@ -290,3 +290,56 @@ def test_synapse_trace_plugins_prints_each_hook_call_with_plugin_and_duration(
     wraps = [plugins for hook, plugins in by_hook if hook == "synapse_wrap_step"]
     assert len(wraps) == 4  # one call per step of the plan
     assert all(re.fullmatch(r"stamp \d+\.\d{3} ms", plugins) for plugins in wraps)
+
+
+class Around:
+    @hookimpl(wrapper=True)
+    def synapse_setup_steps(self) -> Generator[None, None, None]:
+        return (yield)
+
+
+class BrokenSetup:
+    @hookimpl
+    def synapse_setup_steps(self) -> None:
+        raise RuntimeError("no config")
+
+
+def test_a_tracing_host_prints_each_hook_call_with_each_plugins_time(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    host = PluginHost(trace=True)
+    host.register(Adds("extra"), "adds")
+    host.register(Around(), "around")
+
+    OneStep(plugins=host).plan()
+
+    lines = capsys.readouterr().err.splitlines()
+    setup = [line for line in lines if line.startswith("synapse trace: synapse_setup_steps ")]
+    assert len(setup) == 1, lines
+    assert re.fullmatch(
+        r"synapse trace: synapse_setup_steps \d+\.\d{3} ms "
+        r"\[around \(wrapper\), adds \d+\.\d{3} ms\]",
+        setup[0],
+    )
+    assert all(TRACE_LINE.match(line) or " (wrapper)" in line for line in lines)
+
+
+def test_a_traced_hook_that_fails_says_so_and_a_quiet_host_prints_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    host = PluginHost(trace=True)
+    host.register(BrokenSetup(), "broken")
+
+    with pytest.raises(PluginHookError):
+        OneStep(plugins=host).plan()
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(
+        r"synapse trace: synapse_setup_steps \d+\.\d{3} ms failed: PluginHookError\(.*no config.*"
+        r"\[broken \d+\.\d{3} ms\]",
+        line,
+    ), line
+    quiet = PluginHost()
+    quiet.register(Adds("extra"), "adds")
+    OneStep(plugins=quiet).plan()
+    assert capsys.readouterr().err == ""

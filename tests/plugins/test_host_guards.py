@@ -17,8 +17,9 @@ from support.distributions import make_distribution
 
 from synapse_sdk.errors import PluginHookError, PluginLoadError
 from synapse_sdk.host import manager as plugin_manager
-from synapse_sdk.host.manager import PluginRecord, disabled_plugin_names, get_plugin_host
+from synapse_sdk.host.manager import PluginRecord, plugin_host
 from synapse_sdk.plugins import PluginHost, RuntimeContext, hookimpl
+from synapse_sdk.runtime.settings import Settings
 from synapse_sdk.testing import RecordingSink
 
 GOOD = '''
@@ -83,7 +84,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_a_plugin_failing_with_any_exception_is_isolated(site: Path) -> None:
     host = PluginHost()
 
-    failures = host.load_entry_points(ONLY_OURS)
+    failures = host.load_entry_points(Settings.from_env(ONLY_OURS))
 
     assert {record.name for record in failures} == {"guard-crashing", "guard-misspelt"}
     assert host.records["guard-crashing"].error == (
@@ -95,7 +96,7 @@ def test_a_plugin_failing_with_any_exception_is_isolated(site: Path) -> None:
 def test_a_plugin_failing_validation_is_not_left_registered(site: Path) -> None:
     host = PluginHost()
 
-    host.load_entry_points(ONLY_OURS)
+    host.load_entry_points(Settings.from_env(ONLY_OURS))
 
     assert host.records["guard-misspelt"].status == "failed"
     assert "guard-misspelt" not in [record.name for _, record in host.registered()]
@@ -105,10 +106,10 @@ def test_a_plugin_failing_validation_is_not_left_registered(site: Path) -> None:
 
 def test_loading_entry_points_again_keeps_the_plugins_already_loaded(site: Path) -> None:
     host = PluginHost()
-    host.load_entry_points(ONLY_OURS)
+    host.load_entry_points(Settings.from_env(ONLY_OURS))
     before = {name: (record.status, record.error) for name, record in host.records.items()}
 
-    assert host.load_entry_points(ONLY_OURS) == []
+    assert host.load_entry_points(Settings.from_env(ONLY_OURS)) == []
 
     after = {name: (record.status, record.error) for name, record in host.records.items()}
     assert after == before
@@ -120,7 +121,9 @@ def test_loading_entry_points_again_keeps_the_plugins_already_loaded(site: Path)
 def test_strict_mode_chains_the_plugins_own_error(site: Path) -> None:
     with pytest.raises(PluginLoadError, match="'guard-crashing' from guard-crashing") as caught:
         PluginHost().load_entry_points(
-            {"SYNAPSE_LOAD_PLUGINS": "guard-good,guard-crashing", "SYNAPSE_STRICT_PLUGINS": "1"}
+            Settings.from_env(
+                {"SYNAPSE_LOAD_PLUGINS": "guard-good,guard-crashing", "SYNAPSE_STRICT_PLUGINS": "1"}
+            )
         )
 
     cause = caught.value.__cause__
@@ -132,12 +135,14 @@ def test_strict_mode_chains_the_plugins_own_error(site: Path) -> None:
 def test_strict_mode_accepts_every_spelling_of_on(site: Path, spelling: str) -> None:
     with pytest.raises(PluginLoadError, match="SYNAPSE_STRICT_PLUGINS is on"):
         PluginHost().load_entry_points(
-            {"SYNAPSE_LOAD_PLUGINS": "guard-crashing", "SYNAPSE_STRICT_PLUGINS": spelling}
+            Settings.from_env(
+                {"SYNAPSE_LOAD_PLUGINS": "guard-crashing", "SYNAPSE_STRICT_PLUGINS": spelling}
+            )
         )
 
 
 def test_without_synapse_disable_plugins_nothing_is_disabled() -> None:
-    assert disabled_plugin_names({}) == set()
+    assert Settings.from_env({}).disabled == frozenset()
 
 
 def test_the_environment_is_read_when_no_mapping_is_given(
@@ -155,7 +160,9 @@ def test_the_environment_is_read_when_no_mapping_is_given(
 def test_a_disabled_plugin_is_recorded_with_its_distribution(site: Path) -> None:
     host = PluginHost()
 
-    host.load_entry_points({**ONLY_OURS, "SYNAPSE_DISABLE_PLUGINS": "guard-good"})
+    host.load_entry_points(
+        Settings.from_env({**ONLY_OURS, "SYNAPSE_DISABLE_PLUGINS": "guard-good"})
+    )
 
     assert host.records["guard-good"] == PluginRecord(
         "guard-good", "guard-good", "1.0.0", disabled=True
@@ -165,7 +172,7 @@ def test_a_disabled_plugin_is_recorded_with_its_distribution(site: Path) -> None
 def test_a_loaded_plugin_is_recorded_with_its_distribution_and_hooks(site: Path) -> None:
     host = PluginHost()
 
-    host.load_entry_points(ONLY_OURS)
+    host.load_entry_points(Settings.from_env(ONLY_OURS))
 
     assert host.records["guard-good"] == PluginRecord(
         "guard-good", "guard-good", "1.0.0", ["synapse_before_run"]
@@ -179,7 +186,7 @@ def test_a_name_already_registered_does_not_stop_the_other_entry_points(site: Pa
     host = PluginHost()
     host.register(Hooks(), first)  # registered by hand under the first entry point's name
 
-    host.load_entry_points(ONLY_OURS)
+    host.load_entry_points(Settings.from_env(ONLY_OURS))
 
     assert set(host.records) >= ours
     assert host.records[first].distribution is None  # the hand-registered one was kept
@@ -255,17 +262,21 @@ def test_a_host_made_with_the_plugins_of_another_has_them_in_the_same_order() ->
     ]
 
 
-def test_the_process_wide_host_loads_plugins_once_with_the_given_environment(
+def test_each_settings_gets_its_own_host_loaded_once(
     site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(plugin_manager, "_default_host", None)  # as in a fresh process
+    monkeypatch.setattr(plugin_manager, "_HOSTS", {})  # as in a fresh process
+    settings = Settings.from_env({**ONLY_OURS, "SYNAPSE_DISABLE_PLUGINS": "guard-crashing"})
 
-    host = get_plugin_host({**ONLY_OURS, "SYNAPSE_DISABLE_PLUGINS": "guard-crashing"})
+    host = plugin_host(settings)
 
     assert isinstance(host, PluginHost)
     assert host.records["guard-good"].status == "loaded"
     assert host.records["guard-crashing"].status == "disabled"
-    assert get_plugin_host() is host
+    assert plugin_host(Settings.from_env(dict(settings.forwarded))) is host  # same settings
+    other = plugin_host(Settings.from_env(ONLY_OURS))  # a later, different environment
+    assert other is not host
+    assert other.records["guard-crashing"].status == "failed"
 
 
 def test_unregistering_a_name_that_is_not_registered_does_nothing() -> None:

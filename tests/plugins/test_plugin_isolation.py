@@ -17,6 +17,7 @@ from support.distributions import install_demo, make_distribution
 from synapse_sdk.actions.catalog import discover_actions, resolve_action
 from synapse_sdk.errors import ActionLoadError, PluginLoadError
 from synapse_sdk.plugins import PluginHost
+from synapse_sdk.runtime.settings import Settings
 
 LOADED = "announce,stamp,exiting,exiting_silently,exiting_with_text,raising"
 
@@ -72,7 +73,7 @@ EXPECTED_ERRORS = {
 
 def test_plugins_exiting_at_import_are_recorded_as_failed(exiting_site: Path) -> None:
     host = PluginHost()
-    failures = host.load_entry_points({"SYNAPSE_LOAD_PLUGINS": LOADED})
+    failures = host.load_entry_points(Settings.from_env({"SYNAPSE_LOAD_PLUGINS": LOADED}))
     assert {record.name: record.error for record in failures} == EXPECTED_ERRORS
     assert {record.distribution for record in failures} == {"demo-exiting"}
     assert host.records["stamp"].status == "loaded"
@@ -84,7 +85,7 @@ def test_strict_mode_makes_an_exiting_plugin_an_error_chained_to_its_exit(
 ) -> None:
     env = {"SYNAPSE_LOAD_PLUGINS": "exiting", "SYNAPSE_STRICT_PLUGINS": "1"}
     with pytest.raises(PluginLoadError, match="'exiting' from demo-exiting failed") as caught:
-        PluginHost().load_entry_points(env)
+        PluginHost().load_entry_points(Settings.from_env(env))
     assert isinstance(caught.value.__cause__, SystemExit)
     assert caught.value.__cause__.code == 3
 
@@ -98,7 +99,7 @@ def test_keyboard_interrupt_at_import_is_not_swallowed(exiting_site: Path) -> No
         entry_points={"synapse_sdk.plugins": {"interrupted": "demo_interrupted"}},
     )
     with pytest.raises(KeyboardInterrupt):
-        PluginHost().load_entry_points({"SYNAPSE_LOAD_PLUGINS": "interrupted"})
+        PluginHost().load_entry_points(Settings.from_env({"SYNAPSE_LOAD_PLUGINS": "interrupted"}))
 
 
 def test_an_action_exiting_at_import_is_a_broken_action(exiting_site: Path) -> None:

@@ -524,3 +524,121 @@ def test_a_step_with_an_empty_name_is_refused_naming_its_class() -> None:
         StepRegistry[Any]().register(Weighted("", 1.0))
 
     assert str(caught.value) == "step Weighted must have a non-empty string name"
+
+
+# -- what the sinks and the log see -------------------------------------------------------
+
+
+class Seen(BaseStep[Any]):
+    """Skips when told to; records what ``can_skip`` received; may return a bare failure."""
+
+    def __init__(self, name: str, *, skip: bool = False, bare_failure: bool = False) -> None:
+        self._name = name
+        self.skip = skip
+        self.bare_failure = bare_failure
+        self.asked_with: list[object] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def can_skip(self, context: Any) -> bool:
+        self.asked_with.append(context)
+        return self.skip
+
+    def execute(self, context: Any) -> StepResult:
+        return StepResult(success=not self.bare_failure)
+
+
+def test_every_step_transition_reaches_the_sinks_in_order() -> None:
+    sink = RecordingSink()
+    context = BaseStepContext(runtime_ctx=RuntimeContext(sinks=[sink]))
+    first, skipped = Seen("first"), Seen("skipped", skip=True)
+    registry = StepRegistry[BaseStepContext]()
+    registry.register(first)
+    registry.register(skipped)
+
+    Orchestrator(registry, context).execute()
+
+    steps = [(e.step, e.status) for e in sink.events if isinstance(e, StepEvent)]
+    assert steps == [
+        ("first", "started"),
+        ("first", "succeeded"),
+        ("skipped", "started"),
+        ("skipped", "skipped"),
+    ]
+    assert first.asked_with == [context]
+    assert context.current_step is None
+
+
+def test_a_step_that_fails_without_saying_why_is_named_and_given_a_reason() -> None:
+    sink = RecordingSink()
+    context = BaseStepContext(runtime_ctx=RuntimeContext(sinks=[sink]))
+    registry = StepRegistry[BaseStepContext]()
+    registry.register(Seen("mute", bare_failure=True))
+
+    with capture_logs(), pytest.raises(StepExecutionError) as caught:
+        Orchestrator(registry, context).execute()
+
+    reason = "the step returned success=False without an error"
+    assert str(caught.value) == f"step 'mute' failed: {reason}"
+    assert caught.value.error == reason
+    failed = [(e.step, e.error) for e in sink.events if isinstance(e, StepEvent)][-2:]
+    assert failed == [("mute", reason), ("mute", None)]  # failed, then rolled back
+
+
+class RefusingRecorder:
+    """A journal that takes the run's steps but refuses every rollback record."""
+
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def step_started(self, position: int, name: str) -> None:
+        pass
+
+    def record(self, name: str, key: str, value: Any) -> None:
+        pass
+
+    def append(self, name: str, key: str, items: Any, positions: Any) -> None:
+        pass
+
+    def step_succeeded(self, name: str, rollback_data: Any) -> None:
+        pass
+
+    def step_skipped(self, name: str) -> None:
+        pass
+
+    def step_failed(self, name: str, error: str, traceback: str | None = None) -> None:
+        self.failed.append(name)
+
+    def step_rolled_back(self, name: str) -> None:
+        raise OSError(f"disk refused {name}")
+
+    def rollback_failed(self, name: str, error: str) -> None:
+        raise OSError(f"disk refused {name}")
+
+
+def test_a_refused_rollback_record_is_logged_as_a_journal_failure_and_the_rollback_goes_on() -> (
+    None
+):
+    runtime = RuntimeContext()
+    runtime.recorder = RefusingRecorder()
+    context = UndoLog(runtime_ctx=runtime)
+    registry = StepRegistry[UndoLog]()
+    registry.register(Step("a"))
+    registry.register(Step("b", fail=True))
+
+    with capture_logs() as logs, pytest.raises(StepExecutionError):
+        Orchestrator(registry, context).execute()
+
+    assert [name for name, _, _ in context.undone] == ["b", "a"]
+    refused = [entry for entry in logs if entry["event"] == "journal_write_failed"]
+    assert [(entry["error"], entry["log_level"]) for entry in refused] == [
+        ("disk refused b", "error"),
+        ("disk refused a", "error"),
+    ]
+    assert all(isinstance(entry["exc_info"], OSError) for entry in refused)
