@@ -136,7 +136,7 @@ class Orchestrator(Generic[C]):
         context.recorded_rollback.clear()
         context.current_step = None
         recorder = runtime.recorder
-        self._callback = callback = self.progress_callback
+        self._callback = self.progress_callback
         self._sinks = sinks = runtime.sinks
         progress = self._progress = WeightedProgress(
             [step.progress_weight for step in steps], [step.name for step in steps], self._report
@@ -194,15 +194,9 @@ class Orchestrator(Generic[C]):
                         if percent < progress.last:  # in-step reports may have rounded past the end
                             percent = progress.last
                         progress.last = percent
-                        callback = self._callback  # a failing callback is dropped mid-run
-                        if callback is not None:
-                            try:
-                                callback(percent, 100)
-                            except Exception as exc:
-                                self._drop_callback(exc)
                         if sinks:
                             runtime.report_step(name, status)
-                            runtime.report_progress(percent, name, None, None)
+                        self._report(percent, name, None, None)
                 finally:
                     context.current_step = None
             if failure is None:
