@@ -13,7 +13,14 @@ from synapse_sdk.plugins import RuntimeContext, run_action
 from synapse_sdk.run.runner import Placement
 from synapse_sdk.runtime.settings import Settings
 
-SAMPLE = Path(__file__).parents[2] / "plugins_examples" / "upload-files" / "sample_data"
+
+def _source(tmp_path: Path) -> Path:
+    """A small folder to upload."""
+    source = tmp_path / "source"
+    source.mkdir(exist_ok=True)
+    (source / "a.txt").write_text("alpha\n")
+    (source / "b.txt").write_text("beta\n")
+    return source
 
 
 def _steps_of_a_run(tmp_path: Path, env: dict[str, str], target: str) -> list[str]:
@@ -22,7 +29,7 @@ def _steps_of_a_run(tmp_path: Path, env: dict[str, str], target: str) -> list[st
     try:
         run_action(
             "upload-files",
-            {"source": str(SAMPLE), "target": str(tmp_path / target)},
+            {"source": str(_source(tmp_path)), "target": str(tmp_path / target)},
             ctx=ctx,
             journal=journal,
         )
@@ -76,7 +83,7 @@ def test_a_bad_placement_is_refused_before_anything_is_journalled(
     with pytest.raises(ExecutorError, match=message):
         run_action(
             "upload-files",
-            {"source": str(SAMPLE), "target": str(tmp_path / "out")},
+            {"source": str(_source(tmp_path)), "target": str(tmp_path / "out")},
             ctx=RuntimeContext(env={"SYNAPSE_LOAD_PLUGINS": ""}),
             journal=journal,
             executor=executor,
