@@ -26,17 +26,15 @@ if TYPE_CHECKING:
         UploadContext,
         UploadParams,
     )
-    from synapse_sdk.engine import (
-        BaseStep,
-        BaseStepContext,
+    from synapse_sdk.engine.base import BaseStep
+    from synapse_sdk.engine.context import BaseStepContext
+    from synapse_sdk.engine.orchestrator import Orchestrator, OrchestratorResult
+    from synapse_sdk.engine.registry import StepRegistry
+    from synapse_sdk.engine.resilience import RetryStep, TimeoutStep
+    from synapse_sdk.engine.result import StepResult
+    from synapse_sdk.engine.utility import (
         LoggingStep,
-        Orchestrator,
-        OrchestratorResult,
-        RetryStep,
-        StepRegistry,
-        StepResult,
         StepWrapper,
-        TimeoutStep,
         TimingStep,
         ValidationStep,
         unwrap,
@@ -109,10 +107,13 @@ _HOMES = {
         "BaseUploadAction ExportContext ExportParams TrainContext TrainParams "
         "UploadContext UploadParams"
     ),
-    "synapse_sdk.engine": (
-        "BaseStep BaseStepContext LoggingStep Orchestrator OrchestratorResult RetryStep "
-        "StepRegistry StepResult StepWrapper TimeoutStep TimingStep ValidationStep unwrap"
-    ),
+    "synapse_sdk.engine.base": "BaseStep",
+    "synapse_sdk.engine.context": "BaseStepContext",
+    "synapse_sdk.engine.orchestrator": "Orchestrator OrchestratorResult",
+    "synapse_sdk.engine.registry": "StepRegistry",
+    "synapse_sdk.engine.resilience": "RetryStep TimeoutStep",
+    "synapse_sdk.engine.result": "StepResult",
+    "synapse_sdk.engine.utility": "LoggingStep StepWrapper TimingStep ValidationStep unwrap",
     "synapse_sdk.errors": (
         "ExecutorError FanOutError InvalidParamsError StepExecutionError StepInputError "
         "StepTimeout SynapseError"

@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from typing_extensions import TypeVar
 
 from synapse_sdk.actions.plan import Plan, build_plan
-from synapse_sdk.engine import BaseStepContext, Orchestrator, StepRegistry
+from synapse_sdk.engine.context import BaseStepContext
+from synapse_sdk.engine.orchestrator import Orchestrator
+from synapse_sdk.engine.registry import StepRegistry
 from synapse_sdk.errors import InvalidParamsError, StepExecutionError
 from synapse_sdk.host.manager import PluginHost, plugin_host
 from synapse_sdk.runtime.context import RuntimeContext
@@ -21,13 +23,28 @@ from synapse_sdk.runtime.secrets import redact
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
-__all__ = ["ActionContext", "ActionParams", "BaseAction", "P"]
+__all__ = ["ActionContext", "ActionParams", "BaseAction", "P", "storage_options_field"]
 
 
 class ActionParams(BaseModel):
     """Base of every params model: unknown fields are an error, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def storage_options_field(where: str) -> Any:
+    """The ``storage_options`` field of a params model that writes to an fsspec URL.
+
+    ``where`` names that URL's field in the description (``"the target"``, ``"model_uri"``).
+    """
+    return Field(
+        default_factory=dict,
+        description=(
+            f"fsspec storage options for {where} (endpoint_url, profile, client_kwargs...). "
+            "Values under secret-looking names (key, secret, token, password, credentials, "
+            "*_key, *_secret, *_token) are redacted like SecretStr fields."
+        ),
+    )
 
 
 P = TypeVar("P", bound=BaseModel, default=Any)

@@ -7,7 +7,13 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from synapse_sdk.actions.base import ActionContext, ActionParams, BaseAction, P
+from synapse_sdk.actions.base import (
+    ActionContext,
+    ActionParams,
+    BaseAction,
+    P,
+    storage_options_field,
+)
 
 __all__ = ["BaseExportAction", "ExportContext", "ExportParams"]
 
@@ -17,14 +23,7 @@ class ExportParams(ActionParams):
 
     output_uri: str = Field(description="Directory or fsspec URL the export is written to.")
     overwrite: bool = Field(False, description="Replace files that already exist at the output.")
-    storage_options: dict[str, Any] = Field(
-        default_factory=dict,
-        description=(
-            "fsspec storage options for the output (endpoint_url, profile, client_kwargs...). "
-            "Values under secret-looking names (key, secret, token, password, credentials, "
-            "*_key, *_secret, *_token) are redacted like SecretStr fields."
-        ),
-    )
+    storage_options: dict[str, Any] = storage_options_field("the output")
 
 
 @dataclass

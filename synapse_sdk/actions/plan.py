@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from synapse_sdk.engine import BaseStep, StepRegistry, StepWrapper
-from synapse_sdk.engine.utility import PluginWrapped
+from synapse_sdk.engine.base import BaseStep
+from synapse_sdk.engine.registry import StepRegistry
+from synapse_sdk.engine.utility import PluginWrapped, StepWrapper
 from synapse_sdk.errors import PluginHookError
 from synapse_sdk.host.hookspecs import ActionView
 

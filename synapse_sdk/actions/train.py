@@ -7,7 +7,13 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from synapse_sdk.actions.base import ActionContext, ActionParams, BaseAction, P
+from synapse_sdk.actions.base import (
+    ActionContext,
+    ActionParams,
+    BaseAction,
+    P,
+    storage_options_field,
+)
 
 __all__ = ["BaseTrainAction", "TrainContext", "TrainParams"]
 
@@ -22,14 +28,7 @@ class TrainParams(ActionParams):
     model_uri: str | None = Field(
         None, description="fsspec URL where the trained model is saved (file://, s3://...)."
     )
-    storage_options: dict[str, Any] = Field(
-        default_factory=dict,
-        description=(
-            "fsspec storage options for model_uri (endpoint_url, profile, client_kwargs...). "
-            "Values under secret-looking names (key, secret, token, password, credentials, "
-            "*_key, *_secret, *_token) are redacted like SecretStr fields."
-        ),
-    )
+    storage_options: dict[str, Any] = storage_options_field("model_uri")
 
 
 @dataclass

@@ -7,7 +7,13 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from synapse_sdk.actions.base import ActionContext, ActionParams, BaseAction, P
+from synapse_sdk.actions.base import (
+    ActionContext,
+    ActionParams,
+    BaseAction,
+    P,
+    storage_options_field,
+)
 
 __all__ = ["UPLOAD_STEP", "BaseUploadAction", "UploadContext", "UploadParams", "UploadedObject"]
 
@@ -17,14 +23,7 @@ class UploadParams(ActionParams):
 
     source: str = Field(description="Local directory (or file) to upload.")
     target: str = Field(description="Destination: a directory or fsspec URL (file://, s3://...).")
-    storage_options: dict[str, Any] = Field(
-        default_factory=dict,
-        description=(
-            "fsspec storage options for the target (endpoint_url, profile, client_kwargs...). "
-            "Values under secret-looking names (key, secret, token, password, credentials, "
-            "*_key, *_secret, *_token) are redacted like SecretStr fields."
-        ),
-    )
+    storage_options: dict[str, Any] = storage_options_field("the target")
 
 
 UPLOAD_STEP = "upload"

@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import pluggy
 
 if TYPE_CHECKING:
-    from synapse_sdk.engine import BaseStep, BaseStepContext, StepRegistry
+    from synapse_sdk.engine.base import BaseStep
+    from synapse_sdk.engine.context import BaseStepContext
+    from synapse_sdk.engine.registry import StepRegistry
     from synapse_sdk.runtime.context import RuntimeContext
 
 __all__ = ["PROJECT_NAME", "ActionView", "hookimpl", "hookspec"]

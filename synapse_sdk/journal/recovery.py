@@ -16,8 +16,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from synapse_sdk.actions.catalog import build_action
-from synapse_sdk.engine import BaseStep, StepResult, StepWrapper
+from synapse_sdk.engine.base import BaseStep
+from synapse_sdk.engine.result import StepResult
 from synapse_sdk.engine.rollback import roll_back_steps
+from synapse_sdk.engine.utility import StepWrapper
 from synapse_sdk.errors import RecoveryError, RunInUseError
 from synapse_sdk.host.manager import PluginHost
 from synapse_sdk.interrupts import cancellation_handlers, critical_section, run_settled

@@ -30,7 +30,7 @@ import json, os, signal, sys
 from synapse_sdk.host.hookspecs import hookimpl
 from synapse_sdk.host.manager import PluginHost
 from synapse_sdk.run.runner import run_action
-from synapse_sdk.engine import StepWrapper
+from synapse_sdk.engine.utility import StepWrapper
 
 action, params, step_name = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 
