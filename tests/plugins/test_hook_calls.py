@@ -6,6 +6,7 @@ Real plugins registered on a real host; each failing implementation is still nam
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ from support.distributions import install_demo
 from synapse_sdk.actions.base import ActionContext, ActionParams
 from synapse_sdk.errors import PluginHookError
 from synapse_sdk.host.hookspecs import PROJECT_NAME
+from synapse_sdk.host.manager import plugin_host
 from synapse_sdk.plugins import BaseAction, PluginHost, RuntimeContext, hookimpl
 from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult, StepWrapper
+from synapse_sdk.runtime.settings import Settings
 from synapse_sdk.testing import RecordingSink
 
 CALLS: list[str] = []
@@ -343,3 +346,108 @@ def test_a_traced_hook_that_fails_says_so_and_a_quiet_host_prints_nothing(
     quiet.register(Adds("extra"), "adds")
     OneStep(plugins=quiet).plan()
     assert capsys.readouterr().err == ""
+
+
+class Slow:
+    @hookimpl
+    def synapse_setup_steps(self) -> None:
+        time.sleep(0.02)
+
+
+def test_traced_times_are_milliseconds_of_the_call_itself(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    host = PluginHost(trace=True)
+    host.register(Slow(), "slow")
+
+    OneStep(plugins=host).plan()
+
+    [line] = [
+        line
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("synapse trace: synapse_setup_steps ")
+    ]
+    match = re.fullmatch(
+        r"synapse trace: synapse_setup_steps (\d+\.\d{3}) ms \[slow (\d+\.\d{3}) ms\]", line
+    )
+    assert match is not None, line
+    total, own = float(match[1]), float(match[2])
+    assert 20.0 <= own <= total < 1000.0  # a 20 ms sleep, in ms, within the whole call
+
+
+def test_a_hook_called_past_the_host_is_traced_in_pluggys_order_without_times(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    host = PluginHost(trace=True)
+    host.register(Adds("one"), "one")
+    host.register(Adds("two"), "two")
+
+    host.pm.hook.synapse_setup_steps(action=None, registry=StepRegistry[Any]())
+    host.pm.hook.synapse_before_run(action=None, context=None)
+
+    lines = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(
+        # pluggy's call order: the plugin registered last first
+        r"synapse trace: synapse_setup_steps \d+\.\d{3} ms \[two \(wrapper\), one \(wrapper\)\]",
+        lines[0],
+    ), lines
+    assert re.fullmatch(
+        r"synapse trace: synapse_before_run \d+\.\d{3} ms \[no plugins\]", lines[1]
+    ), lines
+
+
+def test_the_host_of_settings_that_ask_for_tracing_traces() -> None:
+
+    traced = plugin_host(
+        Settings.from_env({"SYNAPSE_TRACE_PLUGINS": "1", "SYNAPSE_LOAD_PLUGINS": ""})
+    )
+    quiet = plugin_host(Settings.from_env({"SYNAPSE_LOAD_PLUGINS": ""}))
+
+    assert (traced.tracing, quiet.tracing) == (True, False)
+
+
+class Renamed:
+    """Implements hooks under other method names, through ``specname``."""
+
+    @hookimpl(specname="synapse_setup_steps")
+    def add_nothing(self) -> None:
+        raise RuntimeError("setup broke")
+
+    @hookimpl(specname="synapse_wrap_step", wrapper=True)
+    def around(self) -> Generator[None, BaseStep[Any] | None, BaseStep[Any] | None]:
+        yield
+        raise RuntimeError("wrapper broke")
+
+
+def test_a_failing_hook_named_by_specname_is_reported_under_the_hook_it_implements() -> None:
+    host = PluginHost()
+    plugin = Renamed()
+    host.register(plugin, "renamed")
+
+    with pytest.raises(PluginHookError) as caught:
+        OneStep(plugins=host).plan()
+
+    message = str(caught.value)
+    assert "renamed" in message
+    assert "synapse_setup_steps" in message
+    assert "add_nothing" not in message
+    [(registered, _)] = host.registered()
+    assert registered is plugin
+    assert repr(host.pm.get_plugin("renamed")) == repr(plugin)
+
+
+def test_a_failing_wrapper_named_by_specname_is_reported_under_its_hook() -> None:
+    class WrapperOnly:
+        @hookimpl(specname="synapse_wrap_step", wrapper=True)
+        def around(self) -> Generator[None, BaseStep[Any] | None, BaseStep[Any] | None]:
+            yield
+            raise RuntimeError("wrapper broke")
+
+    host = PluginHost()
+    host.register(WrapperOnly(), "wrapping")
+
+    with pytest.raises(PluginHookError) as caught:
+        OneStep(plugins=host).plan()
+
+    assert "synapse_wrap_step" in str(caught.value)
+    assert "wrapping" in str(caught.value)
