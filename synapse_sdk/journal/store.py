@@ -230,16 +230,19 @@ class RunJournal:
         self.path = Path(path)
         self._timeout = timeout
         self._lock = threading.Lock()
+        db: sqlite3.Connection | None = None
         try:
             _private_file(self.path)
-            self._db = sqlite3.connect(
+            db = self._db = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
             self._migrate()
         except (sqlite3.Error, OSError) as exc:
+            if db is not None:  # a journal that cannot be used is not left open
+                db.close()
             raise JournalError(self._describe(exc)) from exc
 
     def _migrate(self) -> None:

@@ -73,6 +73,7 @@ def test_the_items_of_one_append_are_committed_together_or_not_at_all(
         "BEGIN SELECT RAISE(ABORT, 'refused'); END"
     )
     db.commit()
+    db.close()
 
     with pytest.raises(JournalError):
         journal.append(run_id, "upload", "made", ["a", "b", "c"])
@@ -114,6 +115,7 @@ def test_a_journal_from_before_positions_gains_them_and_keeps_its_items(tmp_path
     journal.append("old", "upload", "made", ["new"], [0])
 
     columns = {row[1]: row[2] for row in db.execute("PRAGMA table_info(appended)")}
+    db.close()
     assert columns["position"] == "INTEGER"
     assert read_back(journal, "old") == {"made": ["old", "new"]}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -226,4 +227,29 @@ def test_concurrent_writers_do_not_lose_records(tmp_path: Path) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(RunJournal(path).list_runs(limit=1000)) == 80
+    journal = RunJournal(path)
+    assert len(journal.list_runs(limit=1000)) == 80
+    journal.close()
+
+
+def _held_open(path: Path) -> list[str]:
+    """This process's file descriptors open on ``path`` (Linux: /proc/self/fd)."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile (the listing's own descriptor)
+            continue
+        if target == str(path):
+            held.append(fd)
+    return held
+
+
+def test_a_journal_that_cannot_be_opened_is_not_left_open(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    path.write_bytes(b"this is not a database, it is a shopping list\n" * 100)
+
+    with pytest.raises(JournalError, match="is corrupted"):
+        RunJournal(path)
+
+    assert _held_open(path) == []
