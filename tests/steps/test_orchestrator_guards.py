@@ -34,7 +34,7 @@ from synapse_sdk.plugins.steps import (
     StepRegistry,
     StepResult,
 )
-from synapse_sdk.runtime.events import StepEvent
+from synapse_sdk.runtime.events import ProgressEvent, StepEvent
 from synapse_sdk.testing import RecordingSink
 
 
@@ -642,3 +642,79 @@ def test_a_refused_rollback_record_is_logged_as_a_journal_failure_and_the_rollba
         ("disk refused a", "error"),
     ]
     assert all(isinstance(entry["exc_info"], OSError) for entry in refused)
+
+
+class WritesThenFails(BaseStep[Any]):
+    """Writes a file through ``context.storage``; its own rollback may raise."""
+
+    def __init__(self, target: Path, *, rollback_raises: bool = False) -> None:
+        self.target = target
+        self.rollback_raises = rollback_raises
+
+    @property
+    def name(self) -> str:
+        return "write"
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def execute(self, context: Any) -> StepResult:
+        context.storage.write_text(str(self.target), "written by the run")
+        return StepResult(success=True)
+
+    def rollback(self, context: Any, result: StepResult) -> None:
+        context.set_progress(1, 1)  # a rollback reporting progress must not move the bar
+        if self.rollback_raises:
+            raise OSError("own rollback broke")
+
+
+@pytest.mark.parametrize("rollback_raises", [False, True])
+def test_what_a_step_wrote_through_storage_is_undone_even_when_its_own_rollback_raises(
+    tmp_path: Path, rollback_raises: bool
+) -> None:
+    target = tmp_path / "out" / "file.txt"
+    sink = RecordingSink()
+    context = BaseStepContext(runtime_ctx=RuntimeContext(sinks=[sink]))
+    registry = StepRegistry[BaseStepContext]()
+    registry.register(WritesThenFails(target, rollback_raises=rollback_raises))
+    registry.register(Step("c", fail=True, undone=[]))
+
+    with capture_logs(), pytest.raises(StepExecutionError) as caught:
+        Orchestrator(registry, context).execute()
+
+    assert not target.exists()
+    assert not (tmp_path / "out").exists()  # the folder the write created, too
+    assert [p.percent for p in sink.events if isinstance(p, ProgressEvent)] == [50]
+    rolled = [(e.status, e.undone) for e in sink.events if isinstance(e, StepEvent)]
+    if rollback_raises:
+        assert rolled[-1] == ("rollback_failed", None)
+        assert caught.value.rollback_errors == [
+            "rollback of step 'write' failed: OSError: own rollback broke"
+        ]
+    else:
+        assert rolled[-1] == ("rolled_back", True)
+
+
+class RefusingEverything(RefusingRecorder):
+    def step_failed(self, name: str, error: str, traceback: str | None = None) -> None:
+        raise OSError(f"disk refused the failure of {name}")
+
+
+def test_a_journal_refusing_the_failure_and_the_rollback_failure_is_logged_and_ignored() -> None:
+    runtime = RuntimeContext()
+    runtime.recorder = RefusingEverything()
+    context = UndoLog(runtime_ctx=runtime)
+    registry = StepRegistry[UndoLog]()
+    registry.register(RollbackRaises())
+    registry.register(Step("b", fail=True))
+
+    with capture_logs() as logs, pytest.raises(StepExecutionError, match="b broke"):
+        Orchestrator(registry, context).execute()
+
+    refused = [entry["error"] for entry in logs if entry["event"] == "journal_write_failed"]
+    assert refused == [
+        "disk refused the failure of b",
+        "disk refused b",
+        "disk refused fragile",
+    ]
