@@ -90,7 +90,9 @@ def synapse_wrap_step(action: ActionView, step: BaseStep[Any]) -> BaseStep[Any] 
     as the previous ones wrapped it, so the first plugin called wraps innermost and the
     last one outermost. The step keeps the name its action registered, whoever wraps it
     (so ``step.name == "upload"`` always finds the upload step); ``synapse plan`` shows
-    every wrapper by plugin.
+    every wrapper by plugin. Wrap steps in a plain implementation: a hook wrapper
+    (``wrapper=True`` or ``hookwrapper=True``) around this hook runs around the others
+    and sees their results, but what it returns does not replace the step.
 
     Args:
         action: the action instance about to run.

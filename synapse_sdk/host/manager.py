@@ -409,13 +409,19 @@ def _isolated(function: Callable[..., Any], plugin: str, hook: str) -> Callable[
     return shim
 
 
-def _isolated_wrapper(function: Callable[..., Any], plugin: str, hook: str) -> Callable[..., Any]:
+def _isolated_wrapper(
+    function: Callable[..., Any], plugin: str, hook: str, *, old_style: bool = False
+) -> Callable[..., Any]:
     """``function`` (a hook wrapper, new or old style) as pluggy calls it for the host.
 
-    The shim is itself a generator that pluggy drives: it forwards the result (or the
-    exception) of the implementations inside to the plugin's generator, and hands a
-    failure of the plugin's own code to ``failed`` naming the plugin. When ``failed``
-    returns (observer hooks), the shim passes the inner outcome on unchanged.
+    The shim is itself a new-style wrapper, a generator that pluggy drives: it forwards
+    the result (or the exception) of the implementations inside to the plugin's generator
+    (an old-style one gets it as a ``pluggy.Result`` it may change, and what it leaves
+    there is the outcome), and hands a failure of the plugin's own code to ``failed``
+    naming the plugin. When ``failed`` returns (observer hooks), the shim passes the inner
+    outcome on unchanged. Because pluggy only ever sees new-style wrappers, a plugin's
+    old-style wrapper failing after its ``yield`` is the host's error, not a
+    ``PluggyTeardownRaisedWarning``.
     """
 
     @functools.wraps(function)
@@ -440,13 +446,16 @@ def _isolated_wrapper(function: Callable[..., Any], plugin: str, hook: str) -> C
             outcome = yield
         except BaseException as exc:  # an implementation inside raised: the wrapper sees it
             thrown = exc
+        result = pluggy.Result(outcome, thrown) if old_style else None
         try:
-            if thrown is not None:
+            if result is not None:
+                teardown.send(result)
+            elif thrown is not None:
                 teardown.throw(thrown)
             else:
                 teardown.send(outcome)
         except StopIteration as stop:
-            return stop.value
+            return result.get_result() if result is not None else stop.value
         except _NOT_THE_PLUGINS:
             raise
         except LOAD_ERRORS as exc:
@@ -476,9 +485,11 @@ class _Isolated:
                 continue
             function = getattr(plugin, attribute)
             hook = opts.get("specname") or attribute
-            wraps = opts.get("wrapper") or opts.get("hookwrapper")
+            old_style = bool(opts.get("hookwrapper"))
+            wraps = opts.get("wrapper") or old_style
             if wraps and inspect.isgeneratorfunction(function):
-                shim = _isolated_wrapper(function, name, hook)
+                shim = _isolated_wrapper(function, name, hook, old_style=old_style)
+                opts = {**opts, "wrapper": True, "hookwrapper": False}
             else:  # pluggy refuses a wrapper that is not a generator, naming the plugin
                 shim = _isolated(function, name, hook)
             setattr(shim, f"{pm.project_name}_impl", opts)

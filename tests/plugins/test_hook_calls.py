@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -451,3 +452,23 @@ def test_a_failing_wrapper_named_by_specname_is_reported_under_its_hook() -> Non
 
     assert "synapse_wrap_step" in str(caught.value)
     assert "wrapping" in str(caught.value)
+
+
+def test_an_old_style_wrapper_failing_after_its_yield_is_the_plugins_error_not_a_warning() -> None:
+    class OldStyleBroken:
+        @hookimpl(hookwrapper=True)
+        def synapse_setup_steps(self) -> Generator[None, Any, None]:
+            yield
+            raise RuntimeError("teardown broke")
+
+    host = PluginHost()
+    host.register(OldStyleBroken(), "old-broken")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(PluginHookError) as error:
+            OneStep(plugins=host).plan()
+
+    assert "old-broken" in str(error.value)
+    assert "teardown broke" in str(error.value)
+    assert [str(warning.message) for warning in caught] == []
