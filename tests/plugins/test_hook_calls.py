@@ -19,6 +19,7 @@ from support.distributions import install_demo
 
 from synapse_sdk.actions.base import ActionContext, ActionParams
 from synapse_sdk.errors import PluginHookError
+from synapse_sdk.host import manager as plugin_manager
 from synapse_sdk.host.hookspecs import PROJECT_NAME
 from synapse_sdk.host.manager import plugin_host
 from synapse_sdk.plugins import BaseAction, PluginHost, RuntimeContext, hookimpl
@@ -397,12 +398,13 @@ def test_a_hook_called_past_the_host_is_traced_in_pluggys_order_without_times(
     ), lines
 
 
-def test_the_host_of_settings_that_ask_for_tracing_traces() -> None:
-
-    traced = plugin_host(
-        Settings.from_env({"SYNAPSE_TRACE_PLUGINS": "1", "SYNAPSE_LOAD_PLUGINS": ""})
-    )
-    quiet = plugin_host(Settings.from_env({"SYNAPSE_LOAD_PLUGINS": ""}))
+def test_the_host_of_settings_that_ask_for_tracing_traces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(plugin_manager, "_HOSTS", {})  # hosts made earlier in this process
+    none = {"SYNAPSE_LOAD_PLUGINS": ""}
+    traced = plugin_host(Settings.from_env({**none, "SYNAPSE_TRACE_PLUGINS": "1"}))
+    quiet = plugin_host(Settings.from_env(none))
 
     assert (traced.tracing, quiet.tracing) == (True, False)
 
