@@ -499,18 +499,20 @@ class _Isolated:
         return repr(self.synapse_plugin)
 
 
-_HOSTS: dict[Settings, PluginHost] = {}
+_HOSTS: dict[tuple[object, ...], PluginHost] = {}
 
 
 def plugin_host(settings: Settings) -> PluginHost:
     """The host of ``settings``: the installed plugins they allow, loaded once per process.
 
-    Runs with the same settings share one host (plugins are imported once); a run whose
+    Runs whose plugin settings are the same share one host (plugins are imported once),
+    whatever else differs (their ``SYNAPSE_HOME``, their Ray address); a run whose plugin
     settings differ (another ``SYNAPSE_DISABLE_PLUGINS``, tracing on) gets its own.
     """
-    host = _HOSTS.get(settings)
+    key = (settings.disabled, settings.only, settings.strict, settings.trace)
+    host = _HOSTS.get(key)
     if host is None:
         host = PluginHost(trace=settings.trace)
         host.load_entry_points(settings)
-        _HOSTS[settings] = host
+        _HOSTS[key] = host
     return host

@@ -274,6 +274,8 @@ def test_each_settings_gets_its_own_host_loaded_once(
     assert host.records["guard-good"].status == "loaded"
     assert host.records["guard-crashing"].status == "disabled"
     assert plugin_host(Settings.from_env(dict(settings.forwarded))) is host  # same settings
+    elsewhere = Settings.from_env({**dict(settings.forwarded), "SYNAPSE_HOME": "/elsewhere"})
+    assert plugin_host(elsewhere) is host  # the same plugin settings, another home
     other = plugin_host(Settings.from_env(ONLY_OURS))  # a later, different environment
     assert other is not host
     assert other.records["guard-crashing"].status == "failed"
