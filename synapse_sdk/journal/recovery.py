@@ -147,7 +147,6 @@ def _roll_back(
         raise RecoveryError(f"run '{run_id}' is {state}; only unfinished runs need a rollback")
     claimed = journal.get_run(run_id)  # what the journal says now, not what it said before
     assert claimed is not None
-    runtime.recorder = JournalRecorder(journal, run_id)
     to_undo = [
         (
             record.name,
@@ -160,7 +159,11 @@ def _roll_back(
         )
         for record in _pending(claimed)
     ]
-    roll_back_steps(context, to_undo)
+    previous, runtime.recorder = runtime.recorder, JournalRecorder(journal, run_id)
+    try:
+        roll_back_steps(context, to_undo)
+    finally:
+        runtime.recorder = previous
     with critical_section():
         final = journal.get_run(run_id)
         assert final is not None
