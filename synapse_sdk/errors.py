@@ -47,6 +47,9 @@ __all__ = [
     "StepExecutionError",
     "StepInputError",
     "InvalidParamsError",
+    "InvalidResultError",
+    "PipelineError",
+    "PipelineFailedError",
     "ActionNotFoundError",
     "ActionConflictError",
     "PluginLoadError",
@@ -145,6 +148,25 @@ class StepExecutionError(SynapseError, RuntimeError):
         if self.rollback_errors:
             message += f" ({len(self.rollback_errors)} rollback(s) also failed)"
         super().__init__(message)
+
+
+class InvalidResultError(StepExecutionError):
+    """The steps of an action handed on a result its ``result_model`` rejects.
+
+    Raised when the last step has finished, so the run fails and everything it did is
+    rolled back: a pipeline must not hand an incomplete result to the next action.
+    ``step`` is ``'result'``; ``problems`` lists ``(field, reason)`` pairs.
+    """
+
+    def __init__(self, action: str, problems: Sequence[tuple[str, str]]) -> None:
+        self.action = action
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {field}: {reason}" for field, reason in self.problems)
+        super().__init__(
+            "result",
+            f"action '{action}' handed on an invalid result (its result_model):\n{lines}\n"
+            "its steps set the result with context.set_result(name=value)",
+        )
 
 
 class StepInputError(SynapseError):
@@ -317,6 +339,33 @@ class RunInUseError(SynapseError):
             f"run {run_id} is {doing} by pid {pid} on {host}; wait for it to finish, then "
             f"check 'synapse runs show {run_id}'"
         )
+
+
+class PipelineError(SynapseError, ValueError):
+    """A pipeline cannot run as defined: a bad file, an unknown action, a param no one feeds.
+
+    Raised before anything runs; the message names the action, the field and the fix.
+    """
+
+
+class PipelineFailedError(SynapseError):
+    """An action of a pipeline failed; what it and the actions before it did is settled.
+
+    Attributes:
+        run_id: the pipeline's run id.
+        action: the id of the action that failed.
+        state: the pipeline run's final state: ``rolled_back`` (everything undone),
+            ``failed`` (``keep_completed``: the actions before it kept their outputs;
+            ``synapse runs resume`` continues), ``rollback_failed`` or ``needs_rollback``.
+        error: why the action failed.
+    """
+
+    def __init__(self, run_id: str, action: str, state: str, error: str) -> None:
+        self.run_id = run_id
+        self.action = action
+        self.state = state
+        self.error = error
+        super().__init__(f"action '{action}' of pipeline run {run_id} failed ({state}): {error}")
 
 
 class ExecutorError(SynapseError):

@@ -48,6 +48,7 @@ class _State:
     held: list[int] = []  # noqa: RUF012 - signals that arrived inside a section
     first: int | None = None  # the signal that stopped the current run, if any
     settled = False  # the run's outcome is journalled: signals no longer matter
+    runs = 0  # cancellation_handlers blocks open: more than one is a pipeline's action
 
 
 def _exception_for(signum: int) -> BaseException:
@@ -87,11 +88,13 @@ def cancellation_handlers() -> Iterator[None]:
     if outermost:
         _State.first, _State.settled = None, False
         _State.held.clear()
+    _State.runs += 1
     try:
         for signum in RUN_SIGNALS:
             previous[signum] = signal.signal(signum, _handler)
         yield
     finally:
+        _State.runs -= 1
         for restored, handler in previous.items():
             signal.signal(restored, handler)
         if outermost:
@@ -159,6 +162,10 @@ def run_settled() -> None:
     Call it inside the :func:`critical_section` that journals the outcome, so that a signal
     arriving meanwhile cannot turn a run journalled as finished into an interrupted one.
     The next run (the next outermost :func:`cancellation_handlers`) starts afresh.
+
+    Inside a run that is itself part of a larger one (an action of a pipeline: nested
+    :func:`cancellation_handlers`), this does nothing: a signal after the action settled
+    still stops the pipeline, which then undoes that action too.
     """
-    if _in_main_thread():
+    if _in_main_thread() and _State.runs <= 1:
         _State.settled = True

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,7 +15,7 @@ from synapse_sdk.actions.plan import Plan, build_plan
 from synapse_sdk.engine.context import BaseStepContext
 from synapse_sdk.engine.orchestrator import Orchestrator
 from synapse_sdk.engine.registry import StepRegistry
-from synapse_sdk.errors import InvalidParamsError, StepExecutionError
+from synapse_sdk.errors import InvalidParamsError, InvalidResultError, StepExecutionError
 from synapse_sdk.host.manager import PluginHost, plugin_host
 from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.secrets import redact
@@ -73,6 +73,20 @@ class ActionContext(BaseStepContext, Generic[P]):
     """
 
     params: P = None  # type: ignore[assignment]  # None only in contexts built without params
+    result_values: dict[str, Any] = field(default_factory=dict)
+    """What the steps have handed on so far with :meth:`set_result`."""
+    result: BaseModel | None = None
+    """The validated result, once a run of an action with a ``result_model`` succeeded."""
+
+    def set_result(self, **values: Any) -> None:
+        """Hand values on as the action's result (fields of its ``result_model``).
+
+        Call it from any step, as often as needed; later values replace earlier ones under
+        the same name. When the last step has finished, the values are validated against
+        the action's ``result_model``: a missing or invalid field fails the run, which is
+        then rolled back like any failure, because a pipeline would hand on a broken result.
+        """
+        self.result_values.update(values)
 
 
 def _snake_case(name: str) -> str:
@@ -117,6 +131,9 @@ class BaseAction(Generic[P]):
         context_class: the step context class :meth:`create_context` builds, given as
             the bare class (a class variable cannot name ``P``): it is built with
             :attr:`params`, so the context is an ``ActionContext[P]``.
+        result_model: the pydantic model of what the action hands on (None: nothing).
+            Steps fill it with ``context.set_result(...)``; :meth:`run` returns it under
+            ``'result'``, and a pipeline feeds its fields to the next actions' params.
         params: the validated params.
         ctx: the runtime context shared by every step.
         name: the action's name (its entry-point name when resolved by name).
@@ -124,6 +141,7 @@ class BaseAction(Generic[P]):
 
     kind: ClassVar[str] = "other"
     params_model: ClassVar[type[BaseModel]] = ActionParams
+    result_model: ClassVar[type[BaseModel] | None] = None
     context_class: ClassVar[type[ActionContext[Any]]] = ActionContext
     action_name: ClassVar[str | None] = None
 
@@ -236,8 +254,9 @@ class BaseAction(Generic[P]):
 
         Plugins' ``synapse_setup_steps`` and ``synapse_wrap_step`` shape the steps first;
         the run hooks observe it. Returns the orchestrator's result
-        (``{'success': True, 'steps_executed': N, 'steps_total': M}``) or what
-        ``execute()`` returned.
+        (``{'success': True, 'steps_executed': N, 'steps_total': M}``, plus
+        ``'result'``: the validated :attr:`result_model` instance when the action declares
+        one) or what ``execute()`` returned.
         """
         host = self._host()
         runtime = self.ctx
@@ -253,7 +272,9 @@ class BaseAction(Generic[P]):
             context = self.create_context()
             host.notify("synapse_before_run", runtime, action=self, context=context)
             try:
-                result = Orchestrator(plan.registry, context).execute()
+                outcome = Orchestrator(
+                    plan.registry, context, complete=self._result_check(context)
+                ).execute()
             except (StepExecutionError, KeyboardInterrupt, SystemExit) as exc:
                 host.notify(
                     "synapse_after_rollback", runtime, action=self, context=context, error=exc
@@ -262,6 +283,23 @@ class BaseAction(Generic[P]):
         except BaseException as exc:
             host.notify("synapse_on_run_error", runtime, action=self, context=context, error=exc)
             raise
-        runtime.log("run_finished", {"action": self.name, **result})
+        result: dict[str, Any] = dict(outcome)
+        if context.result is not None:
+            result["result"] = context.result
+        runtime.log("run_finished", {"action": self.name, **outcome})
         host.notify("synapse_after_run", runtime, action=self, context=context, result=result)
         return result
+
+    def _result_check(self, context: ActionContext[P]) -> Callable[[], None] | None:
+        """The check that ends a run of an action with a result model (None: no model)."""
+        model = self.result_model
+        if model is None:
+            return None
+
+        def check() -> None:
+            try:
+                context.result = model.model_validate(context.result_values)
+            except PydanticValidationError as exc:
+                raise InvalidResultError(self.name, params_problems(exc, model)) from None
+
+        return check

@@ -99,6 +99,9 @@ class Orchestrator(Generic[C]):
         progress_callback: optional ``callback(current, total)`` receiving the overall
             percentage with ``total=100``. If it raises, it is logged and not called again
             during that run.
+        complete: optional check called after the last step, inside the run: if it
+            raises, every step that ran is rolled back and its exception is re-raised
+            (an action uses it to validate the result its steps handed on).
 
     ``execute()`` may be called again; each call starts fresh (``step_results`` and
     ``errors`` are cleared).
@@ -109,10 +112,13 @@ class Orchestrator(Generic[C]):
         registry: StepRegistry[C],
         context: C,
         progress_callback: ProgressCallback | None = None,
+        *,
+        complete: Callable[[], object] | None = None,
     ) -> None:
         self.registry = registry
         self.context = context
         self.progress_callback = progress_callback
+        self.complete = complete
         self._callback: ProgressCallback | None = None
         self._sinks: list[ProgressSink] = []
         self._progress: WeightedProgress | None = None
@@ -143,6 +149,7 @@ class Orchestrator(Generic[C]):
         )
         executed: list[tuple[BaseStep[C], StepResult]] = []
         failure: _Failure[C] | None = None
+        incomplete: Exception | None = None
         running: BaseStep[C] | None = None
         outcome: object = None
 
@@ -200,17 +207,24 @@ class Orchestrator(Generic[C]):
                 finally:
                     context.current_step = None
             if failure is None:
-                return {
-                    "success": True,
-                    "steps_executed": len(executed),
-                    "steps_total": len(steps),
-                }
+                incomplete = self._incomplete()
+                if incomplete is None:
+                    return {
+                        "success": True,
+                        "steps_executed": len(executed),
+                        "steps_total": len(steps),
+                    }
         except BaseException as interrupt:  # KeyboardInterrupt, SystemExit
             if isinstance(interrupt, RunAbandoned):
                 raise  # a second signal: leave the rollback to `synapse runs rollback`
             self._rollback(self._interrupted(running, outcome, interrupt, executed), executed)
             raise
 
+        if incomplete is not None:  # every step succeeded, but the run's check failed
+            rollback_errors = self._rollback(None, executed)
+            if isinstance(incomplete, StepExecutionError):
+                incomplete.rollback_errors = rollback_errors
+            raise incomplete
         assert failure is not None  # a successful run returned above
         results.append(failure.result)
         rollback_errors = self._rollback(failure, executed)
@@ -223,6 +237,16 @@ class Orchestrator(Generic[C]):
         if failure.exc is not None:
             raise error from failure.exc
         raise error
+
+    def _incomplete(self) -> Exception | None:
+        """What the ``complete`` check raised (None: it passed, or there is none)."""
+        if self.complete is None:
+            return None
+        try:
+            self.complete()
+        except Exception as exc:
+            return exc
+        return None
 
     def _interrupted(
         self,

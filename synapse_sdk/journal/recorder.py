@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from synapse_sdk.journal.store import RunJournal, RunRecord, RunState
+from synapse_sdk.journal.store import RunJournal, RunRecord, RunState, StepRecord
 
-__all__ = ["JournalRecorder", "settled_state"]
+__all__ = ["UNDONE", "JournalRecorder", "settled_state", "state_of_steps"]
 
 
 class JournalRecorder:
@@ -55,8 +55,13 @@ def settled_state(run: RunRecord, *, interrupted: bool) -> RunState:
     was stopped, and there is nothing to undo; and ``failed`` when it failed on its own
     before its first step (an invalid plan, a plugin's hook).
     """
-    states = {step.state for step in run.steps}
-    if not run.steps:
+    return state_of_steps(run.steps, interrupted=interrupted)
+
+
+def state_of_steps(steps: Sequence[StepRecord], *, interrupted: bool) -> RunState:
+    """:func:`settled_state` of any set of steps: one run's, or all of a pipeline's actions'."""
+    states = {step.state for step in steps}
+    if not steps:
         return "rolled_back" if interrupted else "failed"
     if not states <= UNDONE:
         return "needs_rollback"

@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+from synapse_sdk.actions.base import ActionContext, BaseAction
 from synapse_sdk.actions.catalog import build_action
 from synapse_sdk.engine.base import BaseStep
 from synapse_sdk.engine.result import StepResult
@@ -29,7 +31,7 @@ from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.secrets import deep_merge, secret_paths
 from synapse_sdk.storage.undo_area import discard_undo_area
 
-__all__ = ["RecoveryError", "rollback_run"]
+__all__ = ["JournalledUndo", "RecoveryError", "rollback_run", "working_directory"]
 
 
 def _steps_by_name(steps: list[BaseStep[Any]]) -> dict[str, BaseStep[Any]]:
@@ -59,7 +61,7 @@ def _pending(run: RunRecord) -> list[StepRecord]:
 
 
 @contextmanager
-def _working_directory(run: RunRecord) -> Iterator[None]:
+def working_directory(run: RunRecord) -> Iterator[None]:
     """Run the block in the folder the run started in, so its relative paths mean the same."""
     if run.cwd is None:  # journalled by an older version, which did not record it
         yield
@@ -104,6 +106,16 @@ def rollback_run(
     if run is None:
         known = ", ".join(record.run_id for record in journal.list_runs(limit=5)) or "none"
         raise RecoveryError(f"no run with id '{run_id}' in {journal.path}; recent runs: {known}")
+    if run.parent is not None:
+        raise RecoveryError(
+            f"run '{run_id}' is the action '{run.action}' of pipeline run '{run.parent}'; "
+            f"roll back the whole pipeline: synapse runs rollback {run.parent}"
+        )
+    if run.kind == "pipeline":
+        raise RecoveryError(
+            f"run '{run_id}' is a pipeline run; roll it back with "
+            "synapse_sdk.pipeline.rollback_pipeline (synapse runs rollback does)"
+        )
     if run.state in LIVE_STATES:
         raise RunInUseError(run_id, run.state, run.pid, run.host)
     if run.state != "needs_rollback":
@@ -117,7 +129,7 @@ def rollback_run(
             "from the journal)"
         )
 
-    with cancellation_handlers(), _working_directory(run):
+    with cancellation_handlers(), working_directory(run):
         return _roll_back(journal, run, merged, plugins, ctx)
 
 
@@ -132,38 +144,12 @@ def _roll_back(
     runtime = ctx if ctx is not None else RuntimeContext()
     runtime.job_id = run_id
     action = build_action(run.target or run.action, params, runtime, plugins, name=run.action)
-    plan = action.plan()
-    context = action.create_context()
-    steps = _steps_by_name(plan.registry.get_steps())
-    unknown = [step.name for step in _pending(run) if step.name not in steps]
-    if unknown:
-        raise RecoveryError(
-            f"the plan of '{run.action}' has no step named {', '.join(unknown)}; install the "
-            "same plugins (and versions) as the original run, then try again"
-        )
+    undo = JournalledUndo.of(run, action)
 
     state = journal.claim_run(run_id)  # atomic: of two processes, one gets the run
     if state != "needs_rollback":
         raise RecoveryError(f"run '{run_id}' is {state}; only unfinished runs need a rollback")
-    claimed = journal.get_run(run_id)  # what the journal says now, not what it said before
-    assert claimed is not None
-    to_undo = [
-        (
-            record.name,
-            steps[record.name],
-            StepResult(
-                success=record.state == "succeeded",
-                error=record.error,
-                rollback_data=dict(record.rollback_data),
-            ),
-        )
-        for record in _pending(claimed)
-    ]
-    previous, runtime.recorder = runtime.recorder, JournalRecorder(journal, run_id)
-    try:
-        roll_back_steps(context, to_undo)
-    finally:
-        runtime.recorder = previous
+    undo.roll_back(journal, run_id)
     with critical_section():
         final = journal.get_run(run_id)
         assert final is not None
@@ -174,3 +160,57 @@ def _roll_back(
     finished = journal.get_run(run_id)
     assert finished is not None
     return finished
+
+
+@dataclass(frozen=True)
+class JournalledUndo:
+    """The rollback of a journalled run's steps by its rebuilt action, from the records alone.
+
+    :meth:`of` checks that the action's plan has every step the run still has to undo
+    (before anything is claimed or undone); :meth:`roll_back` then undoes them, last
+    first, each journalled as it finishes, so that doing it again after a crash never
+    undoes a step twice. Recovery uses it for one run, a pipeline for each of its actions.
+    """
+
+    action: BaseAction[Any]
+    context: ActionContext[Any]
+    steps: dict[str, BaseStep[Any]]
+
+    @classmethod
+    def of(cls, run: RunRecord, action: BaseAction[Any]) -> JournalledUndo:
+        """The undo of ``run`` by ``action`` (built from the run's name and params).
+
+        Raises:
+            RecoveryError: a step to undo that the rebuilt plan does not have.
+        """
+        steps = _steps_by_name(action.plan().registry.get_steps())
+        unknown = [step.name for step in _pending(run) if step.name not in steps]
+        if unknown:
+            raise RecoveryError(
+                f"the plan of '{run.action}' has no step named {', '.join(unknown)}; install "
+                "the same plugins (and versions) as the original run, then try again"
+            )
+        return cls(action, action.create_context(), steps)
+
+    def roll_back(self, journal: RunJournal, run_id: str) -> None:
+        """Undo every step of ``run_id`` that ran and is not undone yet, as the journal says now."""
+        run = journal.get_run(run_id)  # what the journal says now, not what it said before
+        assert run is not None
+        to_undo = [
+            (
+                record.name,
+                self.steps[record.name],
+                StepResult(
+                    success=record.state == "succeeded",
+                    error=record.error,
+                    rollback_data=dict(record.rollback_data),
+                ),
+            )
+            for record in _pending(run)
+        ]
+        runtime = self.action.ctx
+        previous, runtime.recorder = runtime.recorder, JournalRecorder(journal, run_id)
+        try:
+            roll_back_steps(self.context, to_undo)
+        finally:
+            runtime.recorder = previous

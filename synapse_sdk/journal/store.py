@@ -34,6 +34,7 @@ from synapse_sdk.runtime.settings import HOME_ENV
 __all__ = [
     "MAX_PARAMS_BYTES",
     "JournalError",
+    "RunKind",
     "RunRecord",
     "RunState",
     "RunJournal",
@@ -46,6 +47,9 @@ MAX_PARAMS_BYTES = 1_000_000
 
 BUSY_TIMEOUT = 60.0
 """Seconds a write waits for another process's write before the journal gives up."""
+
+RunKind = Literal["action", "pipeline"]
+"""A run of one action, or of a pipeline (whose actions are its child runs)."""
 
 RunState = Literal[
     "running",
@@ -73,7 +77,11 @@ CREATE TABLE IF NOT EXISTS runs (
     pid         INTEGER NOT NULL,
     host        TEXT NOT NULL,
     cwd         TEXT,
-    target      TEXT
+    target      TEXT,
+    parent      TEXT,
+    kind        TEXT,
+    result      TEXT,
+    stage       TEXT
 );
 CREATE TABLE IF NOT EXISTS steps (
     run_id         TEXT NOT NULL REFERENCES runs(run_id),
@@ -98,9 +106,16 @@ CREATE INDEX IF NOT EXISTS runs_started ON runs(started_at);
 CREATE INDEX IF NOT EXISTS appended_run ON appended(run_id);
 """
 
+_INDEXES = "CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent);"
+"""Indexes on added columns: created after the columns are (older journals lack them)."""
+
 _ADDED_COLUMNS = (
     ("runs", "cwd", "TEXT"),
     ("runs", "target", "TEXT"),
+    ("runs", "parent", "TEXT"),
+    ("runs", "kind", "TEXT"),
+    ("runs", "result", "TEXT"),
+    ("runs", "stage", "TEXT"),
     ("steps", "traceback", "TEXT"),
     ("appended", "position", "INTEGER"),
 )
@@ -133,6 +148,13 @@ class RunRecord:
     host: str
     cwd: str | None = None
     target: str | None = None
+    parent: str | None = None
+    """The pipeline run this run is an action of (None: a run of its own)."""
+    kind: RunKind = "action"
+    result: dict[str, Any] | None = None
+    """What the action handed on (its ``result_model``, secrets redacted), once succeeded."""
+    stage: str | None = None
+    """The id of this action in its pipeline (None: not part of a pipeline)."""
     steps: list[StepRecord] = field(default_factory=list)
 
     @property
@@ -152,6 +174,10 @@ class RunRecord:
             "host": self.host,
             "cwd": self.cwd,
             "target": self.target,
+            "kind": self.kind,
+            "parent": self.parent,
+            "result": self.result,
+            "stage": self.stage,
             "steps": [
                 {
                     "position": step.position,
@@ -240,6 +266,7 @@ class RunJournal:
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
             self._migrate()
+            db.executescript(_INDEXES)
         except (sqlite3.Error, OSError) as exc:
             if db is not None:  # a journal that cannot be used is not left open
                 db.close()
@@ -323,6 +350,9 @@ class RunJournal:
         run_id: str | None = None,
         cwd: str | None = None,
         target: str | None = None,
+        parent: str | None = None,
+        stage: str | None = None,
+        kind: RunKind = "action",
     ) -> str:
         """Journal a new run of ``action`` by this process; return its id.
 
@@ -330,6 +360,8 @@ class RunJournal:
         one); recovery runs there, wherever ``synapse runs rollback`` was started.
         ``target`` is where the action's class can be imported from (``module:Class``),
         so that recovery finds the same class even when it is not installed by name.
+        ``parent`` is the pipeline run this run is an action of, ``stage`` that action's id
+        in the pipeline; ``kind`` says whether this run is an action's or a pipeline's.
 
         Raises:
             ParamsTooLargeError: ``params`` as JSON exceed :data:`MAX_PARAMS_BYTES`.
@@ -340,9 +372,8 @@ class RunJournal:
             raise ParamsTooLargeError(action, len(encoded), MAX_PARAMS_BYTES)
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO runs "
-                "(run_id, action, params, state, started_at, pid, host, cwd, target) "
-                "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (run_id, action, params, state, started_at, pid, host, cwd, "
+                "target, parent, stage, kind) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     _text(action),
@@ -352,24 +383,58 @@ class RunJournal:
                     socket.gethostname(),
                     _text(cwd if cwd is not None else os.getcwd()),
                     _optional_text(target),
+                    parent,
+                    _optional_text(stage),
+                    kind,
                 ),
             )
         return run_id
 
-    def end_run(self, run_id: str, state: RunState, error: str | None = None) -> None:
+    def end_run(
+        self,
+        run_id: str,
+        state: RunState,
+        error: str | None = None,
+        *,
+        result: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Set a run's final state; ``result`` is what it handed on (JSON, secrets redacted)."""
+        encoded = None if result is None else encode_rollback_data("result", result)
         with self._transaction() as db:
             db.execute(
-                "UPDATE runs SET state = ?, ended_at = ?, error = ? WHERE run_id = ?",
-                (state, time.time(), _optional_text(error), run_id),
+                "UPDATE runs SET state = ?, ended_at = ?, error = ?, result = coalesce(?, result) "
+                "WHERE run_id = ?",
+                (state, time.time(), _optional_text(error), encoded, run_id),
             )
 
-    def claim_run(self, run_id: str) -> RunState | None:
-        """Take over an unfinished run for this process, atomically (to roll it back).
+    def take_over(self, run_id: str, state: RunState) -> None:
+        """Put ``run_id`` in ``state`` as owned by this process (its pid and host).
+
+        For the owner of a pipeline run acting on its child runs, which no one else claims:
+        a child being undone is ``rolling_back`` under this process, so that a crash now
+        leaves it ``needs_rollback``.
+        """
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET state = ?, pid = ?, host = ?, ended_at = NULL WHERE run_id = ?",
+                (state, os.getpid(), socket.gethostname(), run_id),
+            )
+
+    def claim_run(
+        self,
+        run_id: str,
+        *,
+        claimable: frozenset[str] = frozenset({"needs_rollback"}),
+        as_state: RunState = "rolling_back",
+    ) -> RunState | None:
+        """Take over an unfinished run for this process, atomically.
 
         The check and the claim are one transaction: of two processes claiming the same
-        run at once, exactly one succeeds. Returns the run's state before the call:
-        ``needs_rollback`` when this process now owns the run; any other state means
-        nothing was claimed (None: no such run).
+        run at once, exactly one succeeds. A run in one of the ``claimable`` states
+        (default: ``needs_rollback``, to roll it back) is put in ``as_state`` under this
+        process. Returns the run's state before the call: one of ``claimable`` when this
+        process now owns the run; any other state means nothing was claimed (None: no
+        such run).
 
         Raises:
             RunInUseError: a live process owns the run (or one on another machine says so).
@@ -383,10 +448,11 @@ class RunJournal:
             run = self._run_from_row(row)
             if run.state in LIVE_STATES:
                 raise RunInUseError(run_id, run.state, run.pid, run.host)
-            if run.state == "needs_rollback":
+            if run.state in claimable:
                 db.execute(
-                    "UPDATE runs SET state = 'rolling_back', pid = ?, host = ? WHERE run_id = ?",
-                    (os.getpid(), socket.gethostname(), run_id),
+                    "UPDATE runs SET state = ?, pid = ?, host = ?, ended_at = NULL "
+                    "WHERE run_id = ?",
+                    (as_state, os.getpid(), socket.gethostname(), run_id),
                 )
             return run.state
 
@@ -514,6 +580,10 @@ class RunJournal:
             host=row[8],
             cwd=row[9],
             target=row[10],
+            parent=row[11],
+            kind=row[12] or "action",
+            result=None if row[13] is None else self._decode(row[0], row[13]),
+            stage=row[14],
         )
         if (
             run.state in LIVE_STATES
@@ -524,13 +594,17 @@ class RunJournal:
         return run
 
     _RUN_COLUMNS = (
-        "run_id, action, params, state, started_at, ended_at, error, pid, host, cwd, target"
+        "run_id, action, params, state, started_at, ended_at, error, pid, host, cwd, target, "
+        "parent, kind, result, stage"
     )
 
-    def list_runs(self, limit: int = 50) -> list[RunRecord]:
+    def list_runs(self, limit: int = 50, *, top_level: bool = False) -> list[RunRecord]:
+        """The most recent runs, newest first; ``top_level``: not the actions of pipelines."""
+        where = "WHERE parent IS NULL " if top_level else ""
         try:
             rows = self._db.execute(
-                f"SELECT {self._RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT ?", (limit,)
+                f"SELECT {self._RUN_COLUMNS} FROM runs {where}ORDER BY started_at DESC LIMIT ?",
+                (limit,),
             ).fetchall()
         except sqlite3.Error as exc:
             raise JournalError(self._describe(exc)) from exc
@@ -560,6 +634,17 @@ class RunJournal:
         self._add_appended(run)
         return run
 
+    def children(self, run_id: str) -> list[RunRecord]:
+        """The action runs of pipeline run ``run_id``, with their steps, oldest first."""
+        try:
+            ids = self._db.execute(
+                "SELECT run_id FROM runs WHERE parent = ? ORDER BY started_at, rowid", (run_id,)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalError(self._describe(exc)) from exc
+        found = [self.get_run(child) for (child,) in ids]
+        return [run for run in found if run is not None]
+
     def _add_appended(self, run: RunRecord) -> None:
         """Put the items appended for each step of ``run`` under their keys, in order."""
         try:
@@ -588,6 +673,8 @@ class RunJournal:
     def prune(self, older_than: float, states: set[str] | None = None) -> list[RunRecord]:
         """Delete finished runs that started more than ``older_than`` seconds ago.
 
+        A pipeline's action runs go with the pipeline run, never on their own.
+
         Runs that are ``running``, ``rolling_back`` or ``needs_rollback`` are never
         deleted: they are still someone's to finish. ``states`` limits the deletion to
         runs in those states. Returns the deleted runs (without their steps). The file
@@ -598,7 +685,8 @@ class RunJournal:
         unsettled = {*LIVE_STATES, "needs_rollback"}
         with self._transaction() as db:
             rows = db.execute(
-                f"SELECT {self._RUN_COLUMNS} FROM runs WHERE started_at < ? ORDER BY started_at",
+                f"SELECT {self._RUN_COLUMNS} FROM runs "
+                "WHERE started_at < ? AND parent IS NULL ORDER BY started_at",
                 (cutoff,),
             ).fetchall()
             doomed = [
@@ -607,9 +695,13 @@ class RunJournal:
                 if run.state not in unsettled and (states is None or run.state in states)
             ]
             for run in doomed:
-                db.execute("DELETE FROM appended WHERE run_id = ?", (run.run_id,))
-                db.execute("DELETE FROM steps WHERE run_id = ?", (run.run_id,))
-                db.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
+                children = db.execute(
+                    "SELECT run_id FROM runs WHERE parent = ?", (run.run_id,)
+                ).fetchall()
+                for run_id in [run.run_id, *(child for (child,) in children)]:
+                    db.execute("DELETE FROM appended WHERE run_id = ?", (run_id,))
+                    db.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
+                    db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
         if doomed:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("VACUUM")

@@ -33,10 +33,11 @@ from synapse_sdk.interrupts import cancellation_handlers, critical_section, run_
 from synapse_sdk.journal.recorder import JournalRecorder, settled_state
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.runtime.context import RuntimeContext
+from synapse_sdk.runtime.secrets import redact
 from synapse_sdk.runtime.settings import Settings
 from synapse_sdk.storage.undo_area import discard_undo_area
 
-__all__ = ["Placement", "place", "run_action", "run_journalled"]
+__all__ = ["Placement", "handed_on", "place", "run_action", "run_journalled"]
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,18 @@ def _execute(action: BaseAction[Any], placement: Placement) -> Any:
 
 
 def run_journalled(
-    action: BaseAction[Any], journal: RunJournal, placement: Placement | None = None
+    action: BaseAction[Any],
+    journal: RunJournal,
+    placement: Placement | None = None,
+    *,
+    parent: str | None = None,
+    stage: str | None = None,
 ) -> Any:
     """Run ``action`` with every step recorded in ``journal`` under a new run id.
+
+    ``parent`` is the pipeline run the action is part of, ``stage`` its id there. A
+    succeeded run journals its result (``'result'`` of what the action returned, secrets
+    redacted), which a pipeline resumed later hands on to the actions after it.
 
     The run id is also the runtime context's ``job_id`` (set before the run starts). On
     failure the run's final state is derived from its steps: ``rolled_back``,
@@ -115,6 +125,8 @@ def run_journalled(
                 action.redacted_params(),
                 run_id=run_id,
                 target=class_reference(type(action)),
+                parent=parent,
+                stage=stage,
             )
             if runtime.job_id is None:
                 runtime.job_id = run_id
@@ -128,10 +140,19 @@ def run_journalled(
         finally:
             runtime.recorder = previous
         with critical_section():
-            journal.end_run(run_id, "succeeded")
+            journal.end_run(run_id, "succeeded", result=handed_on(result))
             run_settled()
         discard_undo_area(runtime.settings, run_id)
     return result
+
+
+def handed_on(outcome: object) -> dict[str, Any] | None:
+    """The result an action's run returned under ``'result'``, as journalled: JSON, redacted."""
+    result = outcome.get("result") if isinstance(outcome, Mapping) else None
+    if not isinstance(result, BaseModel):
+        return None
+    redacted: dict[str, Any] = redact(result)
+    return redacted
 
 
 def _settle(journal: RunJournal, run_id: str, exc: BaseException, settings: Settings) -> None:

@@ -269,6 +269,10 @@ def test_a_run_as_a_dict_holds_every_field_and_its_steps(journal: RunJournal) ->
         "host": run.host,
         "cwd": "/data",
         "target": "pkg.mod:Demo",
+        "kind": "action",
+        "parent": None,
+        "result": None,
+        "stage": None,
         "steps": [
             {
                 "position": 0,

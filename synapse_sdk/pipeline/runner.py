@@ -1,0 +1,512 @@
+"""Running a pipeline as one journalled run, with a child run per action.
+
+:func:`run_pipeline` checks the whole pipeline (:func:`check_pipeline`), journals a
+``pipeline`` run, and runs each action through
+:func:`~synapse_sdk.run.runner.run_journalled` as a child of it, feeding each the results
+of those before it. When an action fails (or a signal stops it) that action is rolled back
+by its own orchestrator first; then every action that completed is undone, last first,
+from the journal's records (:class:`~synapse_sdk.journal.recovery.JournalledUndo`), unless
+``keep_completed`` asks to keep them for :func:`resume_pipeline`.
+
+The pipeline run's state is the truth about all of its actions: ``succeeded``;
+``rolled_back`` when every step of every action that ran is undone; ``failed`` when the
+completed actions were kept on purpose; ``rollback_failed`` or ``needs_rollback`` as for a
+single run (``synapse runs rollback`` finishes the latter, across actions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from synapse_sdk.actions.base import BaseAction
+from synapse_sdk.actions.catalog import class_reference
+from synapse_sdk.errors import (
+    PipelineError,
+    PipelineFailedError,
+    RecoveryError,
+    RunAbandoned,
+    RunInUseError,
+    describe_error,
+)
+from synapse_sdk.host.manager import PluginHost, plugin_host
+from synapse_sdk.interrupts import cancellation_handlers, critical_section, run_settled
+from synapse_sdk.journal.recorder import state_of_steps
+from synapse_sdk.journal.recovery import JournalledUndo, working_directory
+from synapse_sdk.journal.store import LIVE_STATES, RunJournal, RunRecord, RunState
+from synapse_sdk.pipeline.definition import Pipeline
+from synapse_sdk.pipeline.handoffs import CheckedStage, check_pipeline, stage_params
+from synapse_sdk.pipeline.progress import PipelineProgress, bands
+from synapse_sdk.run.runner import Placement, place, run_journalled
+from synapse_sdk.runtime.context import RuntimeContext
+from synapse_sdk.runtime.redacted import REDACTED
+from synapse_sdk.runtime.secrets import deep_merge, redact, secret_paths
+
+__all__ = ["action_weights", "resume_pipeline", "rollback_pipeline", "run_pipeline"]
+
+RESUMABLE: frozenset[str] = frozenset({"failed", "needs_rollback"})
+"""Pipeline states :func:`resume_pipeline` continues from."""
+
+
+def _redacted_params(action_class: type[BaseAction[Any]], params: Mapping[str, Any]) -> Any:
+    """Initial params as the journal keeps them: every secret (by type or name) redacted.
+
+    Fed params are absent, so the params model cannot validate them whole: each field is
+    typed on its own to find ``SecretStr`` values; one that does not validate is redacted.
+    """
+    fields = action_class.params_model.model_fields
+    typed: dict[str, Any] = {}
+    for key, value in params.items():
+        info = fields.get(key)
+        if info is None:
+            typed[key] = value
+            continue
+        try:
+            typed[key] = TypeAdapter(info.annotation or Any).validate_python(value)
+        except Exception:
+            typed[key] = REDACTED
+    return redact(typed)
+
+
+def action_weights(
+    checked: list[CheckedStage], host: PluginHost, runtime: RuntimeContext
+) -> list[float]:
+    """Each action's total step weight, from its plan with its initial params."""
+    weights = []
+    for stage in checked:
+        action = stage.action_class.for_planning(
+            stage.stage.params, runtime, plugins=host, name=stage.name
+        )
+        plan = action.plan()
+        if not plan.steps:
+            raise PipelineError(
+                f"action '{stage.id}' has no steps (it runs execute() in one go), so it could "
+                "not be undone when a later action fails; only step-based actions can be part "
+                "of a pipeline"
+            )
+        weights.append(sum(step.weight for step in plan.steps))
+    return weights
+
+
+@dataclass
+class _PipelineRun:
+    """One pipeline run in progress: what it needs to run actions and to undo them."""
+
+    run_id: str
+    journal: RunJournal
+    runtime: RuntimeContext
+    host: PluginHost
+    placement: Placement
+    checked: list[CheckedStage]
+    params: dict[str, dict[str, Any]]
+    keep_completed: bool
+    progress: PipelineProgress
+    bands: list[tuple[float, float]]
+    results: dict[str, Any] = field(default_factory=dict)
+    outcomes: dict[str, Any] = field(default_factory=dict)
+    actions: dict[str, BaseAction[Any]] = field(default_factory=dict)
+
+    def child_runtime(self, position: int) -> RuntimeContext:
+        runtime = self.runtime
+        low, high = self.bands[position]
+        sinks = [self.progress.band(self.checked[position].id, low, high)] if runtime.sinks else []
+        return RuntimeContext(
+            logger=runtime.logger, sinks=sinks, env=runtime.env, settings=runtime.settings
+        )
+
+    def build(self, position: int, params: Mapping[str, Any]) -> BaseAction[Any]:
+        stage = self.checked[position]
+        return stage.action_class(
+            params, self.child_runtime(position), plugins=self.host, name=stage.name
+        )
+
+    def run_from(self, first: int) -> dict[str, Any]:
+        """Run the actions from ``first`` on; settle the pipeline run whatever happens.
+
+        Called inside the caller's :func:`cancellation_handlers`, once the pipeline run is
+        journalled as this process's.
+        """
+        failed_at = first
+        try:
+            for position in range(first, len(self.checked)):
+                failed_at = position
+                stage = self.checked[position]
+                params = stage_params(stage, self.params[stage.id], self.results)
+                action = self.actions[stage.id] = self.build(position, params)
+                outcome = run_journalled(
+                    action, self.journal, self.placement, parent=self.run_id, stage=stage.id
+                )
+                self.outcomes[stage.id] = outcome
+                self.results[stage.id] = outcome.get("result")
+        except BaseException as exc:
+            self.settle_failure(self.checked[failed_at].id, exc)
+            raise
+        with critical_section():
+            self.journal.end_run(self.run_id, "succeeded")
+            run_settled()
+        return {"success": True, "run_id": self.run_id, "actions": self.outcomes}
+
+    def settle_failure(self, failed: str, exc: BaseException) -> None:
+        """Undo (or keep) the completed actions, journal the pipeline's state, raise."""
+        interrupted = not isinstance(exc, Exception)
+        try:
+            if not self.keep_completed and not isinstance(exc, RunAbandoned):
+                self.undo_completed()
+        except BaseException as second:  # RunAbandoned: a second signal, leave the rest
+            with critical_section():
+                self.end(interrupted=True, error=describe_error(exc))
+                run_settled()
+            raise second from exc
+        with critical_section():
+            state = self.end(interrupted=interrupted, error=describe_error(exc))
+            run_settled()
+        if isinstance(exc, Exception):
+            raise PipelineFailedError(self.run_id, failed, state, describe_error(exc)) from exc
+
+    def undo_completed(self) -> None:
+        """Undo every succeeded action of this run, last first, from the journal's records."""
+        for child in reversed(self.journal.children(self.run_id)):
+            if child.state != "succeeded" or child.stage not in self.actions:
+                continue
+            self.runtime.log("pipeline_undo_action", {"action": child.stage})
+            undo_child(self.journal, child, self.actions[child.stage])
+
+    def end(self, *, interrupted: bool, error: str) -> RunState:
+        children = self.journal.children(self.run_id)
+        state = state_of_steps(
+            [step for child in children for step in child.steps], interrupted=interrupted
+        )
+        if self.keep_completed and state == "needs_rollback" and _only_kept(children):
+            state = "failed"  # the completed actions' outputs are kept on purpose
+        self.journal.end_run(self.run_id, state, error=error)
+        return state
+
+
+def _only_kept(children: list[RunRecord]) -> bool:
+    """Whether every step still to undo belongs to an action that succeeded (kept whole)."""
+    return all(
+        child.state == "succeeded"
+        or state_of_steps(child.steps, interrupted=True) != "needs_rollback"
+        for child in children
+    )
+
+
+def undo_child(journal: RunJournal, child: RunRecord, action: BaseAction[Any]) -> None:
+    """Undo one action run of a pipeline by ``action``; journal its settled state."""
+    undo = JournalledUndo.of(child, action)
+    journal.take_over(child.run_id, "rolling_back")
+    undo.roll_back(journal, child.run_id)
+    with critical_section():
+        after = journal.get_run(child.run_id)
+        assert after is not None
+        journal.end_run(child.run_id, state_of_steps(after.steps, interrupted=True))
+
+
+def _spec(pipeline: Pipeline, checked: list[CheckedStage]) -> dict[str, Any]:
+    """What the journal keeps of a pipeline: enough to resume or undo it, secrets redacted."""
+    spec = pipeline.to_dict()
+    for entry, stage in zip(spec["actions"], checked, strict=True):
+        entry["params"] = _redacted_params(stage.action_class, stage.stage.params)
+        entry["target"] = class_reference(stage.action_class)
+    return spec
+
+
+def _open(journal: RunJournal | None, runtime: RuntimeContext) -> tuple[RunJournal, bool]:
+    if journal is not None:
+        return journal, False
+    return RunJournal(runtime.settings.journal_path), True
+
+
+def run_pipeline(
+    pipeline: Pipeline,
+    *,
+    ctx: RuntimeContext | None = None,
+    plugins: PluginHost | None = None,
+    journal: RunJournal | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    keep_completed: bool = False,
+) -> dict[str, Any]:
+    """Check ``pipeline``, then run its actions in order as one journalled run.
+
+    Returns ``{'success': True, 'run_id': ..., 'actions': {id: result}}``, each result as
+    :func:`~synapse_sdk.plugins.run_action` returns it (``'result'`` holds what the
+    action handed on). The pipeline's run id is ``ctx.job_id`` unless one was set.
+
+    Raises:
+        PipelineError: the pipeline cannot run as defined; nothing ran.
+        ActionNotFoundError, ActionLoadError: an action cannot be resolved; nothing ran.
+        PipelineFailedError: an action failed; see its ``state`` for what was undone.
+        KeyboardInterrupt, RunTerminated: a signal stopped it, after the rollback.
+    """
+    runtime = ctx if ctx is not None else RuntimeContext()
+    checked = check_pipeline(pipeline, runtime.settings)
+    host = plugins if plugins is not None else plugin_host(runtime.settings)
+    weights = action_weights(checked, host, runtime)
+    placement = Placement.of(executor, ray_address)
+    place(placement, runtime.settings)
+    journal, owned = _open(journal, runtime)
+    try:
+        with cancellation_handlers():
+            run_id = journal.start_run(pipeline.name, _spec(pipeline, checked), kind="pipeline")
+            if runtime.job_id is None:
+                runtime.job_id = run_id
+            run = _PipelineRun(
+                run_id,
+                journal,
+                runtime,
+                host,
+                placement,
+                checked,
+                {stage.id: dict(stage.stage.params) for stage in checked},
+                keep_completed,
+                PipelineProgress(runtime.sinks),
+                bands(weights),
+            )
+            return run.run_from(0)
+    finally:
+        if owned:
+            journal.close()
+
+
+def _pipeline_record(journal: RunJournal, run_id: str) -> RunRecord:
+    run = journal.get_run(run_id)
+    if run is None:
+        known = ", ".join(r.run_id for r in journal.list_runs(limit=5, top_level=True)) or "none"
+        raise RecoveryError(f"no run with id '{run_id}' in {journal.path}; recent runs: {known}")
+    if run.kind != "pipeline":
+        raise RecoveryError(f"run '{run_id}' is a run of one action, not of a pipeline")
+    if run.state in LIVE_STATES:
+        raise RunInUseError(run_id, run.state, run.pid, run.host)
+    return run
+
+
+def _rebuilt(run: RunRecord, supplied: Mapping[str, Any]) -> Pipeline:
+    """The pipeline of a journalled run, with the params supplied again merged in by id."""
+    spec = run.params
+    unknown = sorted(set(supplied) - {entry["id"] for entry in spec["actions"]})
+    if unknown:
+        raise RecoveryError(
+            f"params are given for {', '.join(unknown)}, which pipeline run '{run.run_id}' "
+            "does not have; key the params file by the pipeline's action ids"
+        )
+    entries = [
+        {
+            "id": entry["id"],
+            "action": entry.get("target") or entry["action"],
+            "params": deep_merge(entry["params"], supplied.get(entry["id"], {})),
+        }
+        for entry in spec["actions"]
+    ]
+    return Pipeline.from_dict(
+        {"name": spec["name"], "actions": entries, "mappings": spec["mappings"]},
+        source=f"pipeline run {run.run_id}",
+    )
+
+
+def _state(run: RunRecord | None) -> str | None:
+    return None if run is None else run.state
+
+
+def _latest(children: list[RunRecord]) -> dict[str, RunRecord]:
+    latest: dict[str, RunRecord] = {}
+    for child in children:  # oldest first: a rerun replaces its failed attempt
+        if child.stage is not None:
+            latest[child.stage] = child
+    return latest
+
+
+def resume_pipeline(
+    journal: RunJournal,
+    run_id: str,
+    *,
+    ctx: RuntimeContext | None = None,
+    plugins: PluginHost | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    keep_completed: bool = False,
+) -> dict[str, Any]:
+    """Continue a ``failed`` or interrupted (``needs_rollback``) pipeline run.
+
+    Actions that completed are skipped and their journalled results feed the next ones.
+    The first action that did not complete is undone where it left work behind (as are
+    any after it), then runs again from its start, as a new child run of the same pipeline
+    run. ``params`` (by action id) supplies again what the journal keeps only redacted.
+
+    Raises:
+        RecoveryError: no such pipeline run, one that cannot be resumed, or secrets missing.
+        RunInUseError: a live process owns the run.
+        PipelineFailedError: an action failed again.
+    """
+    run = _pipeline_record(journal, run_id)
+    if run.state not in RESUMABLE:
+        raise RecoveryError(
+            f"pipeline run '{run_id}' is {run.state}; only a failed or interrupted pipeline "
+            "that was not rolled back can be resumed"
+        )
+    runtime = ctx if ctx is not None else RuntimeContext()
+    pipeline = _rebuilt(run, params or {})
+    checked = check_pipeline(pipeline, runtime.settings)
+    latest = _latest(journal.children(run_id))
+    first = next(
+        (
+            i
+            for i, s in enumerate(checked)
+            if getattr(latest.get(s.id), "state", None) != "succeeded"
+        ),
+        len(checked),
+    )
+    results: dict[str, Any] = {}
+    for stage in checked[:first]:
+        results[stage.id] = latest[stage.id].result
+    to_run = checked[first:]
+    missing = [
+        f"{stage.id}.{path}" for stage in to_run for path in secret_paths(dict(stage.stage.params))
+    ] + [
+        f"{stage.id}.{feed.param} (from {feed.source}.{feed.field})"
+        for stage in to_run
+        for feed in stage.feeds
+        if feed.param not in stage.stage.params
+        and feed.source in results
+        and REDACTED in str((results[feed.source] or {}).get(feed.field))
+    ]
+    if missing:
+        raise RecoveryError(
+            f"pipeline run '{run_id}' had secret params ({', '.join(missing)}) that the journal "
+            "does not keep; pass them again with --params-file, keyed by action id"
+        )
+    host = plugins if plugins is not None else plugin_host(runtime.settings)
+    weights = action_weights(checked, host, runtime)
+    placement = Placement.of(executor, ray_address)
+    place(placement, runtime.settings)
+    with cancellation_handlers(), working_directory(run):
+        claimed = journal.claim_run(run_id, claimable=RESUMABLE, as_state="running")
+        if claimed not in RESUMABLE:
+            raise RecoveryError(f"pipeline run '{run_id}' is {claimed}; it cannot be resumed")
+        if runtime.job_id is None:
+            runtime.job_id = run_id
+        pipeline_run = _PipelineRun(
+            run_id,
+            journal,
+            runtime,
+            host,
+            placement,
+            checked,
+            {stage.id: dict(stage.stage.params) for stage in checked},
+            keep_completed,
+            PipelineProgress(runtime.sinks),
+            bands(weights),
+            results=results,
+        )
+        pipeline_run.progress.last = round(pipeline_run.bands[first - 1][1]) if first else -1
+        try:
+            _undo_unfinished(journal, run_id, pipeline_run, first)
+        except BaseException as exc:
+            with critical_section():
+                pipeline_run.end(interrupted=True, error=describe_error(exc))
+                run_settled()
+            raise
+        return pipeline_run.run_from(first)
+
+
+def _undo_unfinished(journal: RunJournal, run_id: str, run: _PipelineRun, first: int) -> None:
+    """Undo what the actions from ``first`` on left behind, last first, before they rerun."""
+    rerun = {stage.id: position for position, stage in enumerate(run.checked) if position >= first}
+    for child in reversed(journal.children(run_id)):
+        if child.stage not in rerun or state_of_steps(child.steps, interrupted=True) != (
+            "needs_rollback"
+        ):
+            continue
+        action = _child_action(child, run, rerun[child.stage])
+        undo_child(journal, child, action)
+
+
+def _child_action(child: RunRecord, run: _PipelineRun, position: int) -> BaseAction[Any]:
+    """The action of a journalled child run, rebuilt from its own journalled params."""
+    supplied = run.params[run.checked[position].id]
+    params = deep_merge(child.params, {k: v for k, v in supplied.items() if k in child.params})
+    missing = secret_paths(params)
+    if missing:
+        raise RecoveryError(
+            f"action '{child.stage}' of pipeline run '{run.run_id}' had secret params "
+            f"({', '.join(missing)}) that the journal does not keep; pass them again with "
+            "--params-file, keyed by action id"
+        )
+    return run.build(position, params)
+
+
+def rollback_pipeline(
+    journal: RunJournal,
+    run_id: str,
+    *,
+    ctx: RuntimeContext | None = None,
+    plugins: PluginHost | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+) -> RunRecord:
+    """Undo everything a pipeline run did, across its actions, each step exactly once.
+
+    For a run that a crash left ``needs_rollback``, or a ``failed`` one whose completed
+    actions were kept. Each action is rebuilt from its own journalled params (``params``,
+    by action id, supplies secrets again) and its steps that ran and are not undone yet
+    are rolled back, last action first. Every rollback is journalled as it finishes, so
+    doing it again after another crash never undoes a step twice.
+
+    Raises:
+        RecoveryError: no such pipeline run, one with nothing to undo, or secrets missing.
+        RunInUseError: a live process owns the run.
+    """
+    run = _pipeline_record(journal, run_id)
+    if run.state not in RESUMABLE:
+        raise RecoveryError(
+            f"pipeline run '{run_id}' is {run.state}; only an unfinished or failed pipeline "
+            "run needs a rollback"
+        )
+    runtime = ctx if ctx is not None else RuntimeContext()
+    runtime.job_id = run_id
+    supplied = dict(params or {})
+    pipeline = _rebuilt(run, supplied)
+    checked = check_pipeline(pipeline, runtime.settings)
+    host = plugins if plugins is not None else plugin_host(runtime.settings)
+    pipeline_run = _PipelineRun(
+        run_id,
+        journal,
+        runtime,
+        host,
+        Placement(),
+        checked,
+        {stage.id: dict(supplied.get(stage.id, {})) for stage in checked},
+        False,
+        PipelineProgress(runtime.sinks),
+        bands([1.0] * len(checked)),
+    )
+    position = {stage.id: index for index, stage in enumerate(checked)}
+    children = [
+        child
+        for child in reversed(journal.children(run_id))
+        if state_of_steps(child.steps, interrupted=True) == "needs_rollback"
+        or child.state == "succeeded"
+    ]
+    undos = [
+        (child, _child_action(child, pipeline_run, position[child.stage or ""]))
+        for child in children
+    ]
+    with cancellation_handlers(), working_directory(run):
+        claimed = journal.claim_run(run_id, claimable=RESUMABLE)
+        if claimed not in RESUMABLE:
+            raise RecoveryError(f"pipeline run '{run_id}' is {claimed}; nothing to roll back")
+        try:
+            for child, action in undos:
+                latest = journal.get_run(child.run_id)
+                assert latest is not None
+                undo_child(journal, latest, action)
+        finally:
+            with critical_section():
+                pipeline_run.end(interrupted=True, error=run.error or "rolled back")
+                run_settled()
+    finished = journal.get_run(run_id)
+    assert finished is not None
+    return finished
