@@ -12,6 +12,7 @@ import click
 from synapse_sdk.cli.common import EXIT_FAILED, EXIT_INTERRUPTED
 from synapse_sdk.cli.inspect import actions_group, plan_command, plugins_group
 from synapse_sdk.cli.new import new_group
+from synapse_sdk.cli.pipeline import pipeline_group, resume_command
 from synapse_sdk.cli.run import run_command
 from synapse_sdk.cli.runs import runs_group
 from synapse_sdk.errors import RunAbandoned
@@ -30,6 +31,7 @@ def cli() -> None:
       synapse actions list
       synapse plan upload-files
       synapse run upload-files --params '{"source": "data/", "target": "out/"}'
+      synapse pipeline run nightly.toml
     """
 
 
@@ -39,6 +41,8 @@ cli.add_command(plan_command)
 cli.add_command(run_command)
 cli.add_command(new_group)
 cli.add_command(runs_group)
+cli.add_command(pipeline_group)
+runs_group.add_command(resume_command)
 
 
 def _exit_code() -> int:

@@ -49,7 +49,8 @@ def runs_group() -> None:
 def list_runs(limit: int, as_json: bool) -> None:
     """Recent runs, newest first. Runs marked 'needs_rollback' were left unfinished by a crash."""
     with open_journal() as journal:
-        runs = journal.list_runs(limit)
+        runs = journal.list_runs(limit, top_level=True)
+        sizes = {run.run_id: len(journal.children(run.run_id)) for run in runs if _is_pipeline(run)}
     if as_json:
         click.echo(
             json.dumps(
@@ -65,7 +66,9 @@ def list_runs(limit: int, as_json: bool) -> None:
         [
             [
                 run.run_id,
-                run.action,
+                f"{run.action} (pipeline, {sizes[run.run_id]} action runs)"
+                if _is_pipeline(run)
+                else run.action,
                 f"{run.state} (run: synapse runs rollback {run.run_id})"
                 if run.needs_rollback
                 else run.state,
@@ -75,6 +78,10 @@ def list_runs(limit: int, as_json: bool) -> None:
             for run in runs
         ],
     )
+
+
+def _is_pipeline(run: RunRecord) -> bool:
+    return run.kind == "pipeline"
 
 
 @runs_group.command("show")
@@ -89,10 +96,17 @@ def show_run(run_id: str, full: bool, as_json: bool) -> None:
     """
     with open_journal() as journal:
         run = journal.get_run(run_id)
+        children = journal.children(run_id) if run is not None and _is_pipeline(run) else []
     if run is None:
         raise CliError(f"no run with id '{run_id}'; see 'synapse runs list'")
     if as_json:
-        click.echo(json.dumps(run.to_dict(), indent=2))
+        record = run.to_dict()
+        if _is_pipeline(run):
+            record["actions"] = [child.to_dict() for child in children]
+        click.echo(json.dumps(record, indent=2))
+        return
+    if _is_pipeline(run):
+        _show_pipeline(run, children, full)
         return
     click.echo(f"run {run.run_id}: {run.action}, {run.state}")
     click.echo(f"started {_when(run.started_at)}, ended {_when(run.ended_at)}")
@@ -105,6 +119,27 @@ def show_run(run_id: str, full: bool, as_json: bool) -> None:
     if not full:
         _print_samples(run)
     _print_tracebacks(run, full)
+
+
+def _show_pipeline(run: RunRecord, children: list[RunRecord], full: bool) -> None:
+    """A pipeline run: its state, then each action run with its steps, in the order they ran."""
+    click.echo(f"pipeline run {run.run_id}: {run.action}, {run.state}")
+    click.echo(f"started {_when(run.started_at)}, ended {_when(run.ended_at)}")
+    if run.error:
+        click.echo(f"error: {run.error}")
+    if run.state in ("needs_rollback", "failed"):
+        click.echo(
+            f"finish it with: synapse runs rollback {run.run_id}, "
+            f"or continue it with: synapse runs resume {run.run_id}"
+        )
+    if not children:
+        click.echo("no action ran")
+    for child in children:
+        click.echo(f"\naction {child.stage} ({child.action}), run {child.run_id}: {child.state}")
+        if child.result is not None:
+            click.echo(f"result: {_shown(child.result, full, limit=_SHORT_PARAMS)}")
+        _print_steps(child, json.dumps if full else _counts)
+        _print_tracebacks(child, full)
 
 
 def _print_tracebacks(run: RunRecord, full: bool) -> None:
@@ -205,6 +240,8 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool, verbose: bool
 
     Every step that ran and is not undone yet is rolled back in reverse order with the
     rollback data the journal holds. Safe to repeat: steps already rolled back are skipped.
+    For a pipeline run (unfinished, or failed with --keep-completed) every action that ran
+    is undone, last first; its --params-file is keyed by action id.
     Shown as `synapse run` shows a rollback: one line per step, warnings and errors (-v:
     every log).
     """
@@ -212,19 +249,26 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool, verbose: bool
     from synapse_sdk.errors import (
         ActionNotFoundError,
         InvalidParamsError,
+        PipelineError,
         RunAbandoned,
         RunInUseError,
         RunTerminated,
     )
     from synapse_sdk.journal.recovery import rollback_run
+    from synapse_sdk.pipeline import rollback_pipeline
 
     params = load_params(None, params_file)
     host = load_plugin_host()
     with open_journal() as journal:
         ctx = _rollback_screen(journal, run_id, host, verbose=verbose and not as_json)
+        found = journal.get_run(run_id)
         try:
-            run = rollback_run(journal, run_id, plugins=host, ctx=ctx, params=params)
+            if found is not None and _is_pipeline(found):
+                run = rollback_pipeline(journal, run_id, plugins=host, ctx=ctx, params=params)
+            else:
+                run = rollback_run(journal, run_id, plugins=host, ctx=ctx, params=params)
         except (
+            PipelineError,
             RecoveryError,
             RunInUseError,
             ActionNotFoundError,

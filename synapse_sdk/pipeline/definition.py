@@ -255,7 +255,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
         raise PipelineError(f"{path} is a folder; give the pipeline's .toml file") from None
     except UnicodeDecodeError:
         raise PipelineError(f"pipeline file {path} is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or a number too long to read
         raise PipelineError(f"pipeline file {path} is not valid TOML: {exc}") from None
     except RecursionError:
         raise PipelineError(f"pipeline file {path} is nested too deeply to read") from None

@@ -30,6 +30,7 @@ from synapse_sdk.errors import (
     RecoveryError,
     RunAbandoned,
     RunInUseError,
+    SynapseError,
     describe_error,
 )
 from synapse_sdk.host.manager import PluginHost, plugin_host
@@ -164,7 +165,8 @@ class _PipelineRun:
             state = self.end(interrupted=interrupted, error=describe_error(exc))
             run_settled()
         if isinstance(exc, Exception):
-            raise PipelineFailedError(self.run_id, failed, state, describe_error(exc)) from exc
+            error = str(exc) if isinstance(exc, SynapseError) else describe_error(exc)
+            raise PipelineFailedError(self.run_id, failed, state, error) from exc
 
     def undo_completed(self) -> None:
         """Undo every succeeded action of this run, last first, from the journal's records."""
@@ -361,8 +363,13 @@ def resume_pipeline(
         len(checked),
     )
     results: dict[str, Any] = {}
+    earlier: dict[str, Any] = {}
     for stage in checked[:first]:
-        results[stage.id] = latest[stage.id].result
+        child = latest[stage.id]
+        results[stage.id] = child.result
+        earlier[stage.id] = {"success": True, "completed_earlier": child.run_id}
+        if child.result is not None:
+            earlier[stage.id]["result"] = child.result
     to_run = checked[first:]
     missing = [
         f"{stage.id}.{path}" for stage in to_run for path in secret_paths(dict(stage.stage.params))
@@ -401,8 +408,13 @@ def resume_pipeline(
             PipelineProgress(runtime.sinks),
             bands(weights),
             results=results,
+            outcomes=earlier,
         )
         pipeline_run.progress.last = round(pipeline_run.bands[first - 1][1]) if first else -1
+        if not keep_completed:  # a failure would undo the completed actions too: build them now
+            for position, stage in enumerate(checked[:first]):
+                child = latest[stage.id]
+                pipeline_run.actions[stage.id] = _child_action(child, pipeline_run, position)
         try:
             _undo_unfinished(journal, run_id, pipeline_run, first)
         except BaseException as exc:
