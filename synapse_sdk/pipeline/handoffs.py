@@ -87,6 +87,8 @@ def compatible(source: Any, target: Any) -> bool:
     if source is int and target is float:
         return True
     source_origin, target_origin = get_origin(source), get_origin(target)
+    if source_origin is not None and target_origin is None and isinstance(target, type):
+        return isinstance(source_origin, type) and issubclass(source_origin, target)
     if source_origin is not None or target_origin is not None:
         if source_origin != target_origin:
             return False
