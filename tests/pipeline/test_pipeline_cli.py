@@ -91,7 +91,9 @@ def test_a_pipeline_runs_from_its_file_and_prints_every_actions_result(work: Pat
 
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["actions"]["train"]["result"] == {"model_uri": "models/m.txt", "rows": 3}
+    trained = result["actions"]["train"]["result"]
+    assert (trained["model_uri"], trained["rows"]) == ("models/m.txt", 3)
+    assert trained["pid"] != os.getpid()  # the command's own process
     assert (work / "pub" / "model.txt").read_text() == "model of 3 rows\n"
     assert "✓ train \u203a fit" in done.stderr
     [top] = runs(work)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,11 @@ def test_the_journal_holds_one_pipeline_run_with_a_child_run_per_action(
         ("train", "train", "succeeded", top.run_id),
         ("publish", "publish", "succeeded", top.run_id),
     ]
-    assert children[1].result == {"model_uri": str(tmp_path / "models" / "m.txt"), "rows": 3}
+    assert children[1].result == {
+        "model_uri": str(tmp_path / "models" / "m.txt"),
+        "rows": 3,
+        "pid": os.getpid(),
+    }
     assert [s.name for s in children[2].steps] == ["copy"]
     assert len(journal.list_runs()) == 4  # the action runs are runs too
 

@@ -9,6 +9,7 @@ copied the first file). ``slow`` makes ``publish`` wait between its two copies.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -58,6 +59,7 @@ class TrainParams(ActionParams):
 class TrainResult(BaseModel):
     model_uri: str
     rows: int
+    pid: int  # the process the step ran in (a Ray worker's on a cluster)
 
 
 class Fit(BaseStep[ActionContext]):
@@ -69,7 +71,7 @@ class Fit(BaseStep[ActionContext]):
             raise RuntimeError("the training diverged")
         rows = Path(context.params.data_uri).read_text().count("\n")
         context.storage.write_text(context.params.model_uri, f"model of {rows} rows\n")
-        context.set_result(model_uri=context.params.model_uri, rows=rows)
+        context.set_result(model_uri=context.params.model_uri, rows=rows, pid=os.getpid())
         return StepResult(success=True)
 
 
