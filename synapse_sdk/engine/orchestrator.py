@@ -175,7 +175,13 @@ class Orchestrator(Generic[C]):
                         try:
                             if recorder is not None:
                                 recorder.step_started(index, name)
-                            outcome = _SKIPPED if step.can_skip(context) else step.execute(context)
+                            # Not a conditional expression: from 3.12 its jump target after
+                            # execute() returns is a line event of its own, a point where an
+                            # interrupt would find the result returned but not yet taken in.
+                            if step.can_skip(context):
+                                outcome = _SKIPPED
+                            else:
+                                outcome = step.execute(context)
                             if recorder is not None:
                                 self._record_outcome(recorder, name, outcome)
                         except Exception as exc:
