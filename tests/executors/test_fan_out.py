@@ -4,6 +4,7 @@ per-item failures, rollback data and interrupts, against a real directory."""
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
 import time
 from pathlib import Path
@@ -243,6 +244,11 @@ def test_an_interrupt_lets_running_items_settle_and_records_every_success(
     sink = RecordingSink()
     context = step_context(sink)
     context.runtime_ctx.executor = ThreadExecutor(max_workers=3)
+    # interrupt_main() does nothing unless Python handles SIGINT: an earlier test that left
+    # another handler behind would make this test's failure lie about the fan-out.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, signal.getsignal(
+        signal.SIGINT
+    )
     # 100 items: each one moves the step's progress by a whole percent, so no report is
     # dropped as a repeat of the one before.
     with pytest.raises(KeyboardInterrupt):
