@@ -114,9 +114,11 @@ class _PipelineRun:
         runtime = self.runtime
         low, high = self.bands[position]
         sinks = [self.progress.band(self.checked[position].id, low, high)] if runtime.sinks else []
-        return RuntimeContext(
+        child = RuntimeContext(
             logger=runtime.logger, sinks=sinks, env=runtime.env, settings=runtime.settings
         )
+        child.executor = runtime.executor  # the caller's choice of executor holds for each
+        return child
 
     def build(self, position: int, params: Mapping[str, Any]) -> BaseAction[Any]:
         stage = self.checked[position]

@@ -264,3 +264,31 @@ def test_ctrl_c_in_the_last_action_undoes_it_and_the_rest_unless_kept(
     assert after["pub/data.txt"] == existing["pub/data.txt"]
     assert ("prep/data.txt" in after) is keep
     assert ("models/m.txt" in after) is keep
+
+
+def test_resume_after_kill_9_undoes_the_crashed_actions_partial_work_then_reruns_it(
+    work: Path, existing: dict[str, bytes]
+) -> None:
+    process = _start_slow(work)
+    _wait_for(work / "pub" / "data.txt", process)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    [top] = runs(work)
+
+    resumed = synapse(
+        work, "runs", "resume", top["run_id"], "--params-file",
+        params_file(work, {"publish": {"slow": 0}}),
+    )  # fmt: skip
+
+    assert resumed.returncode == 0, resumed.stderr
+    actions = shown(work, top["run_id"])["actions"]
+    assert [(a["stage"], a["state"]) for a in actions] == [
+        ("prepare", "succeeded"),
+        ("train", "succeeded"),
+        ("publish", "rolled_back"),  # the crashed attempt, undone before the rerun
+        ("publish", "succeeded"),
+    ]
+    assert (work / "pub" / "model.txt").read_text() == "model of 3 rows\n"
+    assert (work / "pub" / "notes.txt").read_bytes() == existing["pub/notes.txt"]
+    # The pipeline succeeded in the end: there is nothing for `runs rollback` to finish.
+    assert synapse(work, "runs", "rollback", top["run_id"]).returncode == 2
