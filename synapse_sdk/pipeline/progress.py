@@ -34,7 +34,7 @@ def bands(weights: Sequence[float]) -> list[tuple[float, float]]:
     running = 0.0
     for weight in weights:
         running += weight
-        edges.append(100 * running / total)
+        edges.append(min(100 * running / total, 100.0))  # float drift never passes the end
     edges[-1] = 100.0
     return list(itertools.pairwise(edges))
 
