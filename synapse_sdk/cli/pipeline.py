@@ -145,6 +145,7 @@ def _outcome(start: Callable[[RunJournal], dict[str, Any]], ctx: RuntimeContext)
     """Run a pipeline (``start``) journalled; how it ended."""
     from synapse_sdk.errors import (
         ExecutorError,
+        JournalError,
         PipelineError,
         PipelineFailedError,
         RecoveryError,
@@ -161,6 +162,9 @@ def _outcome(start: Callable[[RunJournal], dict[str, Any]], ctx: RuntimeContext)
             raise CliError(str(exc)) from exc
         except PipelineFailedError as exc:
             outcome = _action_failure(exc)
+        except JournalError as exc:
+            where = f" Check it with: synapse runs show {ctx.job_id}" if ctx.job_id else ""
+            return Outcome(EXIT_FAILED, error=f"journal failure: {exc}.{where}")
         except KeyboardInterrupt:
             outcome = Outcome(EXIT_INTERRUPTED, error="interrupted")
         except RunTerminated as exc:

@@ -178,7 +178,7 @@ class Orchestrator(Generic[C]):
                             # Not a conditional expression: from 3.12 its jump target after
                             # execute() returns is a line event of its own, a point where an
                             # interrupt would find the result returned but not yet taken in.
-                            if step.can_skip(context):
+                            if step.can_skip(context):  # noqa: SIM108 - see above
                                 outcome = _SKIPPED
                             else:
                                 outcome = step.execute(context)
