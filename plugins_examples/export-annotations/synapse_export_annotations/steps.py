@@ -44,6 +44,7 @@ class Load(BaseStep[ExportContext]):
         context.items = [dataset]
         boxes = sum(len(image.boxes) for image in dataset.images)
         context.log("dataset_loaded", {"images": len(dataset.images), "boxes": boxes})
+        context.set_result(images=len(dataset.images))
         return StepResult(success=True, data={"images": len(dataset.images), "boxes": boxes})
 
 
@@ -97,6 +98,8 @@ class Check(BaseStep[ExportContext]):
             return StepResult(
                 success=False, error="the export is not valid:\n  " + "\n  ".join(problems)
             )
+        # Handed on only once the output is known to be valid: a pipeline reads it from here.
+        context.set_result(output_uri=out, formats=list(context.params.formats))
         return StepResult(success=True, data={"checked": list(context.params.formats)})
 
 

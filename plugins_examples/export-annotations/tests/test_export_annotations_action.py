@@ -18,6 +18,8 @@ from synapse_sdk.plugins.steps import BaseStep, StepResult
 from synapse_sdk.storage import STORAGE_KEY
 from synapse_sdk.testing import crash_after_step
 
+from synapse_export_annotations.action import ExportAnnotationsResult
+
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_dataset"
 SYNAPSE = str(Path(sys.executable).with_name("synapse"))
 
@@ -29,6 +31,7 @@ def files(folder: Path) -> list[str]:
 def test_exports_coco_and_yolo(synapse_run: Any, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = synapse_run("export-annotations", {"dataset": str(SAMPLE), "output_uri": str(out)})
+    result.pop("result")  # what it hands on: see test_hands_on_the_export_folder
     assert result == {"success": True, "steps_executed": 4, "steps_total": 4}
     coco = json.loads((out / "coco" / "annotations.json").read_text())
     assert [image["file_name"] for image in coco["images"]] == [
@@ -52,6 +55,33 @@ def test_exports_coco_and_yolo(synapse_run: Any, tmp_path: Path) -> None:
     ]
     assert (out / "yolo" / "labels" / "img4.txt").read_text() == ""
     assert (out / "yolo" / "classes.txt").read_text() == "cat\ndog\nbird\n"
+
+
+def test_hands_on_the_export_folder(
+    synapse_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The result names the folder by its canonical URL, which a later action can read."""
+    monkeypatch.chdir(tmp_path)
+    result = synapse_run(
+        "export-annotations",
+        {"dataset": str(SAMPLE), "output_uri": "x/../export", "formats": ["yolo"]},
+    )
+    assert result["result"] == ExportAnnotationsResult(
+        output_uri=f"file://{tmp_path}/export", formats=["yolo"], images=4
+    )
+    fs, folder = fsspec.core.url_to_fs(result["result"].output_uri)
+    assert fs.cat_file(f"{folder}/yolo/classes.txt") == b"cat\ndog\nbird\n"
+
+
+def test_hands_on_a_remote_folder_with_its_protocol(synapse_run: Any) -> None:
+    result = synapse_run(
+        "export-annotations", {"dataset": str(SAMPLE), "output_uri": "memory://handed/on"}
+    )
+    assert result["result"].output_uri == "memory:///handed/on"
+    assert result["result"].formats == ["coco", "yolo"]
+    memory = fsspec.filesystem("memory")
+    assert memory.exists("/handed/on/coco/annotations.json")
+    memory.rm("/handed", recursive=True)
 
 
 def test_dataset_problems_are_listed_together(synapse_run: Any, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from synapse_sdk.actions.train import TrainContext
 from synapse_sdk.plugins import BaseTrainAction, TrainParams
 from synapse_sdk.plugins.steps import StepRegistry
@@ -19,10 +19,20 @@ class TrainClassifierParams(TrainParams):
     min_accuracy: float = Field(0.0, ge=0, description="Fail when test accuracy is lower.")
 
 
+class TrainClassifierResult(BaseModel):
+    """What a training run hands on to the actions after it in a pipeline."""
+
+    model_uri: str = Field(
+        description="Canonical URL of the saved model (file:///abs/model.pkl, s3://...)."
+    )
+    accuracy: float = Field(description="Accuracy on the held-out test split, 0 to 1.")
+
+
 class TrainClassifierAction(BaseTrainAction[TrainClassifierParams]):
     """Train a digits classifier and save it."""
 
     action_name = "train-classifier"
+    result_model = TrainClassifierResult
 
     def setup_steps(self, registry: StepRegistry[TrainContext]) -> None:
         registry.register(Dataset())

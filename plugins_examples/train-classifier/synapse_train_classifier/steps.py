@@ -83,6 +83,7 @@ class Evaluate(BaseStep[TrainContext]):
                 success=False,
                 error=f"test accuracy {accuracy:.3f} is below the required {minimum:.3f}",
             )
+        context.set_result(accuracy=accuracy)
         return StepResult(success=True, data={"test_accuracy": accuracy})
 
 
@@ -107,4 +108,5 @@ class SaveModel(BaseStep[TrainContext]):
         with storage.open(url) as writer:
             pickle.dump(context.model, writer)
         context.model_uri = url
+        context.set_result(model_uri=url)
         return StepResult(success=True, data={"model_uri": url})

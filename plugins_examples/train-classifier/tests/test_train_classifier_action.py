@@ -18,12 +18,15 @@ from synapse_sdk.plugins.steps import BaseStep, StepResult
 from synapse_sdk.storage import STORAGE_KEY
 from synapse_sdk.testing import crash_after_step
 
+from synapse_train_classifier.action import TrainClassifierResult
+
 
 def test_trains_reports_metrics_and_saves(
     synapse_run: Any, synapse_recorder: Any, tmp_path: Path
 ) -> None:
     uri = str(tmp_path / "model.pkl")
     result = synapse_run("train-classifier", {"epochs": 4, "model_uri": uri})
+    result.pop("result")  # what it hands on: see test_hands_on_the_model_and_its_accuracy
     assert result == {"success": True, "steps_executed": 4, "steps_total": 4}
     epochs = [event.values for event in synapse_recorder.metrics if "epoch" in event.values]
     assert [values["epoch"] for values in epochs] == [1, 2, 3, 4]
@@ -34,6 +37,28 @@ def test_trains_reports_metrics_and_saves(
 
     digits = load_digits()
     assert (model.predict(digits.data[:100] / 16.0) == digits.target[:100]).mean() > 0.8
+
+
+def test_hands_on_the_model_and_its_accuracy(
+    synapse_run: Any, synapse_recorder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The result is the saved model's canonical URL and the accuracy `evaluate` measured."""
+    monkeypatch.chdir(tmp_path)
+    result = synapse_run("train-classifier", {"epochs": 2, "model_uri": "sub/../m.pkl"})
+    handed_on = result["result"]
+    assert isinstance(handed_on, TrainClassifierResult)
+    assert handed_on.model_uri == f"file://{tmp_path}/m.pkl"
+    [measured] = [
+        e.values["test_accuracy"] for e in synapse_recorder.metrics if "test_accuracy" in e.values
+    ]
+    assert round(handed_on.accuracy, 4) == measured
+    assert 0.8 < handed_on.accuracy <= 1
+    fs, path = fsspec.core.url_to_fs(handed_on.model_uri)
+    model = pickle.loads(fs.cat_file(path))
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    assert model.score(digits.data / 16.0, digits.target) > 0.8
 
 
 def test_memory_uri(synapse_run: Any) -> None:
