@@ -167,6 +167,10 @@ class InvalidResultError(StepExecutionError):
             f"action '{action}' handed on an invalid result (its result_model):\n{lines}\n"
             "its steps set the result with context.set_result(name=value)",
         )
+        self.args = (self.error,)  # not "step 'result' failed": there is no such step
+
+    def __str__(self) -> str:
+        return self.error
 
 
 class StepInputError(SynapseError):

@@ -45,6 +45,12 @@ params_file_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON object of params by action id, laid over the file's (keep secrets here).",
 )
+resume_params_option = click.option(
+    "--params-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON object of params by action id, laid over the journalled ones: secrets, which "
+    "the journal does not keep, and any param to change for the rest of the run.",
+)
 executor_options = [
     click.option(
         "--executor",
@@ -297,7 +303,7 @@ def run_pipeline_command(
 
 @click.command("resume")
 @click.argument("run_id")
-@params_file_option
+@resume_params_option
 @keep_option
 @_with_executor
 @json_option

@@ -127,10 +127,15 @@ def _show_pipeline(run: RunRecord, children: list[RunRecord], full: bool) -> Non
     click.echo(f"started {_when(run.started_at)}, ended {_when(run.ended_at)}")
     if run.error:
         click.echo(f"error: {run.error}")
-    if run.state in ("needs_rollback", "failed"):
+    if run.state == "failed":
         click.echo(
-            f"finish it with: synapse runs rollback {run.run_id}, "
-            f"or continue it with: synapse runs resume {run.run_id}"
+            f"the completed actions kept their outputs: continue with synapse runs resume "
+            f"{run.run_id}, or undo them with synapse runs rollback {run.run_id}"
+        )
+    elif run.state == "needs_rollback":
+        click.echo(
+            f"unfinished: undo it with synapse runs rollback {run.run_id}, "
+            f"or continue it with synapse runs resume {run.run_id}"
         )
     if not children:
         click.echo("no action ran")

@@ -115,7 +115,8 @@ class Pipeline:
         stages: list[Stage] = []
         for entry in actions:
             if isinstance(entry, Stage):
-                stages.append(entry)
+                merged = {**entry.params, **given.get(entry.id, {})}
+                stages.append(Stage(entry.id, entry.action, merged))
             else:
                 stage_id = _stage_id(entry)
                 stages.append(Stage(stage_id, entry, dict(given.get(stage_id, {}))))

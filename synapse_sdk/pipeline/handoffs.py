@@ -7,9 +7,11 @@ params too, so a typo fails the pipeline before the first action starts rather t
 an hour of training. Every problem is reported at once, naming the action, the field and
 what could feed it.
 
-Type compatibility is decided on the annotations: equal types, a subclass, ``int`` for
-``float``, a member of a union, ``Any``, and generics with compatible arguments
-(``list[str]`` feeds ``list[str] | None``). The values are validated again, with the
+Type compatibility is decided on the annotations: equal types, a subclass (``bool`` is an
+``int``), ``int`` or ``bool`` for ``float``, a member of a union, a param typed ``Any``,
+and generics with compatible arguments (``list[str]`` feeds ``list[str] | None``). A
+result field typed ``Any`` feeds only through an explicit mapping: nothing is known of its
+values, so the author of the mapping vouches for them. The values are validated again, with the
 action's own params model, when the action is built.
 """
 
@@ -84,7 +86,7 @@ def compatible(source: Any, target: Any) -> bool:
     members = _union_members(target)
     if members is not None:
         return any(compatible(source, member) for member in members)
-    if source is int and target is float:
+    if source in (int, bool) and target is float:
         return True
     source_origin, target_origin = get_origin(source), get_origin(target)
     if source_origin is not None and target_origin is None and isinstance(target, type):
@@ -145,8 +147,15 @@ class _Checker:
                 f"(it hands on {declared})"
             )
             return None
+        stage = self.pipeline.stage(handoff.target)
+        if handoff.param in stage.params:
+            self.problems.append(
+                f"{where}: '{handoff.target}.{handoff.param}' is also given in its params; "
+                "drop one of the two"
+            )
+            return None
         source, target = results[handoff.field], params[handoff.param].annotation
-        if not compatible(source, target):
+        if _strip(source) is not Any and not compatible(source, target):
             self.problems.append(
                 f"{where}: '{handoff.source}.{handoff.field}' is {_type_name(source)}, but "
                 f"'{handoff.target}.{handoff.param}' takes {_type_name(target)}"
@@ -167,13 +176,11 @@ class _Checker:
         stage = self.pipeline.stages[position]
         action_class, name = self.resolved[position]
         fields = action_class.params_model.model_fields
-        feeds = {
-            feed.param: feed
-            for feed in (self.explicit(h) for h in self.pipeline.handoffs if h.target == stage.id)
-            if feed is not None
-        }
+        mapped = [h for h in self.pipeline.handoffs if h.target == stage.id]
+        feeds = {feed.param: feed for feed in map(self.explicit, mapped) if feed is not None}
+        reported = {h.param for h in mapped}  # a bad mapping is one problem, not two
         for param, info in fields.items():
-            if param in stage.params or param in feeds or not info.is_required():
+            if param in stage.params or param in reported or not info.is_required():
                 continue
             same_name = [c for c in self.candidates(position, info.annotation) if c[1] == param]
             if same_name:

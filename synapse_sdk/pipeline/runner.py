@@ -16,6 +16,7 @@ single run (``synapse runs rollback`` finishes the latter, across actions).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,8 +44,10 @@ from synapse_sdk.pipeline.handoffs import CheckedStage, check_pipeline, stage_pa
 from synapse_sdk.pipeline.progress import PipelineProgress, bands
 from synapse_sdk.run.runner import Placement, place, run_journalled
 from synapse_sdk.runtime.context import RuntimeContext
+from synapse_sdk.runtime.events import ProgressEvent
 from synapse_sdk.runtime.redacted import REDACTED
 from synapse_sdk.runtime.secrets import deep_merge, redact, secret_paths
+from synapse_sdk.storage.undo_area import discard_undo_area
 
 __all__ = ["action_weights", "resume_pipeline", "rollback_pipeline", "run_pipeline"]
 
@@ -150,6 +153,7 @@ class _PipelineRun:
         with critical_section():
             self.journal.end_run(self.run_id, "succeeded")
             run_settled()
+        self.discard_undo_areas(self.journal.children(self.run_id))
         return {"success": True, "run_id": self.run_id, "actions": self.outcomes}
 
     def settle_failure(self, failed: str, exc: BaseException) -> None:
@@ -186,7 +190,14 @@ class _PipelineRun:
         if self.keep_completed and state == "needs_rollback" and _only_kept(children):
             state = "failed"  # the completed actions' outputs are kept on purpose
         self.journal.end_run(self.run_id, state, error=error)
+        if state not in RESUMABLE:
+            self.discard_undo_areas(children)
         return state
+
+    def discard_undo_areas(self, children: list[RunRecord]) -> None:
+        """Drop the content the actions replaced: no rollback of this pipeline is to come."""
+        for child in children:
+            discard_undo_area(self.runtime.settings, child.run_id)
 
 
 def _only_kept(children: list[RunRecord]) -> bool:
@@ -355,13 +366,10 @@ def resume_pipeline(
     runtime = ctx if ctx is not None else RuntimeContext()
     pipeline = _rebuilt(run, params or {})
     checked = check_pipeline(pipeline, runtime.settings)
-    latest = _latest(journal.children(run_id))
+    children = journal.children(run_id)
+    latest = _latest(children)
     first = next(
-        (
-            i
-            for i, s in enumerate(checked)
-            if getattr(latest.get(s.id), "state", None) != "succeeded"
-        ),
+        (i for i, stage in enumerate(checked) if _state(latest.get(stage.id)) != "succeeded"),
         len(checked),
     )
     results: dict[str, Any] = {}
@@ -372,53 +380,47 @@ def resume_pipeline(
         earlier[stage.id] = {"success": True, "completed_earlier": child.run_id}
         if child.result is not None:
             earlier[stage.id]["result"] = child.result
-    to_run = checked[first:]
-    missing = [
-        f"{stage.id}.{path}" for stage in to_run for path in secret_paths(dict(stage.stage.params))
-    ] + [
-        f"{stage.id}.{feed.param} (from {feed.source}.{feed.field})"
-        for stage in to_run
-        for feed in stage.feeds
-        if feed.param not in stage.stage.params
-        and feed.source in results
-        and REDACTED in str((results[feed.source] or {}).get(feed.field))
-    ]
-    if missing:
-        raise RecoveryError(
-            f"pipeline run '{run_id}' had secret params ({', '.join(missing)}) that the journal "
-            "does not keep; pass them again with --params-file, keyed by action id"
-        )
+    _check_resumable(run_id, checked[first:], results)
     host = plugins if plugins is not None else plugin_host(runtime.settings)
-    weights = action_weights(checked, host, runtime)
-    placement = Placement.of(executor, ray_address)
-    place(placement, runtime.settings)
+    pipeline_run = _PipelineRun(
+        run_id,
+        journal,
+        runtime,
+        host,
+        Placement.of(executor, ray_address),
+        checked,
+        {stage.id: dict(stage.stage.params) for stage in checked},
+        keep_completed,
+        PipelineProgress(runtime.sinks),
+        bands(action_weights(checked, host, runtime)),
+        results=results,
+        outcomes=earlier,
+    )
+    # Every action that may have to be undone is rebuilt now, before the run is claimed:
+    # a secret missing for one of them is an error that changes nothing.
+    if not keep_completed:  # a failure would undo the completed actions too
+        for position, stage in enumerate(checked[:first]):
+            pipeline_run.actions[stage.id] = _child_action(latest[stage.id], pipeline_run, position)
+    unfinished = _unfinished(children, pipeline_run, first)
+    place(pipeline_run.placement, runtime.settings)
     with cancellation_handlers(), working_directory(run):
         claimed = journal.claim_run(run_id, claimable=RESUMABLE, as_state="running")
         if claimed not in RESUMABLE:
             raise RecoveryError(f"pipeline run '{run_id}' is {claimed}; it cannot be resumed")
+        if [(c.run_id, c.state) for c in journal.children(run_id)] != [
+            (c.run_id, c.state) for c in children
+        ]:  # another process resumed it between our reading and our claim
+            journal.end_run(run_id, claimed, error=run.error)
+            raise RecoveryError(f"pipeline run '{run_id}' changed meanwhile; try again")
         if runtime.job_id is None:
             runtime.job_id = run_id
-        pipeline_run = _PipelineRun(
-            run_id,
-            journal,
-            runtime,
-            host,
-            placement,
-            checked,
-            {stage.id: dict(stage.stage.params) for stage in checked},
-            keep_completed,
-            PipelineProgress(runtime.sinks),
-            bands(weights),
-            results=results,
-            outcomes=earlier,
-        )
-        pipeline_run.progress.last = round(pipeline_run.bands[first - 1][1]) if first else -1
-        if not keep_completed:  # a failure would undo the completed actions too: build them now
-            for position, stage in enumerate(checked[:first]):
-                child = latest[stage.id]
-                pipeline_run.actions[stage.id] = _child_action(child, pipeline_run, position)
+        if first:  # the bar starts where the completed actions left it
+            pipeline_run.progress.advance(
+                round(pipeline_run.bands[first - 1][1]), ProgressEvent(0, checked[first - 1].id)
+            )
         try:
-            _undo_unfinished(journal, run_id, pipeline_run, first)
+            for child, action in unfinished:
+                undo_child(journal, child, action)
         except BaseException as exc:
             with critical_section():
                 pipeline_run.end(interrupted=True, error=describe_error(exc))
@@ -427,16 +429,42 @@ def resume_pipeline(
         return pipeline_run.run_from(first)
 
 
-def _undo_unfinished(journal: RunJournal, run_id: str, run: _PipelineRun, first: int) -> None:
-    """Undo what the actions from ``first`` on left behind, last first, before they rerun."""
+def _check_resumable(run_id: str, to_run: list[CheckedStage], results: Mapping[str, Any]) -> None:
+    """Refuse a resume that lacks secrets, before anything is claimed or undone."""
+    missing = [
+        f"{stage.id}.{path}" for stage in to_run for path in secret_paths(dict(stage.stage.params))
+    ]
+    if missing:
+        raise RecoveryError(
+            f"pipeline run '{run_id}' had secret params ({', '.join(missing)}) that the journal "
+            "does not keep; pass them again with --params-file, keyed by action id"
+        )
+    lost = [
+        f"{feed.source}.{feed.field}"
+        for stage in to_run
+        for feed in stage.feeds
+        if feed.source in results
+        and REDACTED in json.dumps((results[feed.source] or {}).get(feed.field))
+    ]
+    if lost:
+        raise RecoveryError(
+            f"pipeline run '{run_id}' cannot be resumed: the results {', '.join(lost)} were "
+            "secrets, which the journal does not keep. Roll it back (synapse runs rollback "
+            f"{run_id}) and run the pipeline again"
+        )
+
+
+def _unfinished(
+    children: list[RunRecord], run: _PipelineRun, first: int
+) -> list[tuple[RunRecord, BaseAction[Any]]]:
+    """What the actions from ``first`` on left behind, last first, to undo before they rerun."""
     rerun = {stage.id: position for position, stage in enumerate(run.checked) if position >= first}
-    for child in reversed(journal.children(run_id)):
-        if child.stage not in rerun or state_of_steps(child.steps, interrupted=True) != (
-            "needs_rollback"
-        ):
-            continue
-        action = _child_action(child, run, rerun[child.stage])
-        undo_child(journal, child, action)
+    return [
+        (child, _child_action(child, run, rerun[child.stage]))
+        for child in reversed(children)
+        if child.stage in rerun
+        and state_of_steps(child.steps, interrupted=True) == "needs_rollback"
+    ]
 
 
 def _child_action(child: RunRecord, run: _PipelineRun, position: int) -> BaseAction[Any]:

@@ -103,9 +103,10 @@ def run_journalled(
 ) -> Any:
     """Run ``action`` with every step recorded in ``journal`` under a new run id.
 
-    ``parent`` is the pipeline run the action is part of, ``stage`` its id there. A
-    succeeded run journals its result (``'result'`` of what the action returned, secrets
-    redacted), which a pipeline resumed later hands on to the actions after it.
+    ``parent`` is the pipeline run the action is part of, ``stage`` its id there; the
+    content its steps replaced is then kept (the pipeline may undo the action later) until
+    the pipeline settles. A succeeded run journals its result (``'result'`` of what the
+    action returned, secrets redacted), which a resumed pipeline hands on to later actions.
 
     The run id is also the runtime context's ``job_id`` (set before the run starts). On
     failure the run's final state is derived from its steps: ``rolled_back``,
@@ -142,7 +143,8 @@ def run_journalled(
         with critical_section():
             journal.end_run(run_id, "succeeded", result=handed_on(result))
             run_settled()
-        discard_undo_area(runtime.settings, run_id)
+        if parent is None:  # a pipeline's action may still be undone: its pipeline discards
+            discard_undo_area(runtime.settings, run_id)
     return result
 
 

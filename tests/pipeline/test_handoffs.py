@@ -65,10 +65,11 @@ def test_publish_model_uri_is_fed_by_name_from_train() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     pipeline = Pipeline(
         [PrepareAction, TrainAction, PublishAction],
-        params={"prepare": {"out": "p", "lines": 0}, "train": {"model_uri": "m"}},
+        params={"prepare": {"out": "p", "lines": 0}, "train": {"fail_at": "x"}},
         mappings={
             "train.data_uri": "prepare.rows",
             "train.model_uri": "prepare.lines",
+            "train.fail_at": "prepare.output_uri",
             "publish.nope": "train.model_uri",
         },
     )
@@ -84,6 +85,10 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "mapping 'publish.nope = train.model_uri': action 'publish' has no param 'nope'" in text
     assert "action 'prepare', param 'lines': Input should be greater than or equal to 1" in text
     assert "action 'publish', param 'target' (str): required" in text
+    assert "'train.fail_at' is also given in its params; drop one of the two" in text
+    # a bad mapping is one problem: its param is not reported again as unfed
+    assert "param 'data_uri'" not in text
+    assert text.count("\n  - ") == 7  # lines, rows, lines->str, fail_at, nope, publish x2
 
 
 @pytest.mark.parametrize(
@@ -134,6 +139,7 @@ def test_an_unknown_action_is_the_same_error_as_for_synapse_run() -> None:
         (list[str], list, True),
         (Annotated[str, Field(min_length=1)], str, True),
         (bool, int, True),
+        (bool, float, True),
         (Any, str, False),
         (str, Any, True),
         (dict[str, int], dict[str, float], True),
@@ -220,3 +226,39 @@ params = { model_uri = "m.txt" }
     assert again.to_dict() == pipeline.to_dict()
     [_, train] = check_pipeline(pipeline, SETTINGS)
     assert [str(f) for f in train.feeds] == ["data_uri <- prepare.output_uri"]
+
+
+def test_params_given_with_a_stage_and_by_id_are_merged() -> None:
+    from synapse_sdk.pipeline import Stage
+
+    pipeline = Pipeline(
+        [Stage("prep", PrepareAction, {"lines": 2}), TrainAction],
+        params={"prep": {"out": "o"}},
+    )
+    assert dict(pipeline.stage("prep").params) == {"lines": 2, "out": "o"}
+
+
+def test_a_result_typed_any_feeds_only_through_an_explicit_mapping() -> None:
+    from pydantic import BaseModel
+
+    from synapse_sdk.plugins import BaseAction
+
+    class Loose(BaseModel):
+        data_uri: Any
+
+    class LooseAction(PrepareAction):
+        action_name = "loose"
+        result_model = Loose
+
+    implicit = Pipeline(
+        [LooseAction, TrainAction], params={"loose": {"out": "o"}, "train": {"model_uri": "m"}}
+    )
+    assert "param 'data_uri' (str): required" in problems(implicit)
+    explicit = Pipeline(
+        [LooseAction, TrainAction],
+        params={"loose": {"out": "o"}, "train": {"model_uri": "m"}},
+        mappings={"train.data_uri": "loose.data_uri"},
+    )
+    [_, train] = check_pipeline(explicit, SETTINGS)
+    assert [str(f) for f in train.feeds] == ["data_uri <- loose.data_uri"]
+    assert issubclass(LooseAction, BaseAction)

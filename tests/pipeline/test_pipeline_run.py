@@ -250,3 +250,41 @@ def test_an_action_without_steps_is_refused_before_anything_runs(
         run_pipeline(pipeline, journal=journal)
     assert journal.list_runs() == []
     assert not (tmp_path / "prep").exists()
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_file_a_completed_action_replaced_comes_back_when_the_pipeline_is_undone(
+    tmp_path: Path, journal: RunJournal, keep: bool
+) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "m.txt").write_text("the model in production\n")
+    before = snapshot(tmp_path)
+
+    with pytest.raises(PipelineFailedError) as caught:
+        run_pipeline(
+            chain(tmp_path, publish={"fail_at": "publish"}), journal=journal, keep_completed=keep
+        )
+    if keep:  # kept, then undone later from the journal, as after a crash
+        assert (tmp_path / "models" / "m.txt").read_text() == "model of 3 rows\n"
+        assert rollback_pipeline(journal, caught.value.run_id).state == "rolled_back"
+
+    assert snapshot(tmp_path) == before
+    assert not list((tmp_path / "home").glob("undo/*"))  # settled: nothing kept for later
+
+
+def test_a_resume_refused_for_a_missing_secret_changes_nothing(
+    tmp_path: Path, journal: RunJournal
+) -> None:
+    with pytest.raises(PipelineFailedError) as caught:
+        run_pipeline(
+            chain(tmp_path, train={"token": "s3cr3t"}, publish={"fail_at": "publish"}),
+            journal=journal,
+            keep_completed=True,
+        )
+    before = journal.get_run(caught.value.run_id)
+
+    with pytest.raises(RecoveryError, match=r"action 'train'.*secret params \(token\)"):
+        resume_pipeline(journal, caught.value.run_id)  # would undo train if publish failed
+
+    after = journal.get_run(caught.value.run_id)
+    assert after == before
