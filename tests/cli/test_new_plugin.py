@@ -122,6 +122,7 @@ def test_the_examples_are_found() -> None:
     assert [path.name for path in EXAMPLES] == [
         "export-annotations",
         "integrity-steps",
+        "nightly-pipeline",
         "train-classifier",
         "upload-files",
     ]
