@@ -146,6 +146,11 @@ def _after_rollback(error: str, action: BaseAction[Any], journal: RunJournal) ->
         return (
             f"{error}; the rollback did not finish. Finish it with: synapse runs rollback {run_id}"
         )
+    if run is not None and run.state == "rollback_failed":
+        return (
+            f"{error}; some rollbacks failed, so not everything was undone (see: synapse runs "
+            f"show {run_id})"
+        )
     if run is None or not run.steps:
         return f"{error} before any step ran; nothing was written"
     return f"{error}; the steps that ran were rolled back (run {run_id})"

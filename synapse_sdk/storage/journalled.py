@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
+from synapse_sdk.errors import StepInputError
 from synapse_sdk.storage.undo_area import undo_area
 from synapse_sdk.storage.urls import canonical_url, fresh_listing, has_folders, open_url
 
@@ -110,6 +111,13 @@ def _copy_file(job: tuple[str, str, Mapping[str, Any]]) -> dict[str, Any]:
     return writer.written(url)
 
 
+def _folder_in_the_way(target: str) -> StepInputError:
+    return StepInputError(
+        f"cannot write {target}: a folder is there, and an object cannot replace a folder; "
+        "remove the folder or write under another name"
+    )
+
+
 def storage_options(context: object) -> Mapping[str, Any]:
     """The fsspec options of a run: its params' ``storage_options``, if they have that field."""
     params = getattr(context, "params", None)
@@ -168,6 +176,9 @@ class Storage:
 
         Only ``"wb"`` is supported: a write replaces the whole object (appending could not
         be undone by a delete or a restore). Missing folders are created (and journalled).
+
+        Raises:
+            StepInputError: a folder is at ``url`` (refused before anything is journalled).
         """
         if mode != "wb":
             raise ValueError(f"context.storage.open() writes with mode 'wb' only, not {mode!r}")
@@ -210,7 +221,8 @@ class Storage:
         in one commit. Returns what was written, in the order of ``pairs``.
 
         Raises:
-            ValueError: two pairs write the same URL, or a target is a folder.
+            ValueError: two pairs write the same URL.
+            StepInputError: a target is a folder (nothing is written).
             FanOutError: some copies failed (the run's rollback undoes the others).
         """
         jobs: list[tuple[str, str, Mapping[str, Any]]] = []
@@ -285,7 +297,7 @@ class Storage:
                 if entry is None:
                     continue
                 if entry.get("type") == "directory":
-                    raise ValueError(f"{target} is a folder; an object cannot replace it")
+                    raise _folder_in_the_way(target)
                 existing.add(target)
         return existing
 
@@ -301,9 +313,13 @@ class Storage:
         step last listed must be kept and restored, never journalled as the run's own.
         """
         fs.invalidate_cache(path)
-        if not fs.exists(path):
+        try:
+            kind = fs.info(path).get("type")
+        except FileNotFoundError:
             self._journal({"op": "create", "url": target})
             return
+        if kind == "directory":  # refused before anything is journalled or written
+            raise _folder_in_the_way(target)
         self._journal({"op": "replace", "url": target, "backup": self._keep(fs, path)})
 
     def _keep(self, fs: fsspec.AbstractFileSystem, path: str) -> str:

@@ -153,3 +153,28 @@ def test_kill_9_then_runs_rollback_from_another_folder_undoes_every_write(
     assert tree(target) == before
     assert (elsewhere / "target" / "existing.txt").read_text() == "someone else's"
     assert not (tmp_path / "home" / "undo" / crashed.run_id).exists()
+
+
+def test_a_folder_where_a_file_is_written_is_refused_before_anything_is_journalled(
+    target: Path, tmp_path: Path
+) -> None:
+    from synapse_sdk.errors import StepInputError
+
+    (target / "streamed.bin").mkdir()  # the step writes a file there, after others
+    (target / "streamed.bin" / "inside.txt").write_text("someone's folder")
+    before = tree(target)
+    journal = RunJournal(tmp_path / "runs.db")
+
+    with pytest.raises(StepExecutionError) as caught:
+        run(target, journal)
+
+    assert isinstance(caught.value.__cause__, StepInputError)
+    assert "a folder is there" in str(caught.value.__cause__)
+    assert tree(target) == before  # the writes before it were undone, the folder kept
+    [record] = journal.list_runs()
+    assert record.state == "rolled_back"  # not rollback_failed: nothing was left half-done
+    run_record = journal.get_run(record.run_id)
+    assert run_record is not None
+    urls = [entry["url"] for entry in run_record.steps[0].rollback_data[STORAGE_KEY]]
+    assert not any(url.endswith("streamed.bin") for url in urls)
+    journal.close()
