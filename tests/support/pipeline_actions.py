@@ -5,6 +5,13 @@ file (``data_uri``) and writes a "model" next to ``model_uri``; ``publish`` copi
 to ``target``. Every write goes through ``context.storage``, so each is undone exactly.
 ``fail_at`` makes a step fail: ``"train"`` (before it writes), ``"publish"`` (after it
 copied the first file). ``slow`` makes ``publish`` wait between its two copies.
+
+``slow_rollback`` (seconds) gives ``train``'s ``fit`` step a rollback of its own that
+sleeps that long before the SDK undoes the step's writes, so that a signal can land while
+a pipeline undoes its earlier actions; with ``rollback_log`` (a file outside the folder
+being checked) it appends ``start`` before the sleep and ``end`` after it, so a test can
+count how often the rollback ran to its end. Without ``slow_rollback`` ``fit`` is the plain
+step, with no rollback of its own.
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ class TrainParams(ActionParams):
     model_uri: str
     fail_at: str | None = None
     token: SecretStr | None = None
+    slow_rollback: float = 0.0
+    rollback_log: str | None = None
 
 
 class TrainResult(BaseModel):
@@ -75,12 +84,26 @@ class Fit(BaseStep[ActionContext]):
         return StepResult(success=True)
 
 
+class SlowlyUndoneFit(Fit):
+    """``fit`` with a rollback of its own that takes ``slow_rollback`` seconds."""
+
+    def rollback(self, context: ActionContext, result: StepResult) -> None:
+        log = context.params.rollback_log
+        if log:
+            with Path(log).open("a") as file:
+                file.write("start\n")
+        time.sleep(context.params.slow_rollback)
+        if log:
+            with Path(log).open("a") as file:
+                file.write("end\n")
+
+
 class TrainAction(BaseAction[TrainParams]):
     action_name = "train"
     result_model = TrainResult
 
     def setup_steps(self, registry: StepRegistry[ActionContext]) -> None:
-        registry.register(Fit())
+        registry.register(SlowlyUndoneFit() if self.params.slow_rollback else Fit())
 
 
 class PublishParams(ActionParams):
