@@ -17,6 +17,8 @@ single run (``synapse runs rollback`` finishes the latter, across actions).
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,13 +176,33 @@ class _PipelineRun:
             error = str(exc) if isinstance(exc, SynapseError) else describe_error(exc)
             raise PipelineFailedError(self.run_id, failed, state, error) from exc
 
+    def owned(self) -> bool:
+        """Whether the journal has this pipeline run as this live process's (to settle)."""
+        record = self.journal.get_run(self.run_id)
+        return record is not None and record.state in LIVE_STATES and record.pid == os.getpid()
+
+    def settle_if_owned(self, exc: BaseException, *, state: RunState | None = None) -> None:
+        """Settle the run after ``exc`` stopped it before its actions, if it is ours.
+
+        ``state`` puts back the state it had before this process claimed it; by default
+        the state its actions' steps show.
+        """
+        if not self.owned():  # never journalled, or claimed by someone else
+            return
+        with critical_section():
+            if state is not None:
+                self.journal.end_run(self.run_id, state, error=describe_error(exc))
+            else:
+                self.end(interrupted=not isinstance(exc, Exception), error=describe_error(exc))
+            run_settled()
+
     def undo_completed(self) -> None:
         """Undo every succeeded action of this run, last first, from the journal's records."""
         for child in reversed(self.journal.children(self.run_id)):
             if child.state != "succeeded" or child.stage not in self.actions:
                 continue
             self.runtime.log("pipeline_undo_action", {"action": child.stage})
-            undo_child(self.journal, child, self.actions[child.stage])
+            close_child(self.journal, child, self.actions[child.stage])
 
     def end(self, *, interrupted: bool, error: str) -> RunState:
         children = self.journal.children(self.run_id)
@@ -209,11 +231,25 @@ def _only_kept(children: list[RunRecord]) -> bool:
     )
 
 
-def undo_child(journal: RunJournal, child: RunRecord, action: BaseAction[Any]) -> None:
-    """Undo one action run of a pipeline by ``action``; journal its settled state."""
-    undo = JournalledUndo.of(child, action)
+def _pending(child: RunRecord) -> bool:
+    """Whether an action run has steps that ran and are not undone yet."""
+    return state_of_steps(child.steps, interrupted=True) == "needs_rollback"
+
+
+def _unsettled(child: RunRecord) -> bool:
+    """Whether an action run still needs undoing or closing: pending steps, or left open."""
+    return _pending(child) or child.state in ("succeeded", "needs_rollback")
+
+
+def close_child(journal: RunJournal, child: RunRecord, action: BaseAction[Any] | None) -> None:
+    """Undo one action run of a pipeline by ``action`` (None: nothing to undo); settle it.
+
+    An action run killed before its first step has nothing to undo, but is still open in
+    the journal: it is closed too, so that no action of a settled pipeline stays unsettled.
+    """
     journal.take_over(child.run_id, "rolling_back")
-    undo.roll_back(journal, child.run_id)
+    if action is not None:
+        JournalledUndo.of(child, action).roll_back(journal, child.run_id)
     with critical_section():
         after = journal.get_run(child.run_id)
         assert after is not None
@@ -266,11 +302,8 @@ def run_pipeline(
     journal, owned = _open(journal, runtime)
     try:
         with cancellation_handlers():
-            run_id = journal.start_run(pipeline.name, _spec(pipeline, checked), kind="pipeline")
-            if runtime.job_id is None:
-                runtime.job_id = run_id
             run = _PipelineRun(
-                run_id,
+                uuid.uuid4().hex[:12],
                 journal,
                 runtime,
                 host,
@@ -281,6 +314,15 @@ def run_pipeline(
                 PipelineProgress(runtime.sinks),
                 bands(weights),
             )
+            try:  # a signal held by the journal's transaction is raised as it ends
+                journal.start_run(
+                    pipeline.name, _spec(pipeline, checked), run_id=run.run_id, kind="pipeline"
+                )
+                if runtime.job_id is None:
+                    runtime.job_id = run.run_id
+            except BaseException as exc:
+                run.settle_if_owned(exc)
+                raise
             return run.run_from(0)
     finally:
         if owned:
@@ -404,27 +446,29 @@ def resume_pipeline(
     unfinished = _unfinished(children, pipeline_run, first)
     place(pipeline_run.placement, runtime.settings)
     with cancellation_handlers(), working_directory(run):
-        claimed = journal.claim_run(run_id, claimable=RESUMABLE, as_state="running")
-        if claimed not in RESUMABLE:
-            raise RecoveryError(f"pipeline run '{run_id}' is {claimed}; it cannot be resumed")
-        if [(c.run_id, c.state) for c in journal.children(run_id)] != [
-            (c.run_id, c.state) for c in children
-        ]:  # another process resumed it between our reading and our claim
-            journal.end_run(run_id, claimed, error=run.error)
-            raise RecoveryError(f"pipeline run '{run_id}' changed meanwhile; try again")
-        if runtime.job_id is None:
-            runtime.job_id = run_id
-        if first:  # the bar starts where the completed actions left it
-            pipeline_run.progress.advance(
-                round(pipeline_run.bands[first - 1][1]), ProgressEvent(0, checked[first - 1].id)
-            )
         try:
-            for child, action in unfinished:
-                undo_child(journal, child, action)
+            claimed = journal.claim_run(run_id, claimable=RESUMABLE, as_state="running")
+            if claimed not in RESUMABLE:
+                raise RecoveryError(f"pipeline run '{run_id}' is {claimed}; it cannot be resumed")
+            if [(c.run_id, c.state) for c in journal.children(run_id)] != [
+                (c.run_id, c.state) for c in children
+            ]:  # another process resumed it between our reading and our claim
+                raise RecoveryError(f"pipeline run '{run_id}' changed meanwhile; try again")
         except BaseException as exc:
-            with critical_section():
-                pipeline_run.end(interrupted=True, error=describe_error(exc))
-                run_settled()
+            pipeline_run.settle_if_owned(exc, state=run.state)  # nothing changed: as it was
+            raise
+        try:
+            if runtime.job_id is None:
+                runtime.job_id = run_id
+            if first:  # the bar starts where the completed actions left it
+                pipeline_run.progress.advance(
+                    round(pipeline_run.bands[first - 1][1]),
+                    ProgressEvent(0, checked[first - 1].id),
+                )
+            for child, action in unfinished:
+                close_child(journal, child, action)
+        except BaseException as exc:
+            pipeline_run.settle_if_owned(exc)
             raise
         return pipeline_run.run_from(first)
 
@@ -456,14 +500,13 @@ def _check_resumable(run_id: str, to_run: list[CheckedStage], results: Mapping[s
 
 def _unfinished(
     children: list[RunRecord], run: _PipelineRun, first: int
-) -> list[tuple[RunRecord, BaseAction[Any]]]:
+) -> list[tuple[RunRecord, BaseAction[Any] | None]]:
     """What the actions from ``first`` on left behind, last first, to undo before they rerun."""
     rerun = {stage.id: position for position, stage in enumerate(run.checked) if position >= first}
     return [
-        (child, _child_action(child, run, rerun[child.stage]))
+        (child, _child_action(child, run, rerun[child.stage]) if _pending(child) else None)
         for child in reversed(children)
-        if child.stage in rerun
-        and state_of_steps(child.steps, interrupted=True) == "needs_rollback"
+        if child.stage in rerun and _unsettled(child)
     ]
 
 
@@ -526,29 +569,30 @@ def rollback_pipeline(
         bands([1.0] * len(checked)),
     )
     position = {stage.id: index for index, stage in enumerate(checked)}
-    children = [
-        child
-        for child in reversed(journal.children(run_id))
-        if state_of_steps(child.steps, interrupted=True) == "needs_rollback"
-        or child.state == "succeeded"
-    ]
     undos = [
-        (child, _child_action(child, pipeline_run, position[child.stage or ""]))
-        for child in children
+        (
+            child,
+            _child_action(child, pipeline_run, position[child.stage or ""])
+            if _pending(child)
+            else None,
+        )
+        for child in reversed(journal.children(run_id))
+        if _unsettled(child)
     ]
     with cancellation_handlers(), working_directory(run):
-        claimed = journal.claim_run(run_id, claimable=RESUMABLE)
-        if claimed not in RESUMABLE:
-            raise RecoveryError(f"pipeline run '{run_id}' is {claimed}; nothing to roll back")
         try:
+            claimed = journal.claim_run(run_id, claimable=RESUMABLE)
+            if claimed not in RESUMABLE:
+                raise RecoveryError(f"pipeline run '{run_id}' is {claimed}; nothing to roll back")
             for child, action in undos:
                 latest = journal.get_run(child.run_id)
                 assert latest is not None
-                undo_child(journal, latest, action)
+                close_child(journal, latest, action)
         finally:
-            with critical_section():
-                pipeline_run.end(interrupted=True, error=run.error or "rolled back")
-                run_settled()
+            if pipeline_run.owned():
+                with critical_section():
+                    pipeline_run.end(interrupted=True, error=run.error or "rolled back")
+                    run_settled()
     finished = journal.get_run(run_id)
     assert finished is not None
     return finished
