@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from synapse_sdk.errors import PipelineFailedError
     from synapse_sdk.journal.store import RunJournal
     from synapse_sdk.pipeline import Pipeline
+    from synapse_sdk.run.runner import Placement
     from synapse_sdk.runtime.context import RuntimeContext
     from synapse_sdk.runtime.sinks import ProgressSink
 
@@ -71,12 +73,6 @@ keep_option = click.option(
     help="When an action fails, undo only that action: the ones before it keep their "
     "outputs and the pipeline is left 'failed', ready for `synapse runs resume`.",
 )
-
-
-def _with_executor(function: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(executor_options):
-        function = option(function)
-    return function
 
 
 def _by_action(params_file: Path | None) -> dict[str, dict[str, Any]]:
@@ -206,15 +202,15 @@ def _runtime(sink: ProgressSink | None) -> RuntimeContext:
 def _report(
     title: str,
     start: Callable[[RunJournal, RuntimeContext], dict[str, Any]],
-    verbosity: Verbosity,
-    as_json: bool,
+    choices: _RunChoices,
 ) -> int:
     """Run ``start`` with the screen (or JSON lines) of ``synapse run``; the exit code."""
     from synapse_sdk.runtime.events import dumps
     from synapse_sdk.runtime.sinks import JsonLinesSink
 
+    verbosity = choices.verbosity
     started = time.perf_counter()
-    lines = JsonLinesSink(sys.stdout) if as_json else None
+    lines = JsonLinesSink(sys.stdout) if choices.as_json else None
     if verbosity.quiet:
         sink: ProgressSink | None = None
     else:
@@ -233,16 +229,7 @@ def _report(
         if outcome.error:
             _show_error(outcome, verbosity.verbose)
     if lines is not None:
-        lines.write(
-            {
-                "event": "result",
-                "success": outcome.code == EXIT_OK,
-                "exit_code": outcome.code,
-                "run_id": outcome.run_id,
-                "result": outcome.result,
-                "error": outcome.error,
-            }
-        )
+        lines.write(outcome.line())
     elif outcome.code == EXIT_OK:
         if not verbosity.quiet:
             elapsed = time.perf_counter() - started
@@ -252,24 +239,45 @@ def _report(
     return outcome.code
 
 
+@dataclass(frozen=True)
+class _RunChoices:
+    """What the options shared by ``pipeline run`` and ``runs resume`` ask for."""
+
+    placement: Placement
+    verbosity: Verbosity
+    as_json: bool
+    keep_completed: bool
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        keep_completed: bool,
+        executor: str | None,
+        ray_address: str | None,
+        as_json: bool,
+        verbose: bool,
+        quiet: bool,
+    ) -> _RunChoices:
+        if verbose and quiet:
+            raise CliError("give either -v/--verbose or -q/--quiet, not both")
+        placement = _placement(executor, ray_address)
+        return cls(placement, Verbosity(verbose, quiet), as_json, keep_completed)
+
+
+def _run_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--keep-completed, --executor, --ray-address, --json, -v and -q."""
+    options = [keep_option, *executor_options, json_option, verbose_option, quiet_option]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 @pipeline_group.command("run")
 @click.argument("file", type=click.Path(path_type=Path))
 @params_file_option
-@keep_option
-@_with_executor
-@json_option
-@verbose_option
-@quiet_option
-def run_pipeline_command(
-    file: Path,
-    params_file: Path | None,
-    keep_completed: bool,
-    executor: str | None,
-    ray_address: str | None,
-    as_json: bool,
-    verbose: bool,
-    quiet: bool,
-) -> None:
+@_run_options
+def run_pipeline_command(file: Path, params_file: Path | None, **options: Any) -> None:
     """Run the pipeline of FILE (TOML): its actions in order, as one journalled run.
 
     Every hand-off is checked before anything runs: a required param that nothing feeds
@@ -279,11 +287,9 @@ def run_pipeline_command(
     --keep-completed those keep their outputs, and `synapse runs resume RUN_ID` continues.
     Exit codes are those of `synapse run`.
     """
-    if verbose and quiet:
-        raise CliError("give either -v/--verbose or -q/--quiet, not both")
     from synapse_sdk.pipeline import run_pipeline
 
-    placement = _placement(executor, ray_address)
+    choices = _RunChoices.of(**options)
     pipeline = _load(file, params_file)
     host = load_plugin_host()
 
@@ -293,32 +299,19 @@ def run_pipeline_command(
             ctx=ctx,
             plugins=host,
             journal=journal,
-            executor=placement.executor,
-            ray_address=placement.ray_address,
-            keep_completed=keep_completed,
+            executor=choices.placement.executor,
+            ray_address=choices.placement.ray_address,
+            keep_completed=choices.keep_completed,
         )
 
-    sys.exit(_report(pipeline.name, start, Verbosity(verbose, quiet), as_json))
+    sys.exit(_report(pipeline.name, start, choices))
 
 
 @click.command("resume")
 @click.argument("run_id")
 @resume_params_option
-@keep_option
-@_with_executor
-@json_option
-@verbose_option
-@quiet_option
-def resume_command(
-    run_id: str,
-    params_file: Path | None,
-    keep_completed: bool,
-    executor: str | None,
-    ray_address: str | None,
-    as_json: bool,
-    verbose: bool,
-    quiet: bool,
-) -> None:
+@_run_options
+def resume_command(run_id: str, params_file: Path | None, **options: Any) -> None:
     """Continue a failed or interrupted pipeline run that was not rolled back.
 
     Actions that completed are skipped and their journalled results feed the next ones;
@@ -326,11 +319,9 @@ def resume_command(
     its start. Secret params, which the journal does not keep, must be given again with
     --params-file (keyed by action id).
     """
-    if verbose and quiet:
-        raise CliError("give either -v/--verbose or -q/--quiet, not both")
     from synapse_sdk.pipeline import resume_pipeline
 
-    placement = _placement(executor, ray_address)
+    choices = _RunChoices.of(**options)
     supplied = _by_action(params_file)
     host = load_plugin_host()
 
@@ -342,15 +333,15 @@ def resume_command(
             ctx=ctx,
             plugins=host,
             params=supplied,
-            executor=placement.executor,
-            ray_address=placement.ray_address,
-            keep_completed=keep_completed,
+            executor=choices.placement.executor,
+            ray_address=choices.placement.ray_address,
+            keep_completed=choices.keep_completed,
         )
 
     with open_journal() as journal:
         found = journal.get_run(run_id)
     title = f"{found.action} (resumed)" if found is not None else run_id
-    sys.exit(_report(title, start, Verbosity(verbose, quiet), as_json))
+    sys.exit(_report(title, start, choices))
 
 
 @pipeline_group.command("plan")

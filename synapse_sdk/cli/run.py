@@ -74,6 +74,17 @@ class Outcome:
     crash: BaseException | None = None
     run_id: str | None = None
 
+    def line(self) -> dict[str, object]:
+        """The last line of ``--json`` output: how the run ended, for scripts."""
+        return {
+            "event": "result",
+            "success": self.code == EXIT_OK,
+            "exit_code": self.code,
+            "run_id": self.run_id,
+            "result": self.result,
+            "error": self.error,
+        }
+
 
 def _step_failure(exc: StepExecutionError) -> Outcome:
     """A failed step as the user should see it: bad input (exit 2), a crash or a failure.
@@ -229,16 +240,7 @@ def _run_json(
     else:
         if outcome.error:
             _show_error(outcome, verbosity.verbose)
-    sink.write(
-        {
-            "event": "result",
-            "success": outcome.code == EXIT_OK,
-            "exit_code": outcome.code,
-            "run_id": outcome.run_id,
-            "result": outcome.result,
-            "error": outcome.error,
-        }
-    )
+    sink.write(outcome.line())
     return outcome.code
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from synapse_sdk.runtime.context import ProgressScope
 
-__all__ = ["FROZEN_PROGRESS", "WeightedProgress", "ProgressListener"]
+__all__ = ["FROZEN_PROGRESS", "ProgressListener", "WeightedProgress", "band_edges"]
 
 _HUGE = 1e300
 """Weights above this are scaled down before summing (the float range ends near 1.8e308)."""
@@ -32,6 +32,31 @@ class _FrozenProgress:
 FROZEN_PROGRESS: ProgressScope = _FrozenProgress()
 
 
+def band_edges(weights: Sequence[float]) -> list[float]:
+    """Where each band of the 0-100 range starts and ends: ``[0, ..., 100]``, one per weight.
+
+    Each band is proportional to its weight; if they are all zero, the bands are equal.
+    Used for the steps of a run and for the actions of a pipeline alike.
+    """
+    peak = max(weights, default=0.0)
+    if peak > _HUGE:  # finite weights so large that 100 * their sum would overflow
+        weights = [weight / peak for weight in weights]
+    total = math.fsum(weights)
+    if total <= 0:
+        weights = [1.0] * len(weights)
+        total = float(len(weights))
+    # Edges are percentages, 100 * cumulative / total in that order: dividing first can
+    # land just below a .5 (23 / 40 < 0.575) and round the wrong way.
+    edges = [0.0]
+    running = 0.0
+    for weight in weights:
+        running += weight
+        edges.append(min(100 * running / total, 100.0))  # float drift never passes the end
+    if len(edges) > 1:
+        edges[-1] = 100.0  # absorb float drift so the last band ends exactly at 100
+    return edges
+
+
 class WeightedProgress:
     """Overall progress across steps with the given weights.
 
@@ -47,22 +72,7 @@ class WeightedProgress:
     def __init__(
         self, weights: Sequence[float], names: Sequence[str], listener: ProgressListener
     ) -> None:
-        peak = max(weights, default=0.0)
-        if peak > _HUGE:  # finite weights so large that 100 * their sum would overflow
-            weights = [weight / peak for weight in weights]
-        total = math.fsum(weights)
-        if total <= 0:
-            weights = [1.0] * len(weights)
-            total = float(len(weights))
-        # Bounds are percentages, 100 * cumulative / total in that order: dividing first can
-        # land just below a .5 (23 / 40 < 0.575) and round the wrong way.
-        bounds = [0.0]
-        running = 0.0
-        for weight in weights:
-            running += weight
-            bounds.append(100 * running / total)
-        if len(bounds) > 1:
-            bounds[-1] = 100.0  # absorb float drift so the last step ends exactly at 100
+        bounds = band_edges(weights)
         self._bounds = bounds
         self._listener = listener
         self.names = list(names)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
 import threading
 from collections.abc import Sequence
 
+from synapse_sdk.engine.progress import band_edges
 from synapse_sdk.runtime.events import Event, LogEvent, MetricsEvent, ProgressEvent, StepEvent
 from synapse_sdk.runtime.sinks import ProgressSink
 
@@ -26,17 +26,7 @@ SEPARATOR = " \u203a "  # a chevron: "export › coco"  # noqa: RUF003
 
 def bands(weights: Sequence[float]) -> list[tuple[float, float]]:
     """``(low, high)`` percentages of each action, from its total step weight."""
-    total = math.fsum(weights)
-    if total <= 0:
-        weights = [1.0] * len(weights)
-        total = float(len(weights))
-    edges = [0.0]
-    running = 0.0
-    for weight in weights:
-        running += weight
-        edges.append(min(100 * running / total, 100.0))  # float drift never passes the end
-    edges[-1] = 100.0
-    return list(itertools.pairwise(edges))
+    return list(itertools.pairwise(band_edges(weights)))
 
 
 class PipelineProgress:

@@ -105,15 +105,22 @@ class _PipelineRun:
     journal: RunJournal
     runtime: RuntimeContext
     host: PluginHost
-    placement: Placement
     checked: list[CheckedStage]
-    params: dict[str, dict[str, Any]]
-    keep_completed: bool
-    progress: PipelineProgress
-    bands: list[tuple[float, float]]
+    weights: list[float]
+    """Each action's total step weight: its band of the pipeline's progress."""
+    placement: Placement = field(default_factory=Placement)
+    keep_completed: bool = False
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each action's params before hand-offs, by id (default: the checked pipeline's)."""
     results: dict[str, Any] = field(default_factory=dict)
     outcomes: dict[str, Any] = field(default_factory=dict)
     actions: dict[str, BaseAction[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.params:
+            self.params = {stage.id: dict(stage.stage.params) for stage in self.checked}
+        self.progress = PipelineProgress(self.runtime.sinks)
+        self.bands = bands(self.weights)
 
     def child_runtime(self, position: int) -> RuntimeContext:
         runtime = self.runtime
@@ -307,12 +314,10 @@ def run_pipeline(
                 journal,
                 runtime,
                 host,
-                placement,
                 checked,
-                {stage.id: dict(stage.stage.params) for stage in checked},
+                weights,
+                placement,
                 keep_completed,
-                PipelineProgress(runtime.sinks),
-                bands(weights),
             )
             try:  # a signal held by the journal's transaction is raised as it ends
                 journal.start_run(
@@ -429,12 +434,10 @@ def resume_pipeline(
         journal,
         runtime,
         host,
-        Placement.of(executor, ray_address),
         checked,
-        {stage.id: dict(stage.stage.params) for stage in checked},
+        action_weights(checked, host, runtime),
+        Placement.of(executor, ray_address),
         keep_completed,
-        PipelineProgress(runtime.sinks),
-        bands(action_weights(checked, host, runtime)),
         results=results,
         outcomes=earlier,
     )
@@ -561,12 +564,9 @@ def rollback_pipeline(
         journal,
         runtime,
         host,
-        Placement(),
         checked,
-        {stage.id: dict(supplied.get(stage.id, {})) for stage in checked},
-        False,
-        PipelineProgress(runtime.sinks),
-        bands([1.0] * len(checked)),
+        [1.0] * len(checked),  # nothing runs forward: the bands are never drawn
+        params={stage.id: dict(supplied.get(stage.id, {})) for stage in checked},
     )
     position = {stage.id: index for index, stage in enumerate(checked)}
     undos = [

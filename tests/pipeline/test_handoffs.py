@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import Field
-from support.pipeline_actions import PrepareAction, PublishAction, TrainAction
+from support.pipeline_actions import NIGHTLY_TOML, PrepareAction, PublishAction, TrainAction
 
 from synapse_sdk.errors import ActionNotFoundError, PipelineError
 from synapse_sdk.pipeline import Pipeline, check_pipeline, load_pipeline
@@ -200,65 +200,14 @@ def test_a_missing_or_undecodable_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_pipeline_file_reads_back_as_the_same_definition(tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
-        """
-name = "nightly"
-
-[[actions]]
-action = "support.pipeline_actions:PrepareAction"
-id = "prepare"
-params = { out = "prep" }
-
-[[actions]]
-action = "support.pipeline_actions:TrainAction"
-id = "train"
-params = { model_uri = "m.txt" }
-
-[mappings]
-"train.data_uri" = "prepare.output_uri"
-""",
-    )
-    pipeline = load_pipeline(path)
-    assert [stage.id for stage in pipeline.stages] == ["prepare", "train"]
-    assert [str(h) for h in pipeline.handoffs] == ["train.data_uri = prepare.output_uri"]
+    pipeline = load_pipeline(write(tmp_path, NIGHTLY_TOML))
+    assert [stage.id for stage in pipeline.stages] == ["prepare", "train", "publish"]
+    assert [str(h) for h in pipeline.handoffs] == [
+        "train.data_uri = prepare.output_uri",
+        "publish.annotations_uri = prepare.output_uri",
+        "publish.model_uri = train.model_uri",
+    ]
     again = Pipeline.from_dict(pipeline.to_dict())
     assert again.to_dict() == pipeline.to_dict()
-    [_, train] = check_pipeline(pipeline, SETTINGS)
+    [_, train, _] = check_pipeline(pipeline, SETTINGS)
     assert [str(f) for f in train.feeds] == ["data_uri <- prepare.output_uri"]
-
-
-def test_params_given_with_a_stage_and_by_id_are_merged() -> None:
-    from synapse_sdk.pipeline import Stage
-
-    pipeline = Pipeline(
-        [Stage("prep", PrepareAction, {"lines": 2}), TrainAction],
-        params={"prep": {"out": "o"}},
-    )
-    assert dict(pipeline.stage("prep").params) == {"lines": 2, "out": "o"}
-
-
-def test_a_result_typed_any_feeds_only_through_an_explicit_mapping() -> None:
-    from pydantic import BaseModel
-
-    from synapse_sdk.plugins import BaseAction
-
-    class Loose(BaseModel):
-        data_uri: Any
-
-    class LooseAction(PrepareAction):
-        action_name = "loose"
-        result_model = Loose
-
-    implicit = Pipeline(
-        [LooseAction, TrainAction], params={"loose": {"out": "o"}, "train": {"model_uri": "m"}}
-    )
-    assert "param 'data_uri' (str): required" in problems(implicit)
-    explicit = Pipeline(
-        [LooseAction, TrainAction],
-        params={"loose": {"out": "o"}, "train": {"model_uri": "m"}},
-        mappings={"train.data_uri": "loose.data_uri"},
-    )
-    [_, train] = check_pipeline(explicit, SETTINGS)
-    assert [str(f) for f in train.feeds] == ["data_uri <- loose.data_uri"]
-    assert issubclass(LooseAction, BaseAction)

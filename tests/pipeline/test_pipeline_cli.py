@@ -13,38 +13,15 @@ from typing import Any
 
 import pytest
 from pipeline.conftest import snapshot
+from support.pipeline_actions import NIGHTLY_TOML
 
 SYNAPSE = str(Path(sys.executable).with_name("synapse"))
 TESTS = Path(__file__).resolve().parents[1]
 
-TOML = """
-name = "nightly"
-
-[[actions]]
-action = "support.pipeline_actions:PrepareAction"
-id = "prepare"
-params = { out = "prep" }
-
-[[actions]]
-action = "support.pipeline_actions:TrainAction"
-id = "train"
-params = { model_uri = "models/m.txt" }
-
-[[actions]]
-action = "support.pipeline_actions:PublishAction"
-id = "publish"
-params = { target = "pub" }
-
-[mappings]
-"train.data_uri" = "prepare.output_uri"
-"publish.annotations_uri" = "prepare.output_uri"
-"publish.model_uri" = "train.model_uri"
-"""
-
 
 @pytest.fixture
 def work(tmp_path: Path, existing: dict[str, bytes]) -> Path:
-    (tmp_path / "nightly.toml").write_text(TOML)
+    (tmp_path / "nightly.toml").write_text(NIGHTLY_TOML)
     return tmp_path
 
 
@@ -109,7 +86,9 @@ def test_a_pipeline_runs_from_its_file_and_prints_every_actions_result(work: Pat
 
 
 def test_a_param_nothing_feeds_is_exit_2_before_anything_runs(work: Path) -> None:
-    (work / "nightly.toml").write_text(TOML.replace('"train.data_uri" = "prepare.output_uri"', ""))
+    (work / "nightly.toml").write_text(
+        NIGHTLY_TOML.replace('"train.data_uri" = "prepare.output_uri"', "")
+    )
     before = snapshot(work)
 
     refused = synapse(work, "pipeline", "run", "nightly.toml")

@@ -134,3 +134,29 @@ class PublishAction(BaseAction[PublishParams]):
 
     def setup_steps(self, registry: StepRegistry[ActionContext]) -> None:
         registry.register(Copy())
+
+
+NIGHTLY_TOML = """
+name = "nightly"
+
+[[actions]]
+action = "support.pipeline_actions:PrepareAction"
+id = "prepare"
+params = { out = "prep" }
+
+[[actions]]
+action = "support.pipeline_actions:TrainAction"
+id = "train"
+params = { model_uri = "models/m.txt" }
+
+[[actions]]
+action = "support.pipeline_actions:PublishAction"
+id = "publish"
+params = { target = "pub" }
+
+[mappings]
+"train.data_uri" = "prepare.output_uri"
+"publish.annotations_uri" = "prepare.output_uri"
+"publish.model_uri" = "train.model_uri"
+"""
+"""The chain as a pipeline file, with paths relative to the folder it runs in."""

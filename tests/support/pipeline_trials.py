@@ -36,35 +36,13 @@ from typing import Any
 
 from support.cli import SYNAPSE
 from support.interrupts import OUR_FRAME, Tree, describe_difference, snapshot, synapse_env, tail
+from support.pipeline_actions import NIGHTLY_TOML
 from synapse_sdk.console import main as synapse_main
 from synapse_sdk.journal.store import RunJournal, RunRecord
 
 TESTS = Path(__file__).resolve().parents[1]
 PIPELINE_FILE = "nightly.toml"
 PARAMS_FILE = "params.json"
-TOML = """
-name = "nightly"
-
-[[actions]]
-action = "support.pipeline_actions:PrepareAction"
-id = "prepare"
-params = { out = "prep" }
-
-[[actions]]
-action = "support.pipeline_actions:TrainAction"
-id = "train"
-params = { model_uri = "models/m.txt" }
-
-[[actions]]
-action = "support.pipeline_actions:PublishAction"
-id = "publish"
-params = { target = "pub" }
-
-[mappings]
-"train.data_uri" = "prepare.output_uri"
-"publish.annotations_uri" = "prepare.output_uri"
-"publish.model_uri" = "train.model_uri"
-"""
 STAGES = ("prepare", "train", "publish")
 HANG_SECONDS = 30  # a command still alive this long (after its signal) is hung: killed
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -87,7 +65,7 @@ def prepare_work(work: Path, variant: int, params: dict[str, Any]) -> Tree:
     """
     (work / "pub").mkdir(parents=True)
     (work / "models").mkdir()
-    (work / PIPELINE_FILE).write_text(TOML)
+    (work / PIPELINE_FILE).write_text(NIGHTLY_TOML)
     (work / PARAMS_FILE).write_text(json.dumps(params))
     (work / "pub" / "data.txt").write_bytes(b"the previous release's data\n")
     (work / "pub" / "notes.txt").write_bytes(b"kept by the owner\n")
