@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -19,10 +20,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from synapse_sdk.errors import JournalError
+from synapse_sdk.fanout import EXECUTORS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from synapse_sdk.host.manager import PluginHost
     from synapse_sdk.journal.store import RunJournal
+    from synapse_sdk.run.runner import Placement
     from synapse_sdk.runtime.settings import Settings
     from synapse_sdk.runtime.terminal import TerminalSink
 
@@ -35,7 +40,10 @@ __all__ = [
     "EXIT_USAGE",
     "RUN_EXIT_CODES",
     "CliError",
+    "forward_env",
     "load_params",
+    "placement_of",
+    "ray_options",
     "load_plugin_host",
     "open_journal",
     "settings",
@@ -276,6 +284,26 @@ def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:limit]}..."
 
 
+def forward_env(names: tuple[str, ...]) -> None:
+    """Set the variables ``names`` on the Ray workers of this command's runs (``--env``).
+
+    The same as listing them in ``$SYNAPSE_RAY_ENV``, which is where they are added, before
+    the command reads its settings.
+    """
+    if not names:
+        return
+    from synapse_sdk.runtime.settings import RAY_ENV
+
+    unset = [name for name in names if name not in os.environ]
+    if unset:
+        raise CliError(
+            f"--env {unset[0]}: no such variable here; set it before the command, or drop it"
+        )
+    listed = [name for name in os.environ.get(RAY_ENV, "").split(",") if name]
+    os.environ[RAY_ENV] = ",".join(dict.fromkeys([*listed, *names]))
+    settings.cache_clear()
+
+
 @functools.cache
 def settings() -> Settings:
     """This command's settings: the ``SYNAPSE_*`` variables, read once per process."""
@@ -335,3 +363,61 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
     click.secho(line(headers), bold=bold)
     for row in cells:
         click.echo(line(row))
+
+
+def placement_of(
+    executor: str | None,
+    ray_address: str | None,
+    no_ship: bool = False,
+    env_names: tuple[str, ...] = (),
+) -> Placement:
+    """The placement the Ray options ask for; ``--env`` names are forwarded from now on."""
+    from synapse_sdk.errors import ExecutorError
+    from synapse_sdk.run.runner import Placement
+
+    if executor == "local" and ray_address:
+        raise CliError("--ray-address is for --executor ray; drop one of them")
+    try:
+        placement = Placement.of(executor, ray_address, ship=not no_ship)
+    except ExecutorError as exc:
+        raise CliError(str(exc)) from exc
+    if placement.executor != "ray" and (no_ship or env_names):
+        raise CliError("--no-ship and --env are for a run on Ray (--executor ray)")
+    forward_env(env_names)
+    return placement
+
+
+def ray_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--executor, --ray-address, --no-ship and --env: where a run goes, and what with."""
+    options = [
+        click.option(
+            "--executor",
+            type=click.Choice(EXECUTORS),
+            default=None,
+            help="Where it runs: here (local, the default) or on a Ray cluster (ray).",
+        ),
+        click.option(
+            "--ray-address",
+            metavar="ADDR",
+            default=None,
+            help="Ray cluster to join, HOST:PORT of its head node (implies --executor ray). "
+            "Default for --executor ray: $RAY_ADDRESS, else a local Ray started for the run.",
+        ),
+        click.option(
+            "--no-ship",
+            is_flag=True,
+            help="Ray: do not send the code to the workers (the cluster has the SDK and the "
+            "plugins installed).",
+        ),
+        click.option(
+            "--env",
+            "env_names",
+            metavar="NAME",
+            multiple=True,
+            help="Ray: also set this environment variable on the workers (repeat for more; "
+            "or SYNAPSE_RAY_ENV=NAME,NAME). SYNAPSE_* variables always are.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function

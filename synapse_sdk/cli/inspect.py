@@ -16,7 +16,9 @@ from synapse_sdk.cli.common import (
     CliError,
     load_params,
     load_plugin_host,
+    placement_of,
     print_table,
+    ray_options,
     settings,
     warn,
 )
@@ -24,6 +26,9 @@ from synapse_sdk.errors import ActionLoadError
 
 if TYPE_CHECKING:
     from synapse_sdk.actions.catalog import ActionEntry
+    from synapse_sdk.host.manager import PluginHost
+    from synapse_sdk.ray.shipping import Shipment
+    from synapse_sdk.run.runner import Placement
 
 __all__ = ["actions_group", "plan_command", "plugins_group"]
 
@@ -232,13 +237,25 @@ def list_plugins(as_json: bool) -> None:
 @click.argument("name")
 @with_params
 @json_option
+@ray_options
 def plan_command(
-    name: str, params_json: str | None, params_file: Path | None, as_json: bool
+    name: str,
+    params_json: str | None,
+    params_file: Path | None,
+    as_json: bool,
+    executor: str | None,
+    ray_address: str | None,
+    no_ship: bool,
+    env_names: tuple[str, ...],
 ) -> None:
     """Show the steps action NAME would run, without running anything.
 
     Params are optional here: without them the plan is built from the params' defaults.
+    With --executor ray (or --ray-address) it also joins the cluster and shows what a run
+    would ship to its workers: the packages and their size, and the requirements the
+    workers lack (installed there with pip by the run's runtime environment).
     """
+    placement = placement_of(executor, ray_address, no_ship, env_names)
     from synapse_sdk.errors import InvalidParamsError, PluginHookError
 
     params = load_params(params_json, params_file)
@@ -254,9 +271,13 @@ def plan_command(
         raise CliError(str(exc)) from exc
     except PluginHookError as exc:
         raise CliError(str(exc), exit_code=1) from exc
+    from synapse_sdk.storage.urls import url_protocols
+
+    shipment = _shipment(placement, action_class, host, url_protocols(params or {}))
     if as_json:
         payload = {
             "action": plan.action,
+            "shipment": None if shipment is None else shipment.to_dict(),
             "steps": [
                 {
                     "position": step.position,
@@ -290,3 +311,53 @@ def plan_command(
             for step in plan.steps
         ],
     )
+    if shipment is not None:
+        _print_shipment(shipment)
+
+
+def _shipment(
+    placement: Placement, action_class: type, host: PluginHost, protocols: set[str]
+) -> Shipment | None:
+    """What a run on a Ray cluster would ship (None: a local run, or nothing to ship)."""
+    address = placement.ray_address or settings().ray_address
+    if placement.executor != "ray" or not placement.ship or address is None:
+        return None
+    from synapse_sdk.errors import ExecutorError
+    from synapse_sdk.run.runner import modules_of, place
+
+    try:
+        place(placement, settings())
+        from synapse_sdk.ray.shipping import probe, shipment_for
+
+        return probe(shipment_for(modules_of(action_class, host), protocols), address)
+    except ExecutorError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _print_shipment(shipment: Shipment) -> None:
+    click.echo(
+        f"\nShipped to the Ray workers (py_modules), {shipment.size / 1000:.1f} kB in all; "
+        "uploaded once per content:"
+    )
+    print_table(
+        ["PACKAGE", "DISTRIBUTION", "VERSION", "EDITABLE", "SIZE"],
+        [
+            [
+                package.name,
+                package.distribution or "-",
+                package.version or "-",
+                "yes" if package.editable else "no",
+                f"{package.size / 1000:.1f} kB",
+            ]
+            for package in shipment.packages
+        ],
+    )
+    if shipment.missing and not shipment.can_install:
+        click.echo(
+            f"The workers lack {', '.join(shipment.missing)} and cannot install them "
+            "(no virtualenv there): a run would be refused"
+        )
+    elif shipment.missing:
+        click.echo(f"Installed on the workers with pip: {', '.join(shipment.missing)}")
+    else:
+        click.echo("The workers have every requirement: nothing to install with pip.")

@@ -20,15 +20,21 @@ from synapse_sdk.cli.common import (
     load_params,
     load_plugin_host,
     open_journal,
+    placement_of,
     print_table,
     quiet_option,
+    ray_options,
     screen_sink,
     settings,
     verbose_option,
 )
 from synapse_sdk.cli.inspect import action_errors, json_option
-from synapse_sdk.cli.run import Outcome, Verbosity, _placement, _show_error, _step_failure
-from synapse_sdk.fanout import EXECUTORS
+from synapse_sdk.cli.run import (
+    Outcome,
+    Verbosity,
+    _show_error,
+    _step_failure,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -53,20 +59,6 @@ resume_params_option = click.option(
     help="JSON object of params by action id, laid over the journalled ones: secrets, which "
     "the journal does not keep, and any param to change for the rest of the run.",
 )
-executor_options = [
-    click.option(
-        "--executor",
-        type=click.Choice(EXECUTORS),
-        default=None,
-        help="Where each action runs: here (local, the default) or on a Ray cluster (ray).",
-    ),
-    click.option(
-        "--ray-address",
-        metavar="ADDR",
-        default=None,
-        help="Ray cluster to join, HOST:PORT of its head node (implies --executor ray).",
-    ),
-]
 keep_option = click.option(
     "--keep-completed",
     is_flag=True,
@@ -255,19 +247,27 @@ class _RunChoices:
         keep_completed: bool,
         executor: str | None,
         ray_address: str | None,
+        no_ship: bool,
+        env_names: tuple[str, ...],
         as_json: bool,
         verbose: bool,
         quiet: bool,
     ) -> _RunChoices:
         if verbose and quiet:
             raise CliError("give either -v/--verbose or -q/--quiet, not both")
-        placement = _placement(executor, ray_address)
+        placement = placement_of(executor, ray_address, no_ship, env_names)
         return cls(placement, Verbosity(verbose, quiet), as_json, keep_completed)
 
 
 def _run_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """--keep-completed, --executor, --ray-address, --json, -v and -q."""
-    options = [keep_option, *executor_options, json_option, verbose_option, quiet_option]
+    """--keep-completed, the Ray options (as for synapse run), --json, -v and -q."""
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
+        keep_option,
+        ray_options,
+        json_option,
+        verbose_option,
+        quiet_option,
+    ]
     for option in reversed(options):
         function = option(function)
     return function
@@ -302,6 +302,7 @@ def run_pipeline_command(file: Path, params_file: Path | None, **options: Any) -
             executor=choices.placement.executor,
             ray_address=choices.placement.ray_address,
             keep_completed=choices.keep_completed,
+            ship_code=choices.placement.ship,
         )
 
     sys.exit(_report(pipeline.name, start, choices))
@@ -336,6 +337,7 @@ def resume_command(run_id: str, params_file: Path | None, **options: Any) -> Non
             executor=choices.placement.executor,
             ray_address=choices.placement.ray_address,
             keep_completed=choices.keep_completed,
+            ship_code=choices.placement.ship,
         )
 
     with open_journal() as journal:

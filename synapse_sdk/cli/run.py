@@ -21,14 +21,15 @@ from synapse_sdk.cli.common import (
     load_params,
     load_plugin_host,
     open_journal,
+    placement_of,
     quiet_option,
+    ray_options,
     screen_sink,
     settings,
     verbose_option,
 )
 from synapse_sdk.cli.inspect import action_errors, json_option, with_params
 from synapse_sdk.errors import JournalError
-from synapse_sdk.fanout import EXECUTORS
 
 if TYPE_CHECKING:
     from synapse_sdk.actions.base import BaseAction
@@ -46,18 +47,6 @@ class Verbosity:
 
     verbose: bool = False
     quiet: bool = False
-
-
-def _placement(executor: str | None, ray_address: str | None) -> Placement:
-    from synapse_sdk.errors import ExecutorError
-    from synapse_sdk.run.runner import Placement
-
-    if executor == "local" and ray_address:
-        raise CliError("--ray-address is for --executor ray; drop one of them")
-    try:
-        return Placement.of(executor, ray_address)
-    except ExecutorError as exc:
-        raise CliError(str(exc)) from exc
 
 
 def _announce(what: str) -> None:
@@ -185,9 +174,10 @@ def _execute(
 ) -> Outcome:
     from synapse_sdk.actions.catalog import build_action
     from synapse_sdk.errors import ExecutorError
-    from synapse_sdk.run.runner import place
+    from synapse_sdk.run.runner import modules_of, place, ship
     from synapse_sdk.runtime.context import RuntimeContext, quiet_logger
     from synapse_sdk.runtime.sinks import JsonLinesSink
+    from synapse_sdk.storage.urls import url_protocols
 
     params = load_params(params_json, params_file)
     host = load_plugin_host()
@@ -195,10 +185,13 @@ def _execute(
     with action_errors():
         action = build_action(name, params, ctx, host)
     ctx.add_sink(sink)
+    announce = None if isinstance(sink, JsonLinesSink) else _announce
     try:
-        place(
-            placement, ctx.settings, announce=None if isinstance(sink, JsonLinesSink) else _announce
-        )
+        place(placement, ctx.settings, announce=announce)
+        if placement.executor == "ray" and placement.ship and announce is not None:
+            announce("shipping the run's code to the cluster")
+        protocols = url_protocols(action.redacted_params())
+        placement = ship(placement, modules_of(type(action), host), ctx.settings, protocols)
     except ExecutorError as exc:
         raise CliError(str(exc)) from exc
     try:
@@ -293,8 +286,10 @@ Every run is recorded in the run journal ($SYNAPSE_HOME/runs.db, default
 ~/.synapse/runs.db); see `synapse runs`.
 
 With --executor ray the params are checked here, then the action runs as a task on a
-Ray cluster (pip install 'synapse-sdk[ray]'); progress, logs and the journal are
-streamed back live, and Ctrl-C cancels the remote run and waits for its rollback.
+Ray cluster (pip install -e '.[ray]' from the SDK's clone); progress, logs and the journal
+are streamed back live, and Ctrl-C cancels the remote run and waits for its rollback. The
+SDK, the action's and the plugins' packages go to the workers in a Ray runtime
+environment, with the requirements the workers lack (--no-ship: they have everything).
 """
 
 
@@ -306,19 +301,7 @@ streamed back live, and Ctrl-C cancels the remote run and waits for its rollback
 @json_option
 @verbose_option
 @quiet_option
-@click.option(
-    "--executor",
-    type=click.Choice(EXECUTORS),
-    default=None,
-    help="Where the action runs: here (local, the default) or on a Ray cluster (ray).",
-)
-@click.option(
-    "--ray-address",
-    metavar="ADDR",
-    default=None,
-    help="Ray cluster to join, HOST:PORT of its head node (implies --executor ray). "
-    "Default for --executor ray: $RAY_ADDRESS, else a local Ray started for the run.",
-)
+@ray_options
 def run_command(
     name: str,
     params_json: str | None,
@@ -328,10 +311,12 @@ def run_command(
     quiet: bool,
     executor: str | None,
     ray_address: str | None,
+    no_ship: bool,
+    env_names: tuple[str, ...],
 ) -> None:
     """``synapse run``; its help is :data:`_HELP`, built with the exit-code table."""
     if verbose and quiet:
         raise CliError("give either -v/--verbose or -q/--quiet, not both")
-    placement = _placement(executor, ray_address)
+    placement = placement_of(executor, ray_address, no_ship, env_names)
     runner = _run_json if as_json else _run_terminal
     sys.exit(runner(name, params_json, params_file, placement, Verbosity(verbose, quiet)))

@@ -10,8 +10,9 @@ import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import ModuleType
+from typing import Any
 
 from synapse_sdk.errors import ExecutorError, describe_error
 from synapse_sdk.fanout import RAY_INSTALL_HINT
@@ -167,16 +168,25 @@ def _check_authenticated(ray: ModuleType, address: str) -> None:
         raise _auth_failure(ray, address)
 
 
-def connect(address: str | None) -> ModuleType:
+_joined: dict[str, Any] = {}
+"""The runtime environment this process joined its cluster with (``env``), if any."""
+
+
+def connect(address: str | None, runtime_env: Mapping[str, Any] | None = None) -> ModuleType:
     """Join the cluster at ``address`` (``HOST:PORT`` or ``ray://...``), else start a local Ray.
 
-    A process already connected to Ray keeps its connection. A local Ray started here
-    listens on 127.0.0.1 only and lives until this process exits, so later runs in the
-    same process reuse it.
+    A process already connected to Ray keeps its connection, unless ``runtime_env`` (the
+    job's environment: the code shipped to the workers) differs from the one it joined
+    with: it then joins again with this one, as Ray takes local code only when joining.
+    A local Ray started here listens on 127.0.0.1 only and lives until this process
+    exits, so later runs in the same process reuse it.
     """
     ray = import_ray()
+    env = dict(runtime_env or {})
     if ray.is_initialized():
-        return ray
+        if address is None or _joined.get("env", {}) == env:
+            return ray
+        ray.shutdown()
     options: dict[str, object] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:
         try:
@@ -191,8 +201,12 @@ def connect(address: str | None) -> ModuleType:
         return ray
     _check_reachable(address)
     _check_authenticated(ray, address)
+    if env:
+        options["runtime_env"] = env
+    _joined.clear()
     try:
         ray.init(address=address, **options)
+        _joined["env"] = env
     except Exception as exc:
         auth_error = getattr(ray.exceptions, "AuthenticationError", None)
         if auth_error is not None and isinstance(exc, auth_error):

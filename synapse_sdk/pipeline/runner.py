@@ -44,12 +44,13 @@ from synapse_sdk.journal.store import LIVE_STATES, RunJournal, RunRecord, RunSta
 from synapse_sdk.pipeline.definition import Pipeline
 from synapse_sdk.pipeline.handoffs import CheckedStage, check_pipeline, stage_params
 from synapse_sdk.pipeline.progress import PipelineProgress, bands
-from synapse_sdk.run.runner import Placement, place, run_journalled
+from synapse_sdk.run.runner import Placement, modules_of, place, run_journalled, ship
 from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.events import ProgressEvent
 from synapse_sdk.runtime.redacted import REDACTED
 from synapse_sdk.runtime.secrets import deep_merge, redact, secret_paths
 from synapse_sdk.storage.undo_area import discard_undo_area
+from synapse_sdk.storage.urls import url_protocols
 
 __all__ = ["action_weights", "resume_pipeline", "rollback_pipeline", "run_pipeline"]
 
@@ -272,6 +273,22 @@ def _spec(pipeline: Pipeline, checked: list[CheckedStage]) -> dict[str, Any]:
     return spec
 
 
+def _placed(
+    checked: list[CheckedStage],
+    host: PluginHost,
+    runtime: RuntimeContext,
+    executor: str,
+    ray_address: str | None,
+    ship_code: bool,
+) -> Placement:
+    """Where the pipeline's actions run: Ray joined and one environment shipped for all."""
+    placement = Placement.of(executor, ray_address, ship=ship_code)
+    place(placement, runtime.settings)
+    modules = [module for stage in checked for module in modules_of(stage.action_class, host)]
+    protocols = url_protocols([stage.stage.params for stage in checked])
+    return ship(placement, modules, runtime.settings, protocols)
+
+
 def _open(journal: RunJournal | None, runtime: RuntimeContext) -> tuple[RunJournal, bool]:
     if journal is not None:
         return journal, False
@@ -287,6 +304,7 @@ def run_pipeline(
     executor: str = "local",
     ray_address: str | None = None,
     keep_completed: bool = False,
+    ship_code: bool = True,
 ) -> dict[str, Any]:
     """Check ``pipeline``, then run its actions in order as one journalled run.
 
@@ -304,8 +322,7 @@ def run_pipeline(
     checked = check_pipeline(pipeline, runtime.settings)
     host = plugins if plugins is not None else plugin_host(runtime.settings)
     weights = action_weights(checked, host, runtime)
-    placement = Placement.of(executor, ray_address)
-    place(placement, runtime.settings)
+    placement = _placed(checked, host, runtime, executor, ray_address, ship_code)
     journal, owned = _open(journal, runtime)
     try:
         with cancellation_handlers():
@@ -391,6 +408,7 @@ def resume_pipeline(
     executor: str = "local",
     ray_address: str | None = None,
     keep_completed: bool = False,
+    ship_code: bool = True,
 ) -> dict[str, Any]:
     """Continue a ``failed`` or interrupted (``needs_rollback``) pipeline run.
 
@@ -436,7 +454,7 @@ def resume_pipeline(
         host,
         checked,
         action_weights(checked, host, runtime),
-        Placement.of(executor, ray_address),
+        Placement.of(executor, ray_address, ship=ship_code),
         keep_completed,
         results=results,
         outcomes=earlier,
@@ -447,7 +465,7 @@ def resume_pipeline(
         for position, stage in enumerate(checked[:first]):
             pipeline_run.actions[stage.id] = _child_action(latest[stage.id], pipeline_run, position)
     unfinished = _unfinished(children, pipeline_run, first)
-    place(pipeline_run.placement, runtime.settings)
+    pipeline_run.placement = _placed(checked, host, runtime, executor, ray_address, ship_code)
     with cancellation_handlers(), working_directory(run):
         try:
             claimed = journal.claim_run(run_id, claimable=RESUMABLE, as_state="running")

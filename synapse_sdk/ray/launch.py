@@ -277,16 +277,16 @@ def _plugins_of(action: BaseAction[Any]) -> list[tuple[object, PluginRecord]]:
     return plugins
 
 
-def run_on_ray(action: BaseAction[Any]) -> Any:
+def run_on_ray(action: BaseAction[Any], runtime_env: Mapping[str, Any]) -> Any:
     """Run ``action`` (params already validated) on Ray; return or raise as a local run would.
 
     The caller has joined the cluster (:func:`synapse_sdk.run.runner.place`).
     Progress, logs, metrics and step events go to ``action.ctx``'s sinks as they happen,
     and step records to ``action.ctx.recorder``. The action class must be importable on
-    the cluster's workers (install the plugin there). The run uses the caller's hook
-    plugins (``action.plugins``, else the installed ones), sent to the workers, so a run
-    on Ray has the same steps and wrappers as a local one; the ``SYNAPSE_*`` environment
-    variables of ``action.ctx`` (``settings.forwarded``) are set on the workers for the run.
+    the cluster's workers: ``runtime_env`` (from :func:`~synapse_sdk.run.runner.ship`)
+    carries the code there, with the variables to set on the workers. The run uses the
+    caller's hook plugins (``action.plugins``, else the installed ones), sent to the
+    workers, so a run on Ray has the same steps and wrappers as a local one.
 
     Raises:
         ExecutorError: Ray is missing or the cluster unreachable, or the remote run died.
@@ -297,12 +297,11 @@ def run_on_ray(action: BaseAction[Any]) -> Any:
     runtime = action.ctx
     if not ray.is_initialized():
         raise ExecutorError("not connected to Ray: place the run first (runner.place)")
-    env = dict(runtime.settings.forwarded)
     plugins = _plugins_of(action)
-    # The caller's SYNAPSE_* settings (plugin selection, plugin config) hold on the workers
-    # too, for the run and for the fan-out tasks it starts.
-    options = {"runtime_env": {"env_vars": env}} if env else {}
-    channel = _RemoteChannel.remote()
+    # The run's code and the caller's forwarded variables (SYNAPSE_* and those named) hold
+    # on the workers, for the run, its channel and the fan-out tasks it starts.
+    options = {"runtime_env": dict(runtime_env)} if runtime_env else {}
+    channel = _RemoteChannel.options(**options).remote()
     try:
         task = _remote_run.options(**options).remote(
             type(action),

@@ -17,8 +17,9 @@ rollback``. Each stage is one function here, with the checks it owns done once:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,7 +29,7 @@ from synapse_sdk.actions.catalog import build_action, class_reference
 from synapse_sdk.errors import ExecutorError, describe_error
 from synapse_sdk.fanout import EXECUTORS
 from synapse_sdk.fanout.ray_cluster import connect, import_ray
-from synapse_sdk.host.manager import PluginHost
+from synapse_sdk.host.manager import PluginHost, plugin_host
 from synapse_sdk.interrupts import cancellation_handlers, critical_section, run_settled
 from synapse_sdk.journal.recorder import JournalRecorder, settled_state
 from synapse_sdk.journal.store import RunJournal
@@ -36,19 +37,37 @@ from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.secrets import redact
 from synapse_sdk.runtime.settings import Settings
 from synapse_sdk.storage.undo_area import discard_undo_area
+from synapse_sdk.storage.urls import url_protocols
 
-__all__ = ["Placement", "handed_on", "place", "run_action", "run_journalled"]
+__all__ = [
+    "Placement",
+    "handed_on",
+    "modules_of",
+    "place",
+    "run_action",
+    "run_journalled",
+    "ship",
+]
 
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a run goes: ``'local'`` (this process) or ``'ray'`` (a Ray cluster)."""
+    """Where a run goes: ``'local'`` (this process) or ``'ray'`` (a Ray cluster).
+
+    For Ray, ``ship`` says whether the run's code goes to the workers in a runtime
+    environment (the default; off for clusters provisioned by hand), and ``runtime_env``
+    is that environment once :func:`ship` has prepared it.
+    """
 
     executor: str = "local"
     ray_address: str | None = None
+    ship: bool = True
+    runtime_env: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @classmethod
-    def of(cls, executor: str | None = None, ray_address: str | None = None) -> Placement:
+    def of(
+        cls, executor: str | None = None, ray_address: str | None = None, *, ship: bool = True
+    ) -> Placement:
         """The placement asked for; an address alone means Ray.
 
         Raises:
@@ -62,7 +81,7 @@ class Placement:
             )
         if ray_address is not None and executor != "ray":
             raise ExecutorError("a Ray address was given for a local run; use executor='ray'")
-        return cls(executor, ray_address)
+        return cls(executor, ray_address, ship)
 
 
 def place(
@@ -84,12 +103,59 @@ def place(
     connect(address)
 
 
+def modules_of(action_class: type[BaseAction[Any]], plugins: PluginHost) -> list[str]:
+    """The modules a run imports on a worker: its action class's and its hook plugins'."""
+    modules = [action_class.__module__]
+    for plugin, _ in plugins.registered():
+        module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
+        modules.append(module)
+    return modules
+
+
+def ship(
+    placement: Placement,
+    modules: Iterable[str],
+    settings: Settings,
+    protocols: Iterable[str] = (),
+) -> Placement:
+    """Carry ``modules`` (and the SDK) to the workers of a Ray cluster joined by address.
+
+    After :func:`place`, before the run is journalled: the process joins the cluster again
+    with a runtime environment holding the code and what the workers lack, and a cluster
+    that cannot set it up refuses the run now. Nothing is shipped for a local run, a Ray
+    started by this process (its workers share this environment) or with ``ship=False``
+    (the cluster has the code installed): the settings' variables are still forwarded.
+
+    ``protocols`` are the fsspec protocols of the run's URLs (see
+    :func:`~synapse_sdk.storage.urls.url_protocols`): their filesystem packages go too.
+
+    Raises:
+        ExecutorError: the code cannot be shipped, or the cluster cannot install what its
+            workers lack (the message lists it).
+    """
+    if placement.executor != "ray":
+        return placement
+    env_vars = dict(settings.forwarded)
+    address = placement.ray_address or settings.ray_address
+    if not placement.ship or address is None:  # provisioned by hand, or a Ray started here
+        return replace(placement, runtime_env={"env_vars": env_vars} if env_vars else {})
+    from synapse_sdk.ray.shipping import prepare, shipment_for  # Ray: optional dependency
+
+    # Joined again, with it as the job's environment.
+    prepare(shipment_for(modules, protocols), address, env_vars)
+    return replace(placement, runtime_env={"env_vars": env_vars} if env_vars else {})
+
+
 def _execute(action: BaseAction[Any], placement: Placement) -> Any:
-    """Run ``action`` where it was placed (:func:`place` came first for Ray)."""
+    """Run ``action`` where it was placed (:func:`place`, then :func:`ship`, for Ray)."""
     if placement.executor == "ray":
         from synapse_sdk.ray.launch import run_on_ray  # imports Ray, an optional dependency
 
-        return run_on_ray(action)
+        if placement.runtime_env is None:
+            placement = ship(
+                placement, modules_of(type(action), action._host()), action.ctx.settings
+            )
+        return run_on_ray(action, placement.runtime_env or {})
     return action.run()
 
 
@@ -178,6 +244,7 @@ def run_action(
     journal: RunJournal | None = None,
     executor: str = "local",
     ray_address: str | None = None,
+    ship_code: bool = True,
 ) -> Any:
     """Validate ``params``, build the action and run it with the installed hook plugins.
 
@@ -199,6 +266,8 @@ def run_action(
         journal: the run journal to record into.
         executor: ``'local'`` (this process; ``context.map`` uses threads) or ``'ray'``.
         ray_address: the Ray cluster to join (HOST:PORT or ``ray://...``); ray only.
+        ship_code: ray only: send the SDK, the action's and the plugins' packages to the
+            workers, with the requirements they lack (False: the cluster has them).
 
     Raises:
         ActionNotFoundError: ``action`` names no installed action.
@@ -209,8 +278,11 @@ def run_action(
     """
     runtime = ctx if ctx is not None else RuntimeContext()
     instance = build_action(action, params, runtime, plugins)
-    placement = Placement.of(executor, ray_address)
+    placement = Placement.of(executor, ray_address, ship=ship_code)
     place(placement, runtime.settings)
+    host = instance.plugins or plugin_host(runtime.settings)
+    protocols = url_protocols(instance.redacted_params())
+    placement = ship(placement, modules_of(type(instance), host), runtime.settings, protocols)
     if journal is not None:
         return run_journalled(instance, journal, placement)
     own_journal = RunJournal(runtime.settings.journal_path)

@@ -9,8 +9,8 @@ strict mode, hook tracing, the Ray cluster. Nothing else reads the environment.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "HOME_ENV",
     "LOAD_ENV",
     "RAY_ADDRESS_ENV",
+    "RAY_ENV",
     "STRICT_ENV",
     "TRACE_ENV",
     "Settings",
@@ -33,6 +34,8 @@ TRACE_ENV = "SYNAPSE_TRACE_PLUGINS"
 RAY_ADDRESS_ENV = "RAY_ADDRESS"
 FORWARDED_PREFIX = "SYNAPSE_"
 """Variables with this prefix are set on Ray workers for a run on Ray."""
+RAY_ENV = "SYNAPSE_RAY_ENV"
+"""Names of more variables to set on the Ray workers of a run (``NAME,NAME``)."""
 
 
 def is_on(value: str | None) -> bool:
@@ -42,6 +45,12 @@ def is_on(value: str | None) -> bool:
 
 def _names(value: str) -> frozenset[str]:
     return frozenset(name.strip() for name in value.split(",") if name.strip())
+
+
+def _forwarded(env: Mapping[str, str], named: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        sorted((k, v) for k, v in env.items() if k.startswith(FORWARDED_PREFIX) or k in named)
+    )
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,8 @@ class Settings:
             two distributions claim, is an error instead of a warning.
         trace: ``$SYNAPSE_TRACE_PLUGINS``: print every hook call with each plugin's time.
         ray_address: ``$RAY_ADDRESS``: the Ray cluster a run on Ray joins by default.
-        forwarded: the ``SYNAPSE_*`` variables, set on the workers of a run on Ray.
+        forwarded: the variables set on the workers of a run on Ray: every ``SYNAPSE_*``
+            one, and those named by ``$SYNAPSE_RAY_ENV`` (``NAME,NAME``), and no other.
     """
 
     home: Path
@@ -82,10 +92,18 @@ class Settings:
             strict=is_on(env.get(STRICT_ENV)),
             trace=is_on(env.get(TRACE_ENV)),
             ray_address=env.get(RAY_ADDRESS_ENV) or None,
-            forwarded=tuple(
-                sorted((k, v) for k, v in env.items() if k.startswith(FORWARDED_PREFIX))
-            ),
+            forwarded=_forwarded(env, _names(env.get(RAY_ENV, ""))),
         )
+
+    def forwarding(self, names: Iterable[str], env: Mapping[str, str]) -> Settings:
+        """These settings, with the variables ``names`` (as ``env`` has them) forwarded too.
+
+        Raises:
+            KeyError: a name that ``env`` does not have.
+        """
+        extra = {name: env[name] for name in names}
+        merged = dict(self.forwarded) | extra
+        return replace(self, forwarded=tuple(sorted(merged.items())))
 
     @property
     def journal_path(self) -> Path:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import fsspec
 
-__all__ = ["canonical_url", "fresh_listing", "has_folders", "open_url"]
+__all__ = ["canonical_url", "fresh_listing", "has_folders", "open_url", "url_protocols"]
 
 
 def open_url(
@@ -68,3 +68,27 @@ def has_folders(fs: fsspec.AbstractFileSystem) -> bool:
     from fsspec.implementations.memory import MemoryFileSystem
 
     return isinstance(fs, LocalFileSystem | MemoryFileSystem)
+
+
+_LOCAL = frozenset({"file", "local"})
+
+
+def url_protocols(value: object) -> set[str]:
+    """The fsspec protocols of the URLs in ``value`` (params: mappings, lists, strings).
+
+    ``s3://bucket/x`` gives ``s3``; local paths and ``file://`` URLs give nothing. A run on
+    a cluster needs the filesystem package of each (``s3fs`` for ``s3``) on its workers.
+    """
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            scheme, sep, _ = item.partition("://")
+            if sep and scheme.replace("+", "").replace("-", "").isalnum():
+                found.update(part for part in scheme.split("::") if part not in _LOCAL)
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+    return found

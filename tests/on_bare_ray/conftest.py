@@ -50,6 +50,9 @@ from pathlib import Path
 
 import pytest
 from support.ports import free_port
+from support.s3_fixtures import aws_env, bucket, moto, s3
+
+__all__ = ["aws_env", "bucket", "moto", "s3"]
 
 RAY_VERSION = importlib.metadata.version("ray")
 PYTHON_VERSION = ".".join(map(str, sys.version_info[:3]))
