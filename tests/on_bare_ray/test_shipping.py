@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +145,127 @@ def test_an_upload_to_s3_runs_on_the_cluster_with_its_filesystem_shipped(
     assert listing == {f"upload/{name}": data for name, data in files(SAMPLE_DATA).items()}
     journal = (tmp_path / "home" / "runs.db").read_bytes()
     assert options["secret"].encode() not in journal  # in memory to the workers only
+
+
+def test_progress_arrives_while_the_run_on_the_cluster_is_still_going(
+    pip_ray_cluster: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "many"
+    for index in range(300):
+        (source / f"d{index % 10}").mkdir(parents=True, exist_ok=True)
+        (source / f"d{index % 10}" / f"f{index}.bin").write_bytes(os.urandom(2048))
+    params = json.dumps({"source": str(source), "target": str(tmp_path / "up")})
+    work = tmp_path / "work"
+    work.mkdir()
+    process = subprocess.Popen(
+        [SYNAPSE, "run", "upload-files", "--ray-address", pip_ray_cluster, "--json",
+         "--params", params],
+        cwd=work,
+        env={**os.environ, "SYNAPSE_HOME": str(tmp_path / "home")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdout is not None
+    seen_while_running = []
+    for line in process.stdout:
+        event = json.loads(line)
+        if event["event"] == "progress" and process.poll() is None:
+            seen_while_running.append(event["percent"])
+        if event["event"] == "result":
+            break
+    process.communicate(timeout=300)
+
+    assert process.returncode == 0
+    assert len(set(seen_while_running)) > 3  # read live, not in one block at the end
+
+
+def test_kill_9_of_the_caller_then_runs_rollback_leaves_the_target_as_before(
+    pip_ray_cluster: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "many"
+    for index in range(2000):
+        (source / f"d{index % 20}").mkdir(parents=True, exist_ok=True)
+        (source / f"d{index % 20}" / f"f{index}.bin").write_bytes(os.urandom(1024))
+    target = tmp_path / "up"
+    target.mkdir()
+    (target / "kept.txt").write_text("was here")
+    before = files(target)
+    params = json.dumps({"source": str(source), "target": str(target)})
+    work = tmp_path / "work"
+    work.mkdir()
+    process = subprocess.Popen(
+        [SYNAPSE, "run", "upload-files", "--ray-address", pip_ray_cluster, "--json",
+         "--params", params],
+        cwd=work,
+        env={**os.environ, "SYNAPSE_HOME": str(tmp_path / "home")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while len(list(target.rglob("*.bin"))) < 50:  # copies are landing on the target
+        assert process.poll() is None, "the upload ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    # Ray ends the dead caller's tasks; wait until nothing lands on the target any more.
+    settled, count = time.monotonic(), -1
+    while time.monotonic() - settled < 3:
+        now = len(list(target.rglob("*")))
+        if now != count:
+            settled, count = time.monotonic(), now
+        time.sleep(0.2)
+    [run] = json.loads(synapse(tmp_path, "runs", "list", "--json").stdout)
+    assert run["state"] == "needs_rollback"
+
+    undone = synapse(tmp_path, "runs", "rollback", run["run_id"])
+
+    assert undone.returncode == 0, undone.stderr
+    assert files(target) == before
+
+
+def test_plan_shows_what_a_run_would_ship_and_what_the_workers_lack(
+    pip_ray_cluster: str, bare_ray_cluster: str, tmp_path: Path
+) -> None:
+    planned = synapse(tmp_path, "plan", "upload-files", "--ray-address", pip_ray_cluster, "--json")
+
+    assert planned.returncode == 0, planned.stderr
+    shipment = json.loads(planned.stdout)["shipment"]
+    shipped = {package["name"]: package for package in shipment["packages"]}
+    assert {"synapse_sdk", "synapse_upload_files"} <= set(shipped)
+    assert shipped["synapse_sdk"]["size"] > 100_000
+    assert shipment["size"] == sum(package["size"] for package in shipment["packages"])
+    assert any(name.startswith("pydantic==") for name in shipment["requirements"])
+    # What the workers lack depends on the cluster: this one may have it installed by now
+    # (a run's pip environment is not the workers' own Python), the bare one lacks it.
+    text = synapse(tmp_path, "plan", "upload-files", "--ray-address", bare_ray_cluster).stdout
+    assert "Shipped to the Ray workers (py_modules)" in text
+    assert "cannot install them (no virtualenv there): a run would be refused" in text
+
+
+def test_environment_variables_reach_the_workers_only_when_named(
+    pip_ray_cluster: str, tmp_path: Path
+) -> None:
+    tests = str(Path(__file__).resolve().parents[1])
+    action = "support.env_probe:EnvProbeAction"
+    env = {"PYTHONPATH": tests, "PROBE_VARIABLE": "from the caller"}
+
+    unnamed = synapse(tmp_path, "run", action, "--ray-address", pip_ray_cluster, **env)
+    named = synapse(
+        tmp_path, "run", action, "--ray-address", pip_ray_cluster, "--env", "PROBE_VARIABLE",
+        **env,
+    )  # fmt: skip
+    by_setting = synapse(
+        tmp_path, "run", action, "--ray-address", pip_ray_cluster,
+        **env, SYNAPSE_RAY_ENV="PROBE_VARIABLE",
+    )  # fmt: skip
+
+    for done in (unnamed, named, by_setting):
+        assert done.returncode == 0, done.stderr
+    assert json.loads(unnamed.stdout)["result"]["value"] is None
+    assert json.loads(named.stdout)["result"]["value"] == "from the caller"
+    assert json.loads(by_setting.stdout)["result"]["value"] == "from the caller"
+    assert json.loads(named.stdout)["result"]["pid"] != os.getpid()
