@@ -269,3 +269,55 @@ def test_environment_variables_reach_the_workers_only_when_named(
     assert json.loads(named.stdout)["result"]["value"] == "from the caller"
     assert json.loads(by_setting.stdout)["result"]["value"] == "from the caller"
     assert json.loads(named.stdout)["result"]["pid"] != os.getpid()
+
+
+NEEDY_ACTION = """
+from typing import Any
+
+from synapse_sdk.actions.base import ActionParams
+from synapse_sdk.plugins import BaseAction
+from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
+
+
+class Nothing(BaseStep[Any]):
+    name = "nothing"
+    progress_weight = 1.0
+
+    def execute(self, context: Any) -> StepResult:
+        return StepResult(success=True)
+
+
+class NeedyAction(BaseAction[ActionParams]):
+    action_name = "needy"
+
+    def setup_steps(self, registry: StepRegistry[Any]) -> None:
+        registry.register(Nothing())
+"""
+
+
+def test_a_requirement_the_cluster_cannot_install_is_a_clear_error_before_the_run(
+    pip_ray_cluster: str, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    (site / "needy_action").mkdir(parents=True)
+    (site / "needy_action" / "__init__.py").write_text(NEEDY_ACTION)
+    dist_info = site / "needy_plugin-0.1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: needy-plugin\nVersion: 0.1.0\n"
+        "Requires-Dist: no-such-package-for-synapse-tests==1.0\n"
+    )
+    (dist_info / "top_level.txt").write_text("needy_action\n")
+
+    refused = synapse(
+        tmp_path, "run", "needy_action:NeedyAction", "--ray-address", pip_ray_cluster,
+        PYTHONPATH=str(site),
+    )  # fmt: skip
+
+    assert refused.returncode == 2, refused.stderr
+    assert "cannot set up this run's environment" in refused.stderr
+    assert "no-such-package-for-synapse-tests==1.0" in refused.stderr
+    assert "No matching distribution" in refused.stderr  # pip's own words
+    assert "Traceback" not in refused.stderr
+    listed = synapse(tmp_path, "runs", "list", "--json")
+    assert json.loads(listed.stdout or "[]") == []
