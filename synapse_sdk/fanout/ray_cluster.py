@@ -175,16 +175,19 @@ _joined: dict[str, Any] = {}
 def connect(address: str | None, runtime_env: Mapping[str, Any] | None = None) -> ModuleType:
     """Join the cluster at ``address`` (``HOST:PORT`` or ``ray://...``), else start a local Ray.
 
-    A process already connected to Ray keeps its connection, unless ``runtime_env`` (the
-    job's environment: the code shipped to the workers) differs from the one it joined
-    with: it then joins again with this one, as Ray takes local code only when joining.
+    A process already connected to Ray keeps its connection, unless this function made
+    it and ``runtime_env`` (the job's environment: the code shipped to the workers)
+    differs from the one it joined with: it then joins again with this one, as Ray takes
+    local code only when a job joins. A connection the application made itself is never
+    replaced: its own ``runtime_env`` (or what the cluster has installed) holds.
     A local Ray started here listens on 127.0.0.1 only and lives until this process
     exits, so later runs in the same process reuse it.
     """
     ray = import_ray()
     env = dict(runtime_env or {})
     if ray.is_initialized():
-        if address is None or _joined.get("env", {}) == env:
+        # A connection the application made itself is its own: it is never replaced.
+        if address is None or "env" not in _joined or _joined["env"] == env:
             return ray
         ray.shutdown()
     options: dict[str, object] = {"logging_level": logging.ERROR, "log_to_driver": False}

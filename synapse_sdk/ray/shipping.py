@@ -291,13 +291,27 @@ def probe(shipment: Shipment, address: str) -> Shipment:
     return shipment
 
 
+_prepared: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
+"""What the workers lacked, by cluster and shipment, as this process last found it."""
+
+
 def prepare(shipment: Shipment, address: str, env_vars: Mapping[str, str]) -> dict[str, Any]:
     """Join the cluster at ``address`` with the run's environment, checked to set up there.
+
+    The question of what the workers lack is asked once per cluster and shipment in a
+    process: later runs of the same code (a pipeline's actions, a test session) join
+    with the environment found the first time.
 
     Raises:
         ExecutorError: the workers lack requirements and cannot install them, or setting
             the environment up failed; the message lists what is missing.
     """
+    key = (address, tuple(p.path for p in shipment.packages), tuple(shipment.requirements))
+    if key in _prepared:
+        shipment.missing = list(_prepared[key])
+        env = shipment.runtime_env(env_vars)
+        connect(address, env)
+        return env
     probe(shipment, address)
     if shipment.missing and not shipment.can_install:
         raise ExecutorError(
@@ -321,6 +335,7 @@ def prepare(shipment: Shipment, address: str, env_vars: Mapping[str, str]) -> di
             f"{', '.join(shipment.missing) or 'nothing'}, and installing them there failed "
             f"({_pip_error(exc)}). Install them on every node, then run again"
         ) from None
+    _prepared[key] = list(shipment.missing)
     return env
 
 

@@ -268,7 +268,8 @@ def test_environment_variables_reach_the_workers_only_when_named(
     assert json.loads(unnamed.stdout)["result"]["value"] is None
     assert json.loads(named.stdout)["result"]["value"] == "from the caller"
     assert json.loads(by_setting.stdout)["result"]["value"] == "from the caller"
-    assert json.loads(named.stdout)["result"]["pid"] != os.getpid()
+    [run, *_] = json.loads(synapse(tmp_path, "runs", "list", "--json").stdout)
+    assert json.loads(by_setting.stdout)["result"]["pid"] != run["pid"]  # a worker's
 
 
 NEEDY_ACTION = """
@@ -321,3 +322,28 @@ def test_a_requirement_the_cluster_cannot_install_is_a_clear_error_before_the_ru
     assert "Traceback" not in refused.stderr
     listed = synapse(tmp_path, "runs", "list", "--json")
     assert json.loads(listed.stdout or "[]") == []
+
+
+def test_a_pipeline_runs_each_action_on_a_cluster_that_never_saw_them(
+    pip_ray_cluster: str, tmp_path: Path
+) -> None:
+    from support.pipeline_actions import NIGHTLY_TOML
+
+    work = tmp_path / "work"
+    work.mkdir()
+    toml = NIGHTLY_TOML
+    for name in ("prep", "models/m.txt", "pub"):  # the workers' folder is not ours
+        toml = toml.replace(f'"{name}"', f'"{tmp_path / name}"')
+    (work / "nightly.toml").write_text(toml)
+    tests = str(Path(__file__).resolve().parents[1])
+
+    done = synapse(
+        tmp_path, "pipeline", "run", "nightly.toml", "--ray-address", pip_ray_cluster,
+        PYTHONPATH=tests,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    [top] = json.loads(synapse(tmp_path, "runs", "list", "--json").stdout)
+    assert result["actions"]["train"]["result"]["pid"] != top["pid"]  # a worker's, not ours
+    assert (tmp_path / "pub" / "model.txt").read_text() == "model of 3 rows\n"
