@@ -287,3 +287,29 @@ def test_ray_address_in_the_environment_never_moves_a_run_onto_ray(
     assert result.returncode == 0, result.stderr
     assert "Ray" not in result.stderr
     assert only_run(tmp_path / "home").state == "succeeded"
+
+
+def test_no_ship_runs_on_a_cluster_that_has_the_code_installed(
+    synapse: Synapse, ray_cluster: str, tmp_path: Path
+) -> None:
+    # This cluster's workers have the SDK and the demo plugins on their path: nothing
+    # needs to travel, and --no-ship sends nothing (plan shows no shipment either).
+    target = tmp_path / "uploaded"
+    params = json.dumps({"source": str(SAMPLE_DATA), "target": str(target)})
+
+    done = synapse(
+        "run", "upload-files", "--ray-address", ray_cluster, "--no-ship", "--params", params
+    )
+    planned = synapse("plan", "upload-files", "--ray-address", ray_cluster, "--no-ship", "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert "shipping the run's code" not in done.stderr
+    assert files(target).keys() - {"manifest.json"} == files(SAMPLE_DATA).keys()
+    assert json.loads(planned.stdout)["shipment"] is None
+
+
+def test_no_ship_and_env_are_refused_for_a_local_run(synapse: Synapse, tmp_path: Path) -> None:
+    refused = synapse("run", "upload-files", "--no-ship", "--params", "{}")
+
+    assert refused.returncode == 2
+    assert "--no-ship and --env are for a run on Ray (--executor ray)" in refused.stderr
