@@ -313,6 +313,11 @@ def plan_command(
     )
     if shipment is not None:
         _print_shipment(shipment)
+    elif placement.executor == "ray" and placement.ship:
+        click.echo(
+            "\nNothing is shipped: a Ray started for the run shares this environment "
+            "(give --ray-address to see what a cluster would get)."
+        )
 
 
 def _shipment(

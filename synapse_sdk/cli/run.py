@@ -188,7 +188,8 @@ def _execute(
     announce = None if isinstance(sink, JsonLinesSink) else _announce
     try:
         place(placement, ctx.settings, announce=announce)
-        if placement.executor == "ray" and placement.ship and announce is not None:
+        joined = placement.ray_address or ctx.settings.ray_address
+        if placement.executor == "ray" and placement.ship and joined and announce is not None:
             announce("shipping the run's code to the cluster")
         protocols = url_protocols(action.redacted_params())
         placement = ship(placement, modules_of(type(action), host), ctx.settings, protocols)

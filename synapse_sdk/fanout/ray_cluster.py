@@ -176,10 +176,11 @@ def connect(address: str | None, runtime_env: Mapping[str, Any] | None = None) -
     """Join the cluster at ``address`` (``HOST:PORT`` or ``ray://...``), else start a local Ray.
 
     A process already connected to Ray keeps its connection, unless this function made
-    it and ``runtime_env`` (the job's environment: the code shipped to the workers)
-    differs from the one it joined with: it then joins again with this one, as Ray takes
-    local code only when a job joins. A connection the application made itself is never
-    replaced: its own ``runtime_env`` (or what the cluster has installed) holds.
+    it and ``runtime_env`` (the job's environment: the code shipped to the workers; None:
+    whichever it has) differs from the one it joined with: it then joins again with this
+    one, as Ray takes local code only when a job joins. A connection the application
+    made itself is never replaced: its own ``runtime_env`` (or what the cluster has
+    installed) holds.
     A local Ray started here listens on 127.0.0.1 only and lives until this process
     exits, so later runs in the same process reuse it.
     """
@@ -187,7 +188,8 @@ def connect(address: str | None, runtime_env: Mapping[str, Any] | None = None) -
     env = dict(runtime_env or {})
     if ray.is_initialized():
         # A connection the application made itself is its own: it is never replaced.
-        if address is None or "env" not in _joined or _joined["env"] == env:
+        ours = "env" in _joined
+        if address is None or runtime_env is None or not ours or _joined["env"] == env:
             return ray
         ray.shutdown()
     options: dict[str, object] = {"logging_level": logging.ERROR, "log_to_driver": False}

@@ -95,6 +95,7 @@ class Shipment:
             "size": self.size,
             "requirements": self.requirements,
             "missing": self.missing,
+            "can_install": self.can_install,
         }
 
 
@@ -104,7 +105,10 @@ def _top_level(module: str) -> str:
 
 def _module_path(name: str) -> Path:
     """The folder of package ``name``, or the file of a single-file module."""
-    spec = importlib.util.find_spec(name)
+    try:
+        spec = importlib.util.find_spec(name)
+    except ValueError:  # a module without a spec (made at run time)
+        spec = None
     if spec is None:
         raise ExecutorError(f"'{name}' cannot be found here, so it cannot be shipped")
     locations = list(spec.submodule_search_locations or [])
@@ -226,7 +230,8 @@ def shipment_for(modules: Iterable[str], protocols: Iterable[str] = ()) -> Shipm
     only when a URL asks. Requirements that are shipped themselves, or that every Ray
     worker has (Ray), are left out.
     """
-    names = sorted({"synapse_sdk", *(_top_level(module) for module in modules)})
+    # Classes of a script's __main__ travel by value (cloudpickle): nothing to ship.
+    names = sorted({"synapse_sdk", *(_top_level(m) for m in modules if m != "__main__")})
     shipment = Shipment()
     distributions: dict[str, metadata.Distribution] = {}
     for name in names:
@@ -282,7 +287,7 @@ def probe(shipment: Shipment, address: str) -> Shipment:
                 versions[name] = None
         return versions, worker_util.find_spec("virtualenv") is not None
 
-    connect(address)
+    connect(address, {})
     names = [Requirement(text).name for text in shipment.requirements]
     task = ray.remote(num_cpus=0, max_retries=0)(installed)
     versions, can_install = ray.get(task.remote(names))
@@ -329,11 +334,16 @@ def prepare(shipment: Shipment, address: str, env_vars: Mapping[str, str]) -> di
     try:
         ray.get(ray.remote(num_cpus=0, max_retries=0)(ready).remote())
     except ray.exceptions.RuntimeEnvSetupError as exc:
-        connect(address)  # leave the process joined without the broken environment
+        connect(address, {})  # leave the process joined without the broken environment
+        if shipment.missing:
+            why = (
+                f"its workers lack {', '.join(shipment.missing)}, and installing them there "
+                f"failed ({_pip_error(exc)}). Install them on every node, then run again"
+            )
+        else:
+            why = f"{_pip_error(exc)}. Check the cluster's runtime environment agent's log"
         raise ExecutorError(
-            f"the Ray cluster cannot set up this run's environment: its workers lack "
-            f"{', '.join(shipment.missing) or 'nothing'}, and installing them there failed "
-            f"({_pip_error(exc)}). Install them on every node, then run again"
+            f"the Ray cluster cannot set up this run's environment: {why}"
         ) from None
     _prepared[key] = list(shipment.missing)
     return env

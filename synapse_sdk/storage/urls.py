@@ -84,9 +84,13 @@ def url_protocols(value: object) -> set[str]:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            scheme, sep, _ = item.partition("://")
-            if sep and scheme.replace("+", "").replace("-", "").isalnum():
-                found.update(part for part in scheme.split("::") if part not in _LOCAL)
+            for part in item.split("::"):  # chained URLs: simplecache::s3://bucket/key
+                scheme, sep, _ = part.partition("://")
+                if not sep and "://" not in item:
+                    continue
+                scheme = scheme if sep else part  # simplecache:: names a protocol alone
+                if scheme.replace("+", "").replace("-", "").isalnum() and scheme not in _LOCAL:
+                    found.add(scheme)
         elif isinstance(item, Mapping):
             stack.extend(item.values())
         elif isinstance(item, list | tuple | set | frozenset):

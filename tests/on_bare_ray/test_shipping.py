@@ -347,3 +347,67 @@ def test_a_pipeline_runs_each_action_on_a_cluster_that_never_saw_them(
     [top] = json.loads(synapse(tmp_path, "runs", "list", "--json").stdout)
     assert result["actions"]["train"]["result"]["pid"] != top["pid"]  # a worker's, not ours
     assert (tmp_path / "pub" / "model.txt").read_text() == "model of 3 rows\n"
+
+
+SCRIPT = """
+import sys
+from typing import Any
+
+from pydantic import BaseModel
+
+from synapse_sdk.actions.base import ActionParams
+from synapse_sdk.plugins import BaseAction, run_action
+from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
+
+
+class Where(BaseModel):
+    pid: int
+
+
+class Report(BaseStep[Any]):
+    name = "report"
+    progress_weight = 1.0
+
+    def execute(self, context: Any) -> StepResult:
+        import os
+
+        context.set_result(pid=os.getpid())
+        return StepResult(success=True)
+
+
+class ScriptAction(BaseAction[ActionParams]):
+    result_model = Where
+
+    def setup_steps(self, registry: StepRegistry[Any]) -> None:
+        registry.register(Report())
+
+
+outcome = run_action(ScriptAction, {}, executor="ray", ray_address=sys.argv[1])
+import os
+print(os.getpid(), outcome["result"].pid)
+"""
+
+
+def test_an_action_defined_in_a_script_travels_to_a_bare_cluster(
+    pip_ray_cluster: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+
+    done = subprocess.run(
+        [sys.executable, str(script), pip_ray_cluster],
+        cwd=tmp_path,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+            "SYNAPSE_HOME": str(tmp_path / "home"),
+            "SYNAPSE_LOAD_PLUGINS": "",
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+
+    assert done.returncode == 0, done.stderr
+    caller, worker = map(int, done.stdout.split()[-2:])
+    assert worker != caller  # the step ran on the cluster, from a class defined in a script
