@@ -111,7 +111,10 @@ def build_plan(action: PlannedAction, host: PluginHost) -> Plan:
             origin.setdefault(name, plugin)
         return result
 
-    host.call("synapse_setup_steps", credit, action=action, registry=registry)
+    def credit_wrapper(plugin: str) -> None:  # steps a hook wrapper added after its yield
+        credit(plugin, None)
+
+    host.call("synapse_setup_steps", credit, credit_wrapper, action=action, registry=registry)
 
     for name in registry.names:
         step = _wrap(action, host, registry.get(name))

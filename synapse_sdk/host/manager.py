@@ -223,18 +223,25 @@ class PluginHost:
     # becomes, and what happens to each implementation's result.
 
     def call(
-        self, hook_name: str, after: Callable[[str, Any], Any] | None = None, /, **kwargs: Any
+        self,
+        hook_name: str,
+        after: Callable[[str, Any], Any] | None = None,
+        wrapped: Callable[[str], object] | None = None,
+        /,
+        **kwargs: Any,
     ) -> Any:
         """Call a hook through pluggy; return what pluggy returns.
 
         That is the list of non-None results, or the first one for a ``firstresult`` spec.
         ``after(plugin, result)``, when given, is called as each implementation returns and
-        its return value takes the result's place.
+        its return value takes the result's place. ``wrapped(plugin)``, when given, is
+        called as each hook wrapper finishes its code after ``yield`` (what it did there is
+        its own: ``synapse plan`` credits the steps it added to it).
 
         Raises:
             PluginHookError: an implementation (or a hook wrapper) raised; it names the plugin.
         """
-        return self._call(hook_name, _Call(after=after), kwargs)
+        return self._call(hook_name, _Call(after=after, wrapped=wrapped), kwargs)
 
     def chain(
         self,
@@ -345,6 +352,7 @@ class _Call:
         failed: called with ``(plugin, hook, exception)`` when an implementation raises;
             it raises (hooks that shape the run) or logs (observer hooks) and returns.
         after: maps each plain implementation's result, ``(plugin, result) -> result``.
+        wrapped: told ``(plugin)`` when a hook wrapper has run its code after ``yield``.
         feed: the argument each implementation receives as ``value`` instead of what the
             call passed (see :meth:`PluginHost.chain`).
         timings: ``(plugin, seconds)`` of each implementation, when tracing (None for a
@@ -353,6 +361,7 @@ class _Call:
 
     failed: _Failed = _raise_hook_error
     after: Callable[[str, Any], Any] | None = None
+    wrapped: Callable[[str], object] | None = None
     feed: str | None = None
     value: Any = None
     timings: list[tuple[str, float | None]] | None = None
@@ -455,6 +464,8 @@ def _isolated_wrapper(
             else:
                 teardown.send(outcome)
         except StopIteration as stop:
+            if call.wrapped is not None:
+                call.wrapped(plugin)
             return result.get_result() if result is not None else stop.value
         except _NOT_THE_PLUGINS:
             raise

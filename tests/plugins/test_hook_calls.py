@@ -474,3 +474,23 @@ def test_an_old_style_wrapper_failing_after_its_yield_is_the_plugins_error_not_a
     assert "old-broken" in str(error.value)
     assert "teardown broke" in str(error.value)
     assert [str(warning.message) for warning in caught] == []
+
+
+def test_steps_a_hook_wrapper_adds_after_its_yield_are_credited_to_it(host: PluginHost) -> None:
+    class AddsAfter:
+        @hookimpl(wrapper=True)
+        def synapse_setup_steps(self, registry: StepRegistry[Any]) -> Generator[None, Any, Any]:
+            results = yield
+            registry.register(Named("late"))
+            return results
+
+    host.register(AddsAfter(), "adds-after")
+    host.register(Adds("a"), "a")
+
+    plan = OneStep(plugins=host).plan()
+
+    assert {step.name: step.contributed_by for step in plan.steps} == {
+        "load": "action",
+        "a": "a",
+        "late": "adds-after",
+    }
