@@ -100,12 +100,15 @@ class PluginHost:
     ``PluginHost()`` and ``register`` plugins directly.
     """
 
-    def __init__(self, *, trace: bool = False) -> None:
+    def __init__(
+        self, *, trace: bool = False, trace_to: Callable[[str], object] | None = None
+    ) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
         self._plugins: dict[str, object] = {}
         self.tracing = trace
+        self._trace_to = trace_to if trace_to is not None else _to_stderr
         if trace:
             self._trace()
 
@@ -159,13 +162,18 @@ class PluginHost:
 
     @classmethod
     def with_plugins(
-        cls, plugins: list[tuple[object, PluginRecord]], *, trace: bool = False
+        cls,
+        plugins: list[tuple[object, PluginRecord]],
+        *,
+        trace: bool = False,
+        trace_to: Callable[[str], object] | None = None,
     ) -> PluginHost:
         """A host holding exactly ``plugins`` (from :meth:`registered`), in the same order.
 
-        Used to give a run on another machine the plugins of the host that started it.
+        Used to give a run on another machine the plugins of the host that started it;
+        ``trace_to`` takes its trace lines there (to send them back to the caller).
         """
-        host = cls(trace=trace)
+        host = cls(trace=trace, trace_to=trace_to)
         for plugin, record in plugins:
             host.register(
                 plugin, record.name, distribution=record.distribution, version=record.version
@@ -324,13 +332,15 @@ class PluginHost:
                 for plugin, seconds in timings
             )
             failed = "" if outcome.exception is None else f" failed: {outcome.exception!r}"
-            print(
-                f"synapse trace: {hook_name} {_ms(took)}{failed} [{plugins or 'no plugins'}]",
-                file=sys.stderr,
-                flush=True,
+            self._trace_to(
+                f"synapse trace: {hook_name} {_ms(took)}{failed} [{plugins or 'no plugins'}]"
             )
 
         self.pm.add_hookcall_monitoring(start, report)
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _ms(seconds: float) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -177,6 +178,7 @@ def _run_on_worker(
     job_id: str | None,
     journalled: bool,
     channel: Any,
+    trace: bool = False,
 ) -> None:
     """The Ray task: build the action from validated params and run it; report the outcome."""
     sender = _Sender(channel)
@@ -189,7 +191,10 @@ def _run_on_worker(
     if journalled:
         runtime.recorder = _ForwardingRecorder(sender)
     try:
-        host = PluginHost.with_plugins(plugins)  # the caller's plugins, not the worker's
+        # The caller's plugins, not the worker's; their trace lines go back to the caller.
+        host = PluginHost.with_plugins(
+            plugins, trace=trace, trace_to=lambda line: sender.send(("trace", line))
+        )
         result = action_class(params, runtime, plugins=host, name=name).run()
     except BaseException as exc:
         sender.send(("failed", _portable(exc)), wait=True)
@@ -223,6 +228,8 @@ class _Relay:
             transition = message[1]
             if self.runtime.recorder is not None:
                 transition(self.runtime.recorder)
+        elif kind == "trace":  # SYNAPSE_TRACE_PLUGINS on the worker: printed here
+            print(message[1], file=sys.stderr, flush=True)
         else:
             self.outcome = (kind, message[1])
 
@@ -311,6 +318,7 @@ def run_on_ray(action: BaseAction[Any], runtime_env: Mapping[str, Any]) -> Any:
             runtime.job_id,
             runtime.recorder is not None,
             channel,
+            runtime.settings.trace,
         )
         relay = _Relay(runtime, channel, task)
         try:

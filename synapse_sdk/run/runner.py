@@ -199,6 +199,11 @@ def run_journalled(
                 runtime.job_id = run_id
             runtime.recorder = JournalRecorder(journal, run_id)
             result = _execute(action, placement)
+            # Inside the `try`: a signal between the last step and this write still
+            # settles the run (a pipeline's action: the pipeline then undoes it).
+            with critical_section():
+                journal.end_run(run_id, "succeeded", result=handed_on(result))
+                run_settled()
         except BaseException as exc:
             with critical_section():
                 _settle(journal, run_id, exc, runtime.settings)
@@ -206,9 +211,6 @@ def run_journalled(
             raise
         finally:
             runtime.recorder = previous
-        with critical_section():
-            journal.end_run(run_id, "succeeded", result=handed_on(result))
-            run_settled()
         if parent is None:  # a pipeline's action may still be undone: its pipeline discards
             discard_undo_area(runtime.settings, run_id)
     return result
@@ -227,6 +229,8 @@ def _settle(journal: RunJournal, run_id: str, exc: BaseException, settings: Sett
     """Journal the end of a run that did not succeed, with the state its steps show."""
     run = journal.get_run(run_id)
     if run is None:  # stopped before the run was journalled: nothing ran
+        return
+    if run.state == "succeeded":  # the signal came once it had succeeded: it stays so
         return
     interrupted = not isinstance(exc, Exception)  # a signal, or sys.exit() somewhere
     state = settled_state(run, interrupted=interrupted)

@@ -313,3 +313,20 @@ def test_no_ship_and_env_are_refused_for_a_local_run(synapse: Synapse, tmp_path:
 
     assert refused.returncode == 2
     assert "--no-ship and --env are for a run on Ray (--executor ray)" in refused.stderr
+
+
+def test_hook_tracing_on_the_workers_reaches_the_callers_terminal(
+    synapse: Synapse, ray_cluster: str, tmp_path: Path
+) -> None:
+    params = json.dumps({"source": str(SAMPLE_DATA), "target": str(tmp_path / "up")})
+
+    done = synapse(
+        "run", "upload-files", "--ray-address", ray_cluster, "--params", params,
+        SYNAPSE_TRACE_PLUGINS="1",
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    # The run hooks are called on the worker only: these lines came back through the run.
+    traced = [line for line in done.stderr.splitlines() if line.startswith("synapse trace: ")]
+    hooks = {line.split()[2] for line in traced}
+    assert {"synapse_setup_steps", "synapse_before_run", "synapse_after_run"} <= hooks
