@@ -20,7 +20,6 @@ The contract (docs/step-orchestration.md spells it out with examples):
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, TypedDict
@@ -66,6 +65,8 @@ def _formatted(exc: BaseException | None) -> str | None:
     """The traceback of ``exc`` as text, its type and message last (None: no exception)."""
     if exc is None:
         return None
+    import traceback  # deferred: only a failing run pays for it (and textwrap)
+
     return "".join(traceback.format_exception(exc))
 
 

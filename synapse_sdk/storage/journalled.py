@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +57,8 @@ class _DigestWriter:
     """
 
     def __init__(self, file: BinaryIO, *, md5: bool = False) -> None:
+        import hashlib  # deferred: loading OpenSSL is a tenth of the engine's import time
+
         self._file = file
         self.size = 0
         self._digest = hashlib.sha256()
@@ -324,7 +324,7 @@ class Storage:
 
     def _keep(self, fs: fsspec.AbstractFileSystem, path: str) -> str:
         """Copy the object at ``path`` into the run's undo area; return the copy's path."""
-        backup = self._undo_area() / f"{uuid.uuid4().hex}-{posixpath.basename(path)}"
+        backup = self._undo_area() / f"{os.urandom(16).hex()}-{posixpath.basename(path)}"
         fs.get_file(path, str(backup))
         return str(backup)
 

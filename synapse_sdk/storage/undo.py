@@ -8,7 +8,6 @@ filesystems, no listings cache), and deletes in bulk, one call per filesystem.
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +52,8 @@ class _Object:
 
 
 def _sha256(fs: Any, path: str) -> str:
+    import hashlib  # deferred, as in journalled.py: only a rollback that reads back pays
+
     digest = hashlib.sha256()
     with fs.open(path, "rb") as file:
         while chunk := file.read(_CHUNK):

@@ -8,8 +8,6 @@ Once the run is settled (succeeded, or rolled back for good) the area is deleted
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from synapse_sdk.runtime.settings import Settings
@@ -19,6 +17,8 @@ __all__ = ["discard_undo_area", "undo_area"]
 
 def _root(settings: Settings, journalled: bool) -> Path:
     if not journalled:
+        import tempfile  # deferred, with shutil below: most imports of the engine never need them
+
         return Path(tempfile.gettempdir()) / "synapse-undo"
     return settings.undo_root
 
@@ -32,4 +32,6 @@ def undo_area(settings: Settings, run_id: str | None, *, journalled: bool) -> Pa
 
 def discard_undo_area(settings: Settings, run_id: str) -> None:
     """Delete a settled run's undo area (nothing happens if it has none)."""
+    import shutil
+
     shutil.rmtree(_root(settings, True) / run_id, ignore_errors=True)
