@@ -254,6 +254,9 @@ class Storage:
         All the missing folders are journalled in one commit, then created parent first
         (so undone child first). Object stores have no folders: nothing is done there.
         Returns the paths created: nothing can already be in them.
+
+        A folder someone else creates between the check and ``mkdir`` is not the run's: a
+        ``folder_not_ours`` entry cancels its intent, so a rollback leaves it in place.
         """
         known: set[str] = set()
         missing: dict[str, fsspec.AbstractFileSystem] = {}
@@ -272,9 +275,20 @@ class Storage:
         entries = [{"op": "folder", "url": str(missing[f].unstrip_protocol(f))} for f in ordered]
         if entries:
             self._context.append_rollback(STORAGE_KEY, *entries)
+        created: set[str] = set()
         for folder in ordered:
-            missing[folder].mkdir(folder, create_parents=False)
-        return set(ordered)
+            fs = missing[folder]
+            try:
+                fs.mkdir(folder, create_parents=False)
+            except FileExistsError:
+                if not fs.isdir(folder):
+                    raise FileExistsError(
+                        f"{fs.unstrip_protocol(folder)} is a file, not a folder"
+                    ) from None
+                self._journal({"op": "folder_not_ours", "url": str(fs.unstrip_protocol(folder))})
+                continue
+            created.add(folder)
+        return created
 
     @staticmethod
     def _existing(

@@ -69,6 +69,8 @@ def _replay(entries: Iterable[Mapping[str, Any]]) -> tuple[list[_Object], list[s
         op, url = entry.get("op"), str(entry.get("url"))
         if op == "folder":
             folders.append(url)
+        elif op == "folder_not_ours" and url in folders:  # someone else made it first
+            folders.remove(url)
         elif op == "create":
             objects.setdefault(url, _Object(url))
         elif op == "replace":

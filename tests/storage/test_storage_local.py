@@ -178,3 +178,34 @@ def test_a_folder_where_a_file_is_written_is_refused_before_anything_is_journall
     urls = [entry["url"] for entry in run_record.steps[0].rollback_data[STORAGE_KEY]]
     assert not any(url.endswith("streamed.bin") for url in urls)
     journal.close()
+
+
+def test_a_folder_someone_else_creates_first_is_left_to_them(
+    target: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race between the run's "is it there?" and its mkdir: the folder is not the run's."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    contested = target / "new"  # the step writes new/deeper/created.bin; neither exists
+    real_mkdir = LocalFileSystem.mkdir
+
+    def someone_else_first(fs: LocalFileSystem, path: str, *args: Any, **kwargs: Any) -> None:
+        if path == str(contested) and not contested.exists():
+            os.mkdir(path)  # another process wins the race, between the check and the mkdir
+        real_mkdir(fs, path, *args, **kwargs)
+
+    monkeypatch.setattr(LocalFileSystem, "mkdir", someone_else_first)
+    before = tree(target)
+    journal = RunJournal(tmp_path / "runs.db")
+
+    with pytest.raises(StepExecutionError, match="asked to fail"):
+        run(target, journal, fail=True)
+
+    assert tree(target) == {**before, "new": None}  # theirs stays, empty; the run's is gone
+    [record] = journal.list_runs()
+    assert record.state == "rolled_back"
+    run_record = journal.get_run(record.run_id)
+    assert run_record is not None
+    ops = {(entry["op"], entry["url"]) for entry in run_record.steps[0].rollback_data[STORAGE_KEY]}
+    assert ("folder_not_ours", contested.as_uri()) in ops
+    journal.close()
