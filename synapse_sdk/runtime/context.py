@@ -18,6 +18,7 @@ from synapse_sdk.runtime.events import (
     StepStatus,
 )
 from synapse_sdk.runtime.recorder import StepRecorder
+from synapse_sdk.runtime.redacted import hide_option_secrets
 from synapse_sdk.runtime.settings import Settings
 from synapse_sdk.runtime.sinks import ProgressSink
 
@@ -155,9 +156,10 @@ class RuntimeContext:
         """Log ``event`` with ``data`` through the structlog logger and to every sink.
 
         ``step`` binds the step name; ``exc`` attaches an exception (and its traceback) to
-        the log entry.
+        the log entry. Secret-named values under a ``storage_options`` key in ``data`` are
+        redacted first (:func:`~synapse_sdk.runtime.redacted.hide_option_secrets`).
         """
-        values = dict(data) if data else {}
+        values = dict(hide_option_secrets(data)) if data else {}
         logger = self.logger.bind(step=step) if step is not None else self.logger
         if exc is not None:
             values["exc_info"] = exc

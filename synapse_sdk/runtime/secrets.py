@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, RootModel
 from pydantic_core import to_jsonable_python
 
-from synapse_sdk.runtime.redacted import REDACTED
+from synapse_sdk.runtime.redacted import OPTIONS_FIELD, REDACTED, is_secret_name
 
 __all__ = [
     "OPTIONS_FIELD",
@@ -36,30 +36,10 @@ __all__ = [
     "secret_paths",
 ]
 
-OPTIONS_FIELD = "storage_options"
-"""The field (or mapping key) whose values are redacted by name, not only by type."""
-
-_SECRET_NAMES = frozenset({"key", "secret", "token", "password", "credentials"})
-_SECRET_SUFFIXES = ("_key", "_secret", "_token", "_password", "_credentials")
-
 
 def is_secret(value: object) -> bool:
     """Whether ``value`` is a pydantic secret (``SecretStr``, ``SecretBytes``, ``Secret[T]``)."""
     return hasattr(value, "get_secret_value")
-
-
-def is_secret_name(name: object) -> bool:
-    """Whether a storage option named ``name`` holds a secret (case-insensitive).
-
-    ``key``, ``secret``, ``token``, ``password``, ``credentials`` and any name ending in
-    ``_key``, ``_secret``, ``_token``, ``_password`` or ``_credentials``
-    (``aws_secret_access_key``, ``aws_session_token``, ``account_key``, ``sas_token``,
-    ``client_secret``...).
-    """
-    if not isinstance(name, str):
-        return False
-    lowered = name.lower()
-    return lowered in _SECRET_NAMES or lowered.endswith(_SECRET_SUFFIXES)
 
 
 def redact(value: Any) -> Any:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import IO, Protocol, runtime_checkable
 
 from synapse_sdk.runtime.events import Event, dumps
+from synapse_sdk.runtime.redacted import hide_option_secrets
 
 __all__ = ["ProgressSink", "NullSink", "CallbackSink", "JsonLinesSink"]
 
@@ -79,11 +80,17 @@ class JsonLinesSink:
         self._lock = threading.Lock()
 
     def emit(self, event: Event) -> None:
-        self.write(event.to_dict())
+        self._write_line(dumps(event.to_dict()))
 
     def write(self, payload: dict[str, object]) -> None:
-        """Write an arbitrary JSON object as one line (used for the final result line)."""
-        line = dumps(payload) + "\n"
+        """Write an arbitrary JSON object as one line (used for the final result line).
+
+        Secret-named values under a ``storage_options`` key are redacted, as in logs.
+        """
+        self._write_line(dumps(hide_option_secrets(payload)))
+
+    def _write_line(self, text: str) -> None:
+        line = text + "\n"
         with self._lock:
             self._stream.write(line)
             self._stream.flush()

@@ -189,3 +189,31 @@ def test_close_closes_every_sink() -> None:
 
     RuntimeContext(sinks=[Closing("a"), NullSink(), Closing("b")]).close()
     assert closed == ["a", "b"]
+
+
+def test_storage_options_secrets_in_logged_plain_data_are_redacted(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A step that logs its fsspec options (a plain dict) prints no credential anywhere."""
+    import io
+
+    from synapse_sdk.runtime import JsonLinesSink
+
+    lines = io.StringIO()
+    runtime = RuntimeContext(sinks=[JsonLinesSink(lines)])
+    options = {
+        "endpoint_url": "http://127.0.0.1:9000",
+        "key": "AKIA-plain-key",
+        "client_kwargs": {"aws_secret_access_key": "deep-secret", "region_name": "eu-west-1"},
+    }
+    runtime.log("connecting", {"storage_options": options, "targets": [{"key": "a/b.txt"}]})
+    runtime.log("connected", {"attempts": [{"storage_options": {"token": "in-a-list"}}]})
+    JsonLinesSink(lines).write({"result": {"storage_options": {"password": "at-the-end"}}})
+
+    written = lines.getvalue() + capfd.readouterr().err
+    for secret in ("AKIA-plain-key", "deep-secret", "in-a-list", "at-the-end"):
+        assert secret not in written
+    assert "http://127.0.0.1:9000" in written
+    assert "eu-west-1" in written
+    assert '"key": "a/b.txt"' in written  # an object key outside storage_options is kept
+    assert options["key"] == "AKIA-plain-key"  # the caller's dict is not changed
