@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -42,6 +43,7 @@ class BaseStepContext:
         default_factory=dict, init=False, repr=False
     )
     _next_position: dict[tuple[str, str], int] = field(default_factory=dict, init=False, repr=False)
+    _progress_span: tuple[float, float] = field(default=(0.0, 1.0), init=False, repr=False)
 
     def log(
         self, event: str, data: Mapping[str, Any] | None = None, *, level: str = "info"
@@ -50,8 +52,34 @@ class BaseStepContext:
         self.runtime_ctx.log(event, data, step=self.current_step, level=level)
 
     def set_progress(self, current: float, total: float) -> None:
-        """Report progress within the current step (``current`` of ``total`` done)."""
+        """Report progress within the current step (``current`` of ``total`` done).
+
+        Inside :meth:`progress_span` the figure is that part of the step's band.
+        """
+        low, high = self._progress_span
+        if high - low != 1.0 and total > 0:
+            current = total * (low + (high - low) * min(max(current / total, 0.0), 1.0))
         self.runtime_ctx.set_progress(current, total, self.current_step)
+
+    @contextmanager
+    def progress_span(self, start: float, end: float) -> Iterator[None]:
+        """Report the progress made inside as the part ``start``..``end`` of the step's band.
+
+        For a step in phases, each reporting its own ``current/total`` (``map`` does):
+        ``with context.progress_span(0.0, 0.2): prepare()``, then
+        ``with context.progress_span(0.2, 1.0): context.map(...)``. ``start`` and ``end``
+        are fractions (0 to 1); spans nest, each a part of the one around it. Progress
+        never goes back: a phase that reports less than was shown moves nothing.
+        """
+        if not 0.0 <= start <= end <= 1.0:
+            raise ValueError(f"progress_span({start}, {end}): need 0 <= start <= end <= 1")
+        outer = self._progress_span
+        low, high = outer
+        self._progress_span = (low + (high - low) * start, low + (high - low) * end)
+        try:
+            yield
+        finally:
+            self._progress_span = outer
 
     def set_metrics(self, values: Mapping[str, Any]) -> None:
         """Report metrics, tagged with the current step."""

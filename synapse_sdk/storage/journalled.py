@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
@@ -44,8 +44,16 @@ class StepWriter(Protocol):
         fail_fast: bool = False,
     ) -> list[Any]: ...
 
+    def set_progress(self, current: float, total: float) -> None: ...
+
+    def progress_span(self, start: float, end: float) -> AbstractContextManager[None]: ...
+
 
 _CHUNK = 1 << 20
+
+PREPARATION_SHARE = 0.1
+"""The part of a step's progress band ``put_files`` gives its preparation (listings,
+then backups of the objects it replaces); the copies move the rest."""
 
 
 class _DigestWriter:
@@ -216,9 +224,10 @@ class Storage:
         created parent first; one fresh listing per target folder tells which targets
         exist (those are kept in the undo area first). Every target's intent is then in
         the journal, in one commit, before the first copy starts. The copies go through
-        ``context.map`` (a thread pool locally, Ray tasks on Ray), so the step's progress
-        moves as they finish, and each collected batch of finished copies is journalled
-        in one commit. Returns what was written, in the order of ``pairs``.
+        ``context.map`` (a thread pool locally, Ray tasks on Ray), and each collected batch
+        of finished copies is journalled in one commit. Progress: the listings, then the
+        backups, move the first :data:`PREPARATION_SHARE` of the step's band; the copies
+        the rest. Returns what was written, in the order of ``pairs``.
 
         Raises:
             ValueError: two pairs write the same URL.
@@ -236,16 +245,26 @@ class Storage:
             jobs.append((os.path.abspath(local), target, self.options))
         if not jobs:
             return []
-        created = self._make_folders((fs, posixpath.dirname(path)) for fs, path in targets.values())
-        existing = self._existing(targets, created)
+        context = self._context
+        with context.progress_span(0.0, PREPARATION_SHARE / 2):  # one listing per folder
+            created = self._make_folders(
+                (fs, posixpath.dirname(path)) for fs, path in targets.values()
+            )
+            existing = self._existing(targets, created, context.set_progress)
         intents: list[dict[str, Any]] = []
-        for target, (fs, path) in targets.items():
-            if target in existing:
-                intents.append({"op": "replace", "url": target, "backup": self._keep(fs, path)})
-            else:
-                intents.append({"op": "create", "url": target})
-        self._context.append_rollback(STORAGE_KEY, *intents)
-        written = self._context.map(_copy_file, jobs, rollback_key=STORAGE_KEY)
+        with context.progress_span(PREPARATION_SHARE / 2, PREPARATION_SHARE):  # the backups
+            kept = 0
+            for target, (fs, path) in targets.items():
+                if target in existing:
+                    backup = self._keep(fs, path)
+                    intents.append({"op": "replace", "url": target, "backup": backup})
+                    kept += 1
+                    context.set_progress(kept, len(existing))
+                else:
+                    intents.append({"op": "create", "url": target})
+            context.append_rollback(STORAGE_KEY, *intents)
+        with context.progress_span(PREPARATION_SHARE, 1.0):
+            written = context.map(_copy_file, jobs, rollback_key=STORAGE_KEY)
         return [StoredObject(entry["url"], entry["size"], entry["sha256"]) for entry in written]
 
     def _make_folders(self, folders: Iterable[tuple[fsspec.AbstractFileSystem, str]]) -> set[str]:
@@ -292,9 +311,14 @@ class Storage:
 
     @staticmethod
     def _existing(
-        targets: Mapping[str, tuple[fsspec.AbstractFileSystem, str]], created: set[str]
+        targets: Mapping[str, tuple[fsspec.AbstractFileSystem, str]],
+        created: set[str],
+        progress: Callable[[float, float], None],
     ) -> set[str]:
-        """The targets that exist now: one fresh listing per folder (none in new folders)."""
+        """The targets that exist now: one fresh listing per folder (none in new folders).
+
+        ``progress(done, total)`` is told of each folder listed.
+        """
         by_folder: dict[tuple[int, str], list[tuple[str, str]]] = {}
         filesystems: dict[int, fsspec.AbstractFileSystem] = {}
         for target, (fs, path) in targets.items():
@@ -304,8 +328,9 @@ class Storage:
             filesystems[id(fs)] = fs
             by_folder.setdefault((id(fs), folder), []).append((target, path))
         existing: set[str] = set()
-        for (fs_id, folder), members in by_folder.items():
+        for done, ((fs_id, folder), members) in enumerate(by_folder.items(), start=1):
             listed = fresh_listing(filesystems[fs_id], folder)
+            progress(done, len(by_folder))
             for target, path in members:
                 entry = listed.get(path)
                 if entry is None:

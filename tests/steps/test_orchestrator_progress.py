@@ -139,3 +139,30 @@ def test_a_step_end_never_reports_less_than_the_step_already_did() -> None:
     assert 58 in values
     assert values == sorted(values)
     assert values[-1] == 100
+
+
+def test_progress_spans_place_each_phase_in_its_part_of_the_band() -> None:
+    progress: list[tuple[int, int]] = []
+
+    def phases(ctx: object) -> None:
+        with ctx.progress_span(0.0, 0.2):  # type: ignore[attr-defined]
+            ctx.set_progress(1, 2)  # type: ignore[attr-defined]  # 10% of the band
+            ctx.set_progress(2, 2)  # type: ignore[attr-defined]  # 20%
+        with ctx.progress_span(0.2, 1.0):  # type: ignore[attr-defined]
+            with ctx.progress_span(0.5, 1.0):  # type: ignore[attr-defined]  # 60%..100%
+                ctx.set_progress(0, 4)  # type: ignore[attr-defined]  # 60%
+            ctx.set_progress(3, 4)  # type: ignore[attr-defined]  # back in 20..100: 80%
+        ctx.set_progress(0, 1)  # type: ignore[attr-defined]  # outside: never goes back
+
+    run(Step("a", 1), Step("b", 1, during=phases), progress=progress)
+    assert percents(progress) == [50, 55, 60, 80, 90, 100]
+
+
+@pytest.mark.parametrize(("start", "end"), [(-0.1, 0.5), (0.6, 0.5), (0.0, 1.5)])
+def test_a_progress_span_outside_zero_to_one_is_refused(start: float, end: float) -> None:
+    def bad(ctx: object) -> None:
+        with ctx.progress_span(start, end):  # type: ignore[attr-defined]
+            pass
+
+    with pytest.raises(Exception, match="need 0 <= start <= end <= 1"):
+        run(Step("a", 1, during=bad))

@@ -290,3 +290,43 @@ def test_the_upload_example_with_the_integrity_plugin_on_s3(
     assert result["success"] is True
     after = bucket_listing(s3, seeded)
     assert len(after) == len(BEFORE) + FILES + 1  # the files and the manifest
+
+
+def test_progress_moves_while_put_files_lists_and_keeps_backups(tmp_path: Path) -> None:
+    """The preparation (a listing per folder, a backup per replaced object) shows progress.
+
+    At each progress event the test counts the targets that already hold their source's
+    bytes: the events seen before the first copy are the preparation's.
+    """
+    from synapse_sdk.runtime import CallbackSink, RuntimeContext
+    from synapse_sdk.runtime.events import ProgressEvent
+
+    source, target = tmp_path / "source", tmp_path / "target"
+    pairs: dict[Path, Path] = {}
+    for index in range(60):  # 30 folders of 2 files; a third of the targets exist already
+        file = source / f"d{index // 2:02d}" / f"f{index}.bin"
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(os.urandom(100 + index))
+        pairs[file] = target / "bulk" / file.relative_to(source)
+        if index % 3 == 0:
+            pairs[file].parent.mkdir(parents=True, exist_ok=True)
+            pairs[file].write_bytes(b"older")
+
+    seen: list[tuple[int, int]] = []  # (percent, copies done when it was shown)
+
+    def observe(event: Any) -> None:
+        if isinstance(event, ProgressEvent):
+            done = sum(
+                1 for s, t in pairs.items() if t.exists() and t.read_bytes() == s.read_bytes()
+            )
+            seen.append((event.percent, done))
+
+    ctx = RuntimeContext(sinks=[CallbackSink(observe)])
+    params = {"target": str(target), "bulk_source": str(source)}
+    run_action("support.storage_actions:BulkOnlyAction", params, ctx=ctx, plugins=PluginHost())
+
+    before_copies = [percent for percent, done in seen if done == 0]
+    assert len(set(before_copies)) >= 5  # listings, then backups, each moved the bar
+    assert max(before_copies) <= 10  # within the preparation's share of the band
+    assert [percent for percent, _ in seen] == sorted(percent for percent, _ in seen)
+    assert seen[-1][0] == 100

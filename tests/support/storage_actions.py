@@ -173,3 +173,10 @@ class OptionsStorageAction(BaseAction[OptionsStorageParams]):
         registry.register(Tamper())
         registry.register(Outside())
         registry.register(Finish())
+
+
+class BulkOnlyAction(BaseAction[OptionsStorageParams]):
+    """Only ``put_many``: its band is the whole run, so each of its phases shows."""
+
+    def setup_steps(self, registry: StepRegistry[Any]) -> None:
+        registry.register(PutMany())
