@@ -15,6 +15,12 @@ that it was handed over (an item running that nobody knows of could not be rolle
 Such work runs inside :func:`critical_section`: a signal that arrives meanwhile is held
 and raised as soon as the outermost section ends. Sections must be short and must not
 block on anything that could wait for long.
+
+CPython discards an exception raised where nothing can receive it: in a weakref callback,
+a ``__del__``, a garbage-collector callback ("Exception ignored in ..."). A signal handled
+there would be lost, and the run would carry on as if never stopped. The handler notes
+every signal first, so :func:`raise_lost_interrupt`, which the orchestrator calls before
+its first step and before it reports success, raises it again.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ __all__ = [
     "critical_section",
     "handle_run_signals",
     "ignore_run_signals",
+    "raise_lost_interrupt",
     "run_settled",
 ]
 
@@ -58,6 +65,17 @@ def _exception_for(signum: int) -> BaseException:
     if signum == signal.SIGINT:
         return KeyboardInterrupt()
     return RunTerminated(signum)
+
+
+def raise_lost_interrupt() -> None:
+    """Raise the signal that stopped the run if its exception was lost on the way.
+
+    A run that got a signal is stopped: if the exception raised for it had arrived, the
+    run would not be here. Called where the run would otherwise carry on or succeed.
+    """
+    first = _State.first
+    if first is not None and not _State.settled and _in_main_thread():
+        raise KeyboardInterrupt() if first == signal.SIGINT else RunTerminated(first)
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:

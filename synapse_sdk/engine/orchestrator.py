@@ -30,6 +30,7 @@ from synapse_sdk.engine.registry import StepRegistry
 from synapse_sdk.engine.result import StepResult
 from synapse_sdk.engine.rollback import error_text, journal_safely, roll_back_steps
 from synapse_sdk.errors import RunAbandoned, StepExecutionError
+from synapse_sdk.interrupts import raise_lost_interrupt
 from synapse_sdk.runtime.recorder import StepRecorder
 
 if TYPE_CHECKING:
@@ -164,6 +165,7 @@ class Orchestrator(Generic[C]):
             with runtime.progress_scope(progress):
                 if not steps:
                     self._report(100, None, None, None)
+                raise_lost_interrupt()  # stopped before the run began: start nothing
                 try:
                     # The per-step hot path: every call added here costs every step of every run.
                     for index, step in enumerate(steps):
@@ -214,6 +216,7 @@ class Orchestrator(Generic[C]):
                 finally:
                     context.current_step = None
             if failure is None:
+                raise_lost_interrupt()  # a Ctrl-C whose exception CPython discarded
                 incomplete = self._incomplete()
                 if incomplete is None:
                     return {

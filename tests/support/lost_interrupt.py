@@ -1,0 +1,69 @@
+"""An action during which a Ctrl-C lands where CPython discards the exception it raises.
+
+The first step writes a file through ``context.storage``; then a real SIGINT is handled
+inside a weakref callback (``os.kill`` of this process, then a loop whose back edge runs
+the handler). CPython prints "Exception ignored in ..." and carries on: the
+``KeyboardInterrupt`` never reaches the step. The second step writes another file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import weakref
+from typing import Any
+
+from synapse_sdk.actions.base import ActionContext, ActionParams
+from synapse_sdk.plugins import BaseAction
+from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
+
+
+class LostInterruptParams(ActionParams):
+    target: str
+
+
+class _Anything:
+    pass
+
+
+def ctrl_c_in_a_weakref_callback() -> None:
+    """Send SIGINT to this process so that its handler runs inside a weakref callback."""
+
+    def callback(_: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _spin in range(10_000):  # the handler runs at a back edge of this loop
+            pass
+
+    doomed = _Anything()
+    kept = weakref.ref(doomed, callback)
+    del doomed  # the callback runs now, in this thread
+    assert kept() is None
+
+
+class WriteThenLoseTheSignal(BaseStep[ActionContext]):
+    name = "write_first"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        params: Any = context.params
+        context.storage.write_text(f"{params.target}/first.txt", "the run's")
+        ctrl_c_in_a_weakref_callback()
+        return StepResult(success=True)
+
+
+class WriteSecond(BaseStep[ActionContext]):
+    name = "write_second"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        params: Any = context.params
+        context.storage.write_text(f"{params.target}/second.txt", "the run's too")
+        return StepResult(success=True)
+
+
+class LostInterruptAction(BaseAction[LostInterruptParams]):
+    action_name = "lost-interrupt"
+
+    def setup_steps(self, registry: StepRegistry[Any]) -> None:
+        registry.register(WriteThenLoseTheSignal())
+        registry.register(WriteSecond())
