@@ -188,7 +188,7 @@ class _Checker:
                 feeds[param] = Feed(param, source, field_name, explicit=False)
                 continue
             self.problems.append(self.unfed(stage.id, param, info.annotation, position))
-        self.validate_initial(stage, action_class, set(feeds))
+        self.validate_initial(stage, action_class)
         return CheckedStage(stage, action_class, name, tuple(feeds.values()))
 
     def unfed(self, stage_id: str, param: str, annotation: Any, position: int) -> str:
@@ -208,18 +208,14 @@ class _Checker:
             f"{text}, and no upstream action hands on a value of that type; give it in the params"
         )
 
-    def validate_initial(
-        self, stage: Stage, action_class: type[BaseAction[Any]], fed: set[str]
-    ) -> None:
+    def validate_initial(self, stage: Stage, action_class: type[BaseAction[Any]]) -> None:
         model = action_class.params_model
         try:
             model.model_validate(dict(stage.params))
         except PydanticValidationError as exc:
             for where, reason in params_problems(exc, model):
-                if where in fed and reason == "required, but missing":
-                    continue
                 if reason == "required, but missing" and where in model.model_fields:
-                    continue  # reported above, with what could feed it
+                    continue  # fed, or reported above with what could feed it
                 self.problems.append(f"action '{stage.id}', param '{where}': {reason}")
 
 
