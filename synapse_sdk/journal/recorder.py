@@ -26,6 +26,9 @@ class JournalRecorder:
     def append(self, name: str, key: str, items: Sequence[Any], positions: Sequence[int]) -> None:
         self.journal.append(self.run_id, name, key, items, positions)
 
+    def kept(self, path: str) -> None:
+        """Nothing to do: the copy is in this machine's undo area, beside the journal."""
+
     def step_succeeded(self, name: str, rollback_data: Mapping[str, Any]) -> None:
         self.journal.step_finished(self.run_id, name, "succeeded", rollback_data=rollback_data)
 

@@ -8,6 +8,9 @@ while the run goes on, and the step records reach the caller's run journal. A jo
 record is acknowledged only after the caller has applied it, so the worker's
 ``record_rollback`` returns once the record is on the caller's disk, as in a local run.
 
+A worker that does not share the caller's undo area sends what a step keeps before a
+replace to the caller too (:mod:`synapse_sdk.ray.undo_copies`).
+
 Ctrl-C (or SIGTERM) on the caller cancels the task: Ray raises ``KeyboardInterrupt`` in
 it, the orchestrator on the worker rolls back, and the caller keeps streaming until the
 rollback has finished. A second interrupt stops waiting and kills the task.
@@ -17,18 +20,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from synapse_sdk.errors import ExecutorError, describe_error
+from synapse_sdk.errors import ExecutorError, RunAbandoned, describe_error
 from synapse_sdk.fanout.ray_cluster import import_ray
 from synapse_sdk.fanout.ray_tasks import RayTaskExecutor
 from synapse_sdk.host.manager import PluginHost, PluginRecord, plugin_host
+from synapse_sdk.ray.undo_copies import (
+    copy_chunks,
+    mark_caller_area,
+    shares_caller_area,
+    write_chunk,
+)
 from synapse_sdk.runtime.context import RuntimeContext, quiet_logger
 from synapse_sdk.runtime.events import Event, LogEvent
 from synapse_sdk.runtime.recorder import StepRecorder
+from synapse_sdk.storage.undo_area import discard_undo_area
 
 if TYPE_CHECKING:
     from synapse_sdk.actions.base import BaseAction
@@ -126,10 +137,15 @@ class _ForwardingSink:
 
 
 class _ForwardingRecorder:
-    """A StepRecorder whose calls return once the caller's journal has them."""
+    """A StepRecorder whose calls return once the caller's journal has them.
 
-    def __init__(self, sender: _Sender) -> None:
+    ``sends_copies``: this worker does not share the caller's undo area, so what a step
+    keeps before replacing an object is sent to the caller too (:mod:`.undo_copies`).
+    """
+
+    def __init__(self, sender: _Sender, *, sends_copies: bool) -> None:
         self._sender = sender
+        self._sends_copies = sends_copies
 
     def _forward(self, transition: Callable[[StepRecorder], None]) -> None:
         """Send ``transition`` (a typed call on the caller's recorder); wait until applied."""
@@ -144,6 +160,13 @@ class _ForwardingRecorder:
     def append(self, name: str, key: str, items: Sequence[Any], positions: Sequence[int]) -> None:
         items, positions = list(items), list(positions)
         self._forward(lambda recorder: recorder.append(name, key, items, positions))
+
+    def kept(self, path: str) -> None:
+        if not self._sends_copies:
+            return
+        name = os.path.basename(path)
+        for offset, data, last in copy_chunks(path):  # each piece applied before the next
+            self._sender.send(("kept", name, offset, data, last), wait=True)
 
     def step_succeeded(self, name: str, rollback_data: Mapping[str, Any]) -> None:
         self._forward(lambda recorder: recorder.step_succeeded(name, rollback_data))
@@ -176,11 +199,15 @@ def _run_on_worker(
     params: Any,
     plugins: list[tuple[object, PluginRecord]],
     job_id: str | None,
-    journalled: bool,
+    caller_mark: str | None,
     channel: Any,
     trace: bool = False,
 ) -> None:
-    """The Ray task: build the action from validated params and run it; report the outcome."""
+    """The Ray task: build the action from validated params and run it; report the outcome.
+
+    ``caller_mark`` is set when the caller journals the run: the token of its undo area
+    (:func:`~synapse_sdk.ray.undo_copies.mark_caller_area`).
+    """
     sender = _Sender(channel)
     runtime = RuntimeContext(
         logger=quiet_logger(),
@@ -188,8 +215,10 @@ def _run_on_worker(
         job_id=job_id,
     )
     runtime.executor = RayTaskExecutor()
-    if journalled:
-        runtime.recorder = _ForwardingRecorder(sender)
+    elsewhere = False  # this worker's undo area is not the caller's: it is ours to delete
+    if caller_mark is not None and job_id is not None:
+        elsewhere = not shares_caller_area(runtime.settings, job_id, caller_mark)
+        runtime.recorder = _ForwardingRecorder(sender, sends_copies=elsewhere)
     try:
         # The caller's plugins, not the worker's; their trace lines go back to the caller.
         host = PluginHost.with_plugins(
@@ -200,6 +229,9 @@ def _run_on_worker(
         sender.send(("failed", _portable(exc)), wait=True)
     else:
         sender.send(("succeeded", result), wait=True)
+    finally:
+        if elsewhere and job_id is not None:  # the caller holds every copy that matters
+            discard_undo_area(runtime.settings, job_id)
 
 
 _remote_run = ray.remote(num_cpus=0, max_retries=0)(_run_on_worker)
@@ -228,6 +260,9 @@ class _Relay:
             transition = message[1]
             if self.runtime.recorder is not None:
                 transition(self.runtime.recorder)
+        elif kind == "kept":  # a piece of a copy kept by a worker elsewhere
+            if self.runtime.job_id is not None:
+                write_chunk(self.runtime.settings, self.runtime.job_id, *message[1:])
         elif kind == "trace":  # SYNAPSE_TRACE_PLUGINS on the worker: printed here
             print(message[1], file=sys.stderr, flush=True)
         else:
@@ -308,6 +343,9 @@ def run_on_ray(action: BaseAction[Any], runtime_env: Mapping[str, Any]) -> Any:
     # The run's code and the caller's forwarded variables (SYNAPSE_* and those named) hold
     # on the workers, for the run, its channel and the fan-out tasks it starts.
     options = {"runtime_env": dict(runtime_env)} if runtime_env else {}
+    caller_mark = None
+    if runtime.recorder is not None and runtime.job_id is not None:
+        caller_mark = mark_caller_area(runtime.settings, runtime.job_id)
     channel = _RemoteChannel.options(**options).remote()
     try:
         task = _remote_run.options(**options).remote(
@@ -316,7 +354,7 @@ def run_on_ray(action: BaseAction[Any], runtime_env: Mapping[str, Any]) -> Any:
             action.params,
             plugins,
             runtime.job_id,
-            runtime.recorder is not None,
+            caller_mark,
             channel,
             runtime.settings.trace,
         )
@@ -328,6 +366,9 @@ def run_on_ray(action: BaseAction[Any], runtime_env: Mapping[str, Any]) -> Any:
             runtime.log("remote_run_cancelled", {"waiting_for": "rollback"}, level="warning")
             try:
                 relay.follow()
+            except RunAbandoned:  # a second signal: the rollback is left for later
+                ray.cancel(task, force=True)
+                raise
             except BaseException:
                 ray.cancel(task, force=True)
             raise

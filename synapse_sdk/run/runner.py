@@ -26,12 +26,13 @@ from pydantic import BaseModel
 
 from synapse_sdk.actions.base import BaseAction
 from synapse_sdk.actions.catalog import build_action, class_reference
-from synapse_sdk.errors import ExecutorError, describe_error
+from synapse_sdk.errors import ExecutorError, RunTerminated, describe_error
 from synapse_sdk.fanout import EXECUTORS
 from synapse_sdk.fanout.ray_cluster import connect, import_ray
 from synapse_sdk.host.manager import PluginHost, plugin_host
 from synapse_sdk.interrupts import cancellation_handlers, critical_section, run_settled
 from synapse_sdk.journal.recorder import JournalRecorder, settled_state
+from synapse_sdk.journal.recovery import JournalledUndo
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.secrets import redact
@@ -205,9 +206,13 @@ def run_journalled(
                 journal.end_run(run_id, "succeeded", result=handed_on(result))
                 run_settled()
         except BaseException as exc:
-            with critical_section():
-                _settle(journal, run_id, exc, runtime.settings)
-                run_settled()
+            try:
+                if parent is None:  # a pipeline undoes its actions itself
+                    _undo_if_completed(action, journal, run_id, exc)
+            finally:  # a second signal during that undo still settles the run
+                with critical_section():
+                    _settle(journal, run_id, exc, runtime.settings)
+                    run_settled()
             raise
         finally:
             runtime.recorder = previous
@@ -223,6 +228,26 @@ def handed_on(outcome: object) -> dict[str, Any] | None:
         return None
     redacted: dict[str, Any] = redact(result)
     return redacted
+
+
+def _undo_if_completed(
+    action: BaseAction[Any], journal: RunJournal, run_id: str, exc: BaseException
+) -> None:
+    """Undo, from the journal, a run that a signal stopped after its last step.
+
+    The orchestrator rolls back a run it is stopped in. A signal after its last step
+    (while hooks observe the end, or while a run on Ray reports its success) finds no
+    orchestrator left to do it, and the run would be left ``needs_rollback``. Every step's
+    rollback data is journalled: undo them here, last first, as ``synapse runs rollback``
+    would, so that Ctrl-C means "rolled back" at any moment of a run.
+    """
+    if not isinstance(exc, KeyboardInterrupt | RunTerminated):
+        return
+    run = journal.get_run(run_id)
+    if run is None or run.state == "succeeded" or not run.steps:
+        return
+    if all(step.state in ("succeeded", "skipped") for step in run.steps):
+        JournalledUndo.of(run, action).roll_back(journal, run_id)
 
 
 def _settle(journal: RunJournal, run_id: str, exc: BaseException, settings: Settings) -> None:

@@ -32,6 +32,14 @@ class StepRecorder(Protocol):
         are durable together (one commit) when this returns.
         """
 
+    def kept(self, path: str) -> None:
+        """A step kept, at ``path`` in the run's undo area, what it is about to replace.
+
+        When this returns, the copy must also be where ``synapse runs rollback`` (which
+        runs beside the journal) looks: the undo area of the journal's machine, under the
+        same file name. A run journalled in this process has nothing to do.
+        """
+
     def step_succeeded(self, name: str, rollback_data: Mapping[str, Any]) -> None:
         """Step ``name`` succeeded; its ``rollback_data`` must be journalled."""
 

@@ -365,6 +365,9 @@ class Storage:
         """Copy the object at ``path`` into the run's undo area; return the copy's path."""
         backup = self._undo_area() / f"{os.urandom(16).hex()}-{posixpath.basename(path)}"
         fs.get_file(path, str(backup))
+        recorder = self._context.runtime_ctx.recorder
+        if recorder is not None:  # on a worker elsewhere: a copy goes beside the journal too
+            recorder.kept(str(backup))
         return str(backup)
 
     def _undo_area(self) -> Path:

@@ -16,6 +16,7 @@ from typing import Any
 
 from synapse_sdk.errors import UndoIncompleteError
 from synapse_sdk.storage.journalled import storage_options
+from synapse_sdk.storage.undo_area import undo_area_path
 from synapse_sdk.storage.urls import fresh_listing, open_url
 
 __all__ = ["UndoReport", "undo_step_writes", "undo_writes"]
@@ -167,8 +168,25 @@ class _FreshFilesystems:
         return fs, fs._strip_protocol(url)
 
 
+def _kept_copy(backup: str, kept_in: Path | None) -> Path:
+    """Where the copy journalled as ``backup`` is on this machine.
+
+    The journal holds the path where the step kept it. A run on a Ray worker elsewhere
+    also sent the copy here, under the same name in this machine's undo area ``kept_in``
+    (:meth:`~synapse_sdk.runtime.recorder.StepRecorder.kept`), which is where it is
+    found when the worker's path is not.
+    """
+    kept = Path(backup)
+    if kept_in is not None and not kept.exists() and (kept_in / kept.name).exists():
+        return kept_in / kept.name
+    return kept
+
+
 def undo_writes(
-    entries: Iterable[Mapping[str, Any]], options: Mapping[str, Any] | None = None
+    entries: Iterable[Mapping[str, Any]],
+    options: Mapping[str, Any] | None = None,
+    *,
+    kept_in: Path | None = None,
 ) -> UndoReport:
     """Undo the writes ``entries`` journal, last first; return what was done.
 
@@ -177,6 +195,9 @@ def undo_writes(
     * an object the run replaced gets its previous content back, on the same terms;
     * an object whose content changed since is left in place and reported;
     * a folder the run created is removed once empty, deepest first.
+
+    ``kept_in`` is the run's undo area on this machine, where a copy kept by a worker on
+    another machine was sent.
     """
     report = UndoReport()
     objects, folders = _replay(entries)
@@ -190,8 +211,9 @@ def undo_writes(
         if info is not None and obj.sha256 is not None and not _unchanged(fs, path, info, obj):
             report.changed_since.append(obj.url)
         elif obj.backup is not None:
-            fs.put_file(obj.backup, path)
-            Path(obj.backup).unlink(missing_ok=True)
+            kept = _kept_copy(obj.backup, kept_in)
+            fs.put_file(str(kept), path)
+            kept.unlink(missing_ok=True)
             report.restored.append(obj.url)
         elif exists:
             doomed.setdefault((id(fs), _bucket(fs, path)), (fs, []))[1].append(path)
@@ -209,6 +231,8 @@ def undo_writes(
 
 def undo_step_writes(context: Any, entries: Iterable[Mapping[str, Any]]) -> None:
     """Undo a rolling-back step's storage writes; log what was done and what was left."""
-    report = undo_writes(entries, storage_options(context))
+    runtime = context.runtime_ctx
+    kept_in = undo_area_path(runtime.settings, runtime.job_id, journalled=True)
+    report = undo_writes(entries, storage_options(context), kept_in=kept_in)
     level = "warning" if report.changed_since else "info"
     context.log("storage_undone", report.to_dict(), level=level)

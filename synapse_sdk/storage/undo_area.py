@@ -12,7 +12,7 @@ from pathlib import Path
 
 from synapse_sdk.runtime.settings import Settings
 
-__all__ = ["discard_undo_area", "undo_area"]
+__all__ = ["discard_undo_area", "undo_area", "undo_area_path"]
 
 
 def _root(settings: Settings, journalled: bool) -> Path:
@@ -23,9 +23,14 @@ def _root(settings: Settings, journalled: bool) -> Path:
     return settings.undo_root
 
 
+def undo_area_path(settings: Settings, run_id: str | None, *, journalled: bool) -> Path:
+    """Where the undo area of a run is (it may not exist)."""
+    return _root(settings, journalled) / (run_id or f"unjournalled-{os.getpid()}")
+
+
 def undo_area(settings: Settings, run_id: str | None, *, journalled: bool) -> Path:
     """The undo area of a run, created (owner-only) if needed."""
-    area = _root(settings, journalled) / (run_id or f"unjournalled-{os.getpid()}")
+    area = undo_area_path(settings, run_id, journalled=journalled)
     area.mkdir(parents=True, exist_ok=True, mode=0o700)
     return area
 

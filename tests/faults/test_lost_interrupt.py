@@ -1,23 +1,26 @@
-"""A Ctrl-C whose exception CPython discards (a weakref callback) still stops the run.
+"""A Ctrl-C at moments where nothing seems to be there to receive it still rolls back.
 
-The signal is real and lands inside a weakref callback, where CPython prints "Exception
-ignored in ..." and drops the ``KeyboardInterrupt``. The run must still end as if the
-exception had arrived: rolled back, exit 130, the journal saying so.
+Inside a weakref callback CPython prints "Exception ignored in ..." and drops the
+``KeyboardInterrupt``; after the last step no orchestrator is left to roll back. The
+signals are real. The run must still end as if caught mid-step: rolled back, exit 130,
+the journal saying so.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.lost_interrupt import LostInterruptAction
 
 from synapse_sdk.journal.store import RunJournal
-from synapse_sdk.plugins import PluginHost, run_action
+from synapse_sdk.plugins import PluginHost, hookimpl, run_action
 from synapse_sdk.testing import recording_context
 
 SYNAPSE = str(Path(sys.executable).with_name("synapse"))
@@ -87,3 +90,41 @@ def test_the_command_exits_130_with_the_target_as_it_was(tmp_path: Path) -> None
         stdin=subprocess.DEVNULL,
     )
     assert [run["state"] for run in json.loads(listed.stdout)] == ["rolled_back"]
+
+
+class _CtrlCAtTheEnd:
+    """A hook plugin during whose ``synapse_after_run`` the user presses Ctrl-C."""
+
+    @hookimpl
+    def synapse_after_run(self, action: Any, context: Any, result: Any) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _spin in range(10_000):  # the handler runs here, after every step finished
+            pass
+
+
+def test_a_ctrl_c_after_the_last_step_still_rolls_the_run_back(tmp_path: Path) -> None:
+    """No orchestrator is left to roll back: the run is undone from the journal instead."""
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "existing.txt").write_text("was here before the run")
+    journal = RunJournal(tmp_path / "runs.db")
+    host = PluginHost()
+    host.register(_CtrlCAtTheEnd(), "ctrl-c-at-the-end")
+    ctx, _ = recording_context(job_id=None)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_action(
+            "support.remote_undo:ReplaceThenWait",
+            {"target": str(target)},
+            ctx=ctx,
+            plugins=host,
+            journal=journal,
+        )
+
+    assert (target / "existing.txt").read_text() == "was here before the run"
+    [record] = journal.list_runs()
+    assert record.state == "rolled_back"
+    run = journal.get_run(record.run_id)
+    assert run is not None
+    assert [step.state for step in run.steps] == ["rolled_back", "rolled_back"]
+    journal.close()

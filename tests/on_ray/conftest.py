@@ -16,6 +16,18 @@ import pytest
 from support.cli import Synapse
 from support.distributions import install_demo
 from support.ports import free_port
+from support.s3_fixtures import aws_env, bucket, moto, s3
+
+__all__ = [
+    "aws_env",
+    "bucket",
+    "moto",
+    "ray_cluster",
+    "ray_cluster_home",
+    "ray_site",
+    "s3",
+    "synapse",
+]
 
 RAY = str(Path(sys.executable).with_name("ray"))
 TESTS = Path(__file__).resolve().parents[1]
@@ -28,11 +40,19 @@ def ray_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ray_cluster(ray_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def ray_cluster_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``HOME`` of the cluster's processes: a worker without ``SYNAPSE_HOME`` keeps its
+    undo area under it, as a worker on another machine would under its own home."""
+    return tmp_path_factory.mktemp("cluster-home")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(ray_site: Path, ray_cluster_home: Path) -> Iterator[str]:
     """A one-node Ray cluster on 127.0.0.1, started with the real ``ray start --head``."""
     port = free_port()
     env = {
         **os.environ,
+        "HOME": str(ray_cluster_home),
         "PYTHONPATH": os.pathsep.join([str(ray_site), str(TESTS)]),
     }
     command = [

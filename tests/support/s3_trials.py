@@ -10,8 +10,10 @@ becomes one line of the returned list.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -57,6 +59,7 @@ class S3Trial:
     sig: signal.Signals | None  # None: run to the end (calibration)
     delay: float
     extra_args: tuple[str, ...] = ()  # e.g. ("--ray-address", ADDRESS)
+    from_run_start: bool = False  # count ``delay`` from when the journal has the run
 
 
 @dataclass
@@ -67,6 +70,7 @@ class S3Outcome:
     state: str | None
     final_state: str | None
     problems: list[str]
+    run_duration: float | None = None  # from the journal's first record to the exit
 
 
 def run_s3_trial(
@@ -93,9 +97,11 @@ def run_s3_trial(
         text=True,
     )
     problems: list[str] = []
+    run_started = _journalled_run_started(home, process) if trial.from_run_start else None
     if trial.sig is not None:
+        counted_from = run_started if run_started is not None else started
         try:
-            process.wait(timeout=trial.delay)
+            process.wait(timeout=max(0.0, trial.delay - (time.monotonic() - counted_from)))
         except subprocess.TimeoutExpired:
             process.send_signal(trial.sig)
     try:
@@ -105,6 +111,7 @@ def run_s3_trial(
         _, stderr = process.communicate()
         problems.append(f"still running {HANG_SECONDS} s after the signal")
     duration = time.monotonic() - started
+    run_duration = None if run_started is None else time.monotonic() - run_started
     code = process.returncode
     allowed = {0} if trial.sig is None else {0, EXIT_CODES[trial.sig]}
     if code not in allowed:
@@ -115,7 +122,7 @@ def run_s3_trial(
     final_state = state
     if state in ("needs_rollback", "running"):  # a killed run: finish it from elsewhere
         if trial.sig is not None and trial.sig != signal.SIGKILL:
-            problems.append(f"the run's own rollback left it {state}")
+            problems.append(f"the run's own rollback left it {state}: {tail(stderr)}")
         finished = _synapse(home, elsewhere, "runs", "rollback", str(run_id))
         if finished.returncode != 0:
             problems.append(
@@ -139,7 +146,28 @@ def run_s3_trial(
             )
         if final_state not in (None, "rolled_back"):
             problems.append(f"the journal ends {final_state}, not rolled_back")
-    return S3Outcome(trial, code, duration, state, final_state, problems)
+    return S3Outcome(trial, code, duration, state, final_state, problems, run_duration)
+
+
+def _journalled_run_started(home: Path, process: subprocess.Popen[str]) -> float | None:
+    """When the run's first journal record appeared (None: the command ended first).
+
+    Reads the real SQLite journal directly (read-only), every 20 ms.
+    """
+    journal = home / "runs.db"
+    deadline = time.monotonic() + HANG_SECONDS
+    while process.poll() is None and time.monotonic() < deadline:
+        if journal.exists():
+            try:
+                with contextlib.closing(
+                    sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=1)
+                ) as db:
+                    if db.execute("SELECT count(*) FROM runs").fetchone()[0]:
+                        return time.monotonic()
+            except sqlite3.Error:
+                pass  # created but not yet set up
+        time.sleep(0.02)
+    return None
 
 
 def _synapse(home: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
