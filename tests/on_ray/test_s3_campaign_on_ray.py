@@ -17,52 +17,33 @@ action and signal.
 from __future__ import annotations
 
 import os
-import random
-import signal
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.interrupts import make_source
 from support.moto import DUMMY_CREDENTIALS, MotoServer
-from support.s3_trials import S3Trial, run_s3_trial
+from support.s3_trials import run_s3_campaign
 
 SEED = int(os.environ.get("SYNAPSE_S3_CAMPAIGN_SEED", "20261201"))
 TRIALS = int(os.environ.get("SYNAPSE_S3_RAY_TRIALS", "3"))
 ACTIONS = ["upload-files", "export-annotations", "train-classifier"]
-SIGNALS = [signal.SIGINT, signal.SIGKILL]
 
 
 @pytest.mark.parametrize("action", ACTIONS)
 def test_interrupted_runs_on_ray_leave_the_bucket_exactly_as_before(
     action: str, moto: MotoServer, s3: Any, bucket: str, ray_cluster: str, tmp_path: Path
 ) -> None:
-    on_ray = ("--ray-address", ray_cluster)
-    for name in DUMMY_CREDENTIALS:
+    on_ray: tuple[str, ...] = ("--ray-address", ray_cluster)
+    for name in DUMMY_CREDENTIALS:  # the workers get the credentials from the caller
         on_ray += ("--env", name)
-    source = make_source(tmp_path / "source", count=300)
-    calibration = run_s3_trial(
-        S3Trial(action, None, 0.0, on_ray, from_run_start=True),
-        tmp_path / "calibration",
+    run_s3_campaign(
+        action,
+        f"{SEED}-ray-{action}",
+        TRIALS,
+        tmp_path,
         s3,
         bucket,
         moto.endpoint_url,
-        source,
+        extra_args=on_ray,
+        from_run_start=True,
     )
-    assert not calibration.problems, calibration.problems
-    assert calibration.final_state == "succeeded"
-    assert calibration.run_duration is not None
-    rng = random.Random(f"{SEED}-ray-{action}")
-    failures: list[str] = []
-    states: Counter[str] = Counter()
-    for sig in SIGNALS:
-        for index in range(TRIALS):
-            delay = rng.uniform(0.0, calibration.run_duration * 0.9)
-            trial = S3Trial(action, sig, delay, on_ray, from_run_start=True)
-            workdir = tmp_path / f"{sig.name}-{index}"
-            outcome = run_s3_trial(trial, workdir, s3, bucket, moto.endpoint_url, source)
-            states[f"{sig.name}:{outcome.state}->{outcome.final_state}"] += 1
-            failures += [f"{sig.name} at {delay:.3f}s: {problem}" for problem in outcome.problems]
-    print(f"s3 campaign on Ray {action} seed={SEED}: {dict(states)}; {len(failures)} failed")
-    assert failures == []

@@ -105,28 +105,12 @@ def test_a_run_elsewhere_leaves_no_undo_area_on_either_side(
     failed_target.mkdir()
     (failed_target / "existing.txt").write_text(BEFORE)
 
-    done = synapse(
-        env,
-        tmp_path,
-        "run",
-        ACTION,
-        "--ray-address",
-        ray_cluster,
-        "--params",
-        json.dumps({"target": str(succeeded_target)}),
-    )
-    assert done.returncode == 0, done.stderr
-    failed = synapse(
-        env,
-        tmp_path,
-        "run",
-        ACTION,
-        "--ray-address",
-        ray_cluster,
-        "--params",
-        json.dumps({"target": str(failed_target), "fail": True}),
-    )
-    assert failed.returncode == 1, failed.stderr
+    for target, params, code in ((succeeded_target, {}, 0), (failed_target, {"fail": True}, 1)):
+        params = json.dumps({"target": str(target), **params})
+        done = synapse(
+            env, tmp_path, "run", ACTION, "--ray-address", ray_cluster, "--params", params
+        )
+        assert done.returncode == code, done.stderr
 
     assert (succeeded_target / "existing.txt").read_text() == "replaced by the run"
     assert (failed_target / "existing.txt").read_text() == BEFORE  # the worker's own copy

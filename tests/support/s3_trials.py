@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import signal
 import sqlite3
 import subprocess
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from support.cli import SYNAPSE
-from support.interrupts import synapse_env, tail
+from support.interrupts import make_source, synapse_env, tail
 from support.moto import bucket_listing
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "plugins_examples"
 HANG_SECONDS = 60
+CAMPAIGN_SIGNALS = (signal.SIGINT, signal.SIGKILL)
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129, signal.SIGKILL: -9}
 
 UNRELATED = {
@@ -190,3 +193,51 @@ def _journal_state(home: Path) -> tuple[str | None, str | None]:
     if not runs:
         return None, None
     return runs[0]["state"], runs[0]["run_id"]
+
+
+def run_s3_campaign(
+    action: str,
+    label: str,
+    trials: int,
+    workdir: Path,
+    client: Any,
+    bucket: str,
+    endpoint: str,
+    *,
+    extra_args: tuple[str, ...] = (),
+    from_run_start: bool = False,
+) -> None:
+    """A calibration run, then ``trials`` per signal at moments drawn from seed ``label``.
+
+    The moments fall within the calibration's duration: from the command's start, or
+    with ``from_run_start`` from the run's first journal record. Asserts that no trial
+    broke the promise, and prints what the trials met.
+    """
+    source = make_source(workdir / "source", count=300)
+    calibration = run_s3_trial(
+        S3Trial(action, None, 0.0, extra_args, from_run_start),
+        workdir / "calibration",
+        client,
+        bucket,
+        endpoint,
+        source,
+    )
+    assert not calibration.problems, calibration.problems
+    assert calibration.final_state == "succeeded"
+    span = calibration.run_duration if from_run_start else calibration.duration
+    assert span is not None
+    earliest = 0.0 if from_run_start else 0.2  # the command's own start-up is not the run
+    rng = random.Random(label)
+    failures: list[str] = []
+    states: Counter[str] = Counter()
+    for sig in CAMPAIGN_SIGNALS:
+        for index in range(trials):
+            delay = rng.uniform(earliest, span * 0.9)
+            trial = S3Trial(action, sig, delay, extra_args, from_run_start)
+            outcome = run_s3_trial(
+                trial, workdir / f"{sig.name}-{index}", client, bucket, endpoint, source
+            )
+            states[f"{sig.name}:{outcome.state}->{outcome.final_state}"] += 1
+            failures += [f"{sig.name} at {delay:.3f}s: {problem}" for problem in outcome.problems]
+    print(f"s3 campaign {label}: {dict(states)}; {len(failures)} failed")
+    assert failures == []
