@@ -19,8 +19,9 @@ block on anything that could wait for long.
 CPython discards an exception raised where nothing can receive it: in a weakref callback,
 a ``__del__``, a garbage-collector callback ("Exception ignored in ..."). A signal handled
 there would be lost, and the run would carry on as if never stopped. The handler notes
-every signal first, so :func:`raise_lost_interrupt`, which the orchestrator calls before
-its first step and before it reports success, raises it again.
+every signal first, so :func:`raise_lost_interrupt` raises it again: the orchestrator
+calls it before its first step and before it reports success, ``context.map`` each time
+it has taken in finished items.
 """
 
 from __future__ import annotations

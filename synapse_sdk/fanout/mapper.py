@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from synapse_sdk.errors import FanOutError, ItemFailure
 from synapse_sdk.fanout.base import Chunk, ChunkBatch, ItemOutcome
-from synapse_sdk.interrupts import critical_section
+from synapse_sdk.interrupts import critical_section, raise_lost_interrupt
 
 if TYPE_CHECKING:
     from synapse_sdk.fanout.base import Executor
@@ -120,6 +120,7 @@ def fan_out(
             batch.wait()
             with critical_section():  # collected outcomes are recorded before any interrupt
                 tally.absorb(batch.collect())
+            raise_lost_interrupt()  # a Ctrl-C CPython dropped: stop now, not after the run
             if fail_fast and tally.failures and batch.pending:
                 with critical_section():
                     tally.absorb(batch.cancel())

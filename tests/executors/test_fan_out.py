@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import _thread
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.lost_interrupt import ctrl_c_in_a_weakref_callback
 
 from synapse_sdk.errors import FanOutError, StepExecutionError
 from synapse_sdk.fanout.threads import ThreadExecutor
+from synapse_sdk.interrupts import cancellation_handlers
 from synapse_sdk.plugins import RuntimeContext
 from synapse_sdk.plugins.steps import (
     BaseStep,
@@ -231,7 +234,7 @@ def test_progress_moves_through_the_steps_band_item_by_item(tmp_path: Path) -> N
 
 
 def test_an_interrupt_lets_running_items_settle_and_records_every_success(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def write_or_interrupt(n: int) -> str:
         if n == 6:
@@ -250,9 +253,15 @@ def test_an_interrupt_lets_running_items_settle_and_records_every_success(
         signal.SIGINT
     )
     # 100 items: each one moves the step's progress by a whole percent, so no report is
-    # dropped as a repeat of the one before.
-    with pytest.raises(KeyboardInterrupt):
+    # dropped as a repeat of the one before. The run's own signal handlers, as in a run:
+    # with Python's, a Ctrl-C that lands in a GC or weakref callback is lost for good.
+    # If the Ctrl-C lands in a GC or weakref callback, CPython drops the exception ("Exception
+    # ignored"); the handler noted it and map raises it at its next batch instead.
+    dropped: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda raised: dropped.append(raised.exc_type))
+    with pytest.raises(KeyboardInterrupt), cancellation_handlers():
         context.map(write_or_interrupt, range(100), rollback_key="written")
+    assert set(dropped) <= {KeyboardInterrupt}
     recorded = set(context.recorded_rollback["work"]["written"])
     on_disk = {str(path) for path in tmp_path.iterdir()}
     assert recorded == on_disk
@@ -260,6 +269,34 @@ def test_an_interrupt_lets_running_items_settle_and_records_every_success(
     # Items that never ran are not progress: the last report counts only what ran.
     reported = [e.current for e in sink.events if isinstance(e, ProgressEvent) and e.current]
     assert reported[-1] == len(on_disk)
+
+
+def test_a_ctrl_c_cpython_dropped_stops_the_fan_out_at_its_next_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signal was noted but its exception lost: ``map`` raises it, it does not run on."""
+    discarded: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda raised: discarded.append(raised.exc_type))
+
+    def write(n: int) -> str:
+        time.sleep(0.01)
+        (tmp_path / f"{n}.txt").write_text(str(n))
+        return str(n)
+
+    context = step_context(RecordingSink())
+    context.runtime_ctx.executor = ThreadExecutor(max_workers=2)
+
+    def lose_a_ctrl_c_then_map() -> None:
+        ctrl_c_in_a_weakref_callback()  # noted by the handler, dropped by CPython
+        context.map(write, range(200), rollback_key="written")
+
+    with cancellation_handlers(), pytest.raises(KeyboardInterrupt):
+        lose_a_ctrl_c_then_map()
+
+    assert discarded == [KeyboardInterrupt]
+    written = sorted(path.name for path in tmp_path.iterdir())
+    assert 0 < len(written) < 200  # stopped early, and what ran is recorded
+    assert sorted(f"{n}.txt" for n in context.recorded_rollback["work"]["written"]) == written
 
 
 def test_the_local_executor_is_a_thread_pool_by_default() -> None:
