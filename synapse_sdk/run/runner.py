@@ -246,8 +246,14 @@ def _undo_if_completed(
     run = journal.get_run(run_id)
     if run is None or run.state == "succeeded" or not run.steps:
         return
-    if all(step.state in ("succeeded", "skipped") for step in run.steps):
+    if not all(step.state in ("succeeded", "skipped") for step in run.steps):
+        return
+    try:
         JournalledUndo.of(run, action).roll_back(journal, run_id)
+    except Exception as undo_error:  # left needs_rollback: `synapse runs rollback` says why
+        action.ctx.log(
+            "undo_after_signal_failed", {"error": describe_error(undo_error)}, level="warning"
+        )
 
 
 def _settle(journal: RunJournal, run_id: str, exc: BaseException, settings: Settings) -> None:
