@@ -18,8 +18,9 @@ block on anything that could wait for long.
 
 CPython discards an exception raised where nothing can receive it: in a weakref callback,
 a ``__del__``, a garbage-collector callback ("Exception ignored in ..."). A signal handled
-there would be lost, and the run would carry on as if never stopped. The handler notes
-every signal first, so :func:`raise_lost_interrupt` raises it again: the orchestrator
+there would be lost, and the run would carry on as if never stopped. While run signals
+are handled, ``sys.unraisablehook`` notes when the exception CPython drops is one a
+handler raised, and :func:`raise_lost_interrupt` raises it again: the orchestrator
 calls it before its first step and before it reports success, ``context.map`` each time
 it has taken in finished items.
 """
@@ -27,6 +28,7 @@ it has taken in finished items.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,26 +59,51 @@ class _State:
     first: int | None = None  # the signal that stopped the current run, if any
     settled = False  # the run's outcome is journalled: signals no longer matter
     runs = 0  # cancellation_handlers blocks open: more than one is a pipeline's action
+    raised: BaseException | None = None  # the last exception a handler raised
+    lost: BaseException | None = None  # that exception, if CPython dropped it
+    hook_before: Any = staticmethod(sys.__unraisablehook__)  # the hook _note_dropped wraps
 
 
 def _exception_for(signum: int) -> BaseException:
+    exc: BaseException
     if _State.first is not None:
-        return RunAbandoned(_State.first)
-    _State.first = signum
-    if signum == signal.SIGINT:
-        return KeyboardInterrupt()
-    return RunTerminated(signum)
+        exc = RunAbandoned(_State.first)
+    else:
+        _State.first = signum
+        exc = KeyboardInterrupt() if signum == signal.SIGINT else RunTerminated(signum)
+    _State.raised = exc
+    return exc
 
 
 def raise_lost_interrupt() -> None:
-    """Raise the signal that stopped the run if its exception was lost on the way.
+    """Raise again the exception of a signal that CPython dropped ("Exception ignored").
 
-    A run that got a signal is stopped: if the exception raised for it had arrived, the
-    run would not be here. Called where the run would otherwise carry on or succeed.
+    Only a dropped one: an exception that reached the run is being handled (a rollback may
+    be under way, and may call this through ``context.map``). Called where the run would
+    otherwise carry on or succeed.
     """
-    first = _State.first
-    if first is not None and not _State.settled and _in_main_thread():
-        raise KeyboardInterrupt() if first == signal.SIGINT else RunTerminated(first)
+    lost = _State.lost
+    if lost is not None and not _State.settled and _in_main_thread():
+        _State.lost = None
+        raise lost
+
+
+def _note_dropped(unraisable: Any) -> None:
+    """``sys.unraisablehook`` while run signals are handled: note a dropped signal."""
+    if unraisable.exc_value is not None and unraisable.exc_value is _State.raised:
+        _State.lost = unraisable.exc_value
+    _State.hook_before(unraisable)
+
+
+def _watch_dropped() -> None:
+    if sys.unraisablehook is not _note_dropped:
+        _State.hook_before = sys.unraisablehook
+        sys.unraisablehook = _note_dropped
+
+
+def _unwatch_dropped() -> None:
+    if sys.unraisablehook is _note_dropped:
+        sys.unraisablehook = _State.hook_before
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -106,7 +133,9 @@ def cancellation_handlers() -> Iterator[None]:
     outermost = all(signal.getsignal(signum) is not _handler for signum in RUN_SIGNALS)
     if outermost:
         _State.first, _State.settled = None, False
+        _State.raised = _State.lost = None
         _State.held.clear()
+        _watch_dropped()
     _State.runs += 1
     try:
         for signum in RUN_SIGNALS:
@@ -118,6 +147,8 @@ def cancellation_handlers() -> Iterator[None]:
             signal.signal(restored, handler)
         if outermost:
             _State.first, _State.settled = None, False
+            _State.raised = _State.lost = None
+            _unwatch_dropped()
 
 
 def _hold(signum: int, frame: FrameType | None) -> None:
@@ -164,7 +195,9 @@ def handle_run_signals() -> None:
     first thing and keeps it until :func:`ignore_run_signals` at its very end.
     """
     _State.first, _State.settled = None, False
+    _State.raised = _State.lost = None
     _State.held.clear()
+    _watch_dropped()
     for signum in RUN_SIGNALS:
         signal.signal(signum, _handler)
 

@@ -542,7 +542,9 @@ def _child_action(child: RunRecord, run: _PipelineRun, position: int) -> BaseAct
             f"({', '.join(missing)}) that the journal does not keep; pass them again with "
             "--params-file, keyed by action id"
         )
-    return run.build(position, params)
+    action = run.build(position, params)
+    action.ctx.job_id = child.run_id  # its undo area, where a worker elsewhere sent copies
+    return action
 
 
 def rollback_pipeline(

@@ -30,6 +30,7 @@ from synapse_sdk.errors import ExecutorError, RunAbandoned, describe_error
 from synapse_sdk.fanout.ray_cluster import import_ray
 from synapse_sdk.fanout.ray_tasks import RayTaskExecutor
 from synapse_sdk.host.manager import PluginHost, PluginRecord, plugin_host
+from synapse_sdk.interrupts import raise_lost_interrupt
 from synapse_sdk.ray.undo_copies import (
     copy_chunks,
     mark_caller_area,
@@ -247,6 +248,7 @@ class _Relay:
         self.applied = 0
         self.waiting: dict[int, Any] = {}
         self.outcome: tuple[str, Any] | None = None
+        self.copy_error: OSError | None = None  # a kept copy this side could not write
 
     def _apply(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
@@ -261,8 +263,12 @@ class _Relay:
             if self.runtime.recorder is not None:
                 transition(self.runtime.recorder)
         elif kind == "kept":  # a piece of a copy kept by a worker elsewhere
-            if self.runtime.job_id is not None:
-                write_chunk(self.runtime.settings, self.runtime.job_id, *message[1:])
+            if self.runtime.job_id is not None and self.copy_error is None:
+                try:
+                    write_chunk(self.runtime.settings, self.runtime.job_id, *message[1:])
+                except OSError as exc:  # the worker must not replace what we cannot keep
+                    self.copy_error = exc
+                    ray.cancel(self.task, recursive=False)
         elif kind == "trace":  # SYNAPSE_TRACE_PLUGINS on the worker: printed here
             print(message[1], file=sys.stderr, flush=True)
         else:
@@ -284,12 +290,19 @@ class _Relay:
         """Apply messages until the worker reports its outcome; fail if the task died."""
         while self.outcome is None:
             self._pull(_PULL_TIMEOUT)
+            raise_lost_interrupt()  # a Ctrl-C that CPython dropped on this side
             if self.outcome is None and ray.wait([self.task], timeout=0)[0]:
                 self._pull(0)
                 if self.outcome is None:
                     self._lost()
         self._pull(0)  # acknowledge the outcome, which lets the task end
         ray.wait([self.task], timeout=_FINISH_TIMEOUT)
+        if self.copy_error is not None:  # the run was cancelled for it, and rolled back
+            raise ExecutorError(
+                "could not keep the previous content of a replaced object beside the "
+                f"journal ({describe_error(self.copy_error)}); the run was stopped and rolled "
+                "back: free space under $SYNAPSE_HOME, then run it again"
+            ) from self.copy_error
         return self.outcome
 
     def _lost(self) -> None:

@@ -69,7 +69,7 @@ def write_chunk(
     if not name or Path(name).name != name or name.startswith("."):
         raise ValueError(f"not a kept copy's name: {name!r}")
     area = undo_area(settings, run_id, journalled=True)
-    part, final = area / f".{name}.part", area / name
+    part, final = area / f".{name[:32]}.part", area / name  # as long as the name allows
     if final.exists() and not part.exists():
         return  # complete already: this is a replay
     with open(part, "r+b" if part.exists() else "wb") as file:

@@ -16,6 +16,7 @@ rollback``. Each stage is one function here, with the checks it owns done once:
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -243,17 +244,17 @@ def _undo_if_completed(
     """
     if not isinstance(exc, KeyboardInterrupt | RunTerminated):
         return
-    run = journal.get_run(run_id)
-    if run is None or run.state == "succeeded" or not run.steps:
-        return
-    if not all(step.state in ("succeeded", "skipped") for step in run.steps):
-        return
     try:
-        JournalledUndo.of(run, action).roll_back(journal, run_id)
-    except Exception as undo_error:  # left needs_rollback: `synapse runs rollback` says why
-        action.ctx.log(
-            "undo_after_signal_failed", {"error": describe_error(undo_error)}, level="warning"
-        )
+        run = journal.get_run(run_id)
+        if run is None or run.state == "succeeded" or not run.steps:
+            return
+        if all(step.state in ("succeeded", "skipped") for step in run.steps):
+            JournalledUndo.of(run, action).roll_back(journal, run_id)
+    except Exception as undo_error:  # left needs_rollback: the interrupt stays what ends it
+        with contextlib.suppress(Exception):
+            action.ctx.log(
+                "undo_after_signal_failed", {"error": describe_error(undo_error)}, level="warning"
+            )
 
 
 def _settle(journal: RunJournal, run_id: str, exc: BaseException, settings: Settings) -> None:

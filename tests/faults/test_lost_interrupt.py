@@ -128,3 +128,27 @@ def test_a_ctrl_c_after_the_last_step_still_rolls_the_run_back(tmp_path: Path) -
     assert run is not None
     assert [step.state for step in run.steps] == ["rolled_back", "rolled_back"]
     journal.close()
+
+
+def test_a_rollback_after_a_delivered_ctrl_c_can_fan_out(tmp_path: Path) -> None:
+    """Only a dropped Ctrl-C is raised again: a rollback's own ``context.map`` runs to the end."""
+    from support.lost_interrupt import MapInRollbackAction
+
+    target = tmp_path / "target"
+    target.mkdir()
+    journal = RunJournal(tmp_path / "runs.db")
+    ctx, _ = recording_context(job_id=None)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_action(
+            MapInRollbackAction,
+            {"target": str(target)},
+            ctx=ctx,
+            plugins=PluginHost(),
+            journal=journal,
+        )
+
+    assert list(target.iterdir()) == []  # every file removed by the map in the rollback
+    [record] = journal.list_runs()
+    assert record.state == "rolled_back"
+    journal.close()

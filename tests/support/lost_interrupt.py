@@ -67,3 +67,43 @@ class LostInterruptAction(BaseAction[LostInterruptParams]):
     def setup_steps(self, registry: StepRegistry[Any]) -> None:
         registry.register(WriteThenLoseTheSignal())
         registry.register(WriteSecond())
+
+
+class WriteManyUndoneByMap(BaseStep[ActionContext]):
+    """Writes five files (recorded); its rollback deletes them through ``context.map``."""
+
+    name = "write_many"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        params: Any = context.params
+        for index in range(5):
+            path = os.path.join(params.target, f"{index}.txt")
+            context.append_rollback("files", path)  # recorded before it exists
+            with open(path, "w") as file:
+                file.write("the run's")
+        return StepResult(success=True)
+
+    def rollback(self, context: ActionContext, result: StepResult) -> None:
+        context.map(os.remove, result.rollback_data.get("files", []))
+
+
+class CtrlC(BaseStep[ActionContext]):
+    """The user presses Ctrl-C; the exception reaches this step as usual."""
+
+    name = "ctrl_c"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _spin in range(1_000_000):  # the handler raises here
+            pass
+        raise AssertionError("the Ctrl-C never arrived")
+
+
+class MapInRollbackAction(BaseAction[LostInterruptParams]):
+    action_name = "map-in-rollback"
+
+    def setup_steps(self, registry: StepRegistry[Any]) -> None:
+        registry.register(WriteManyUndoneByMap())
+        registry.register(CtrlC())
