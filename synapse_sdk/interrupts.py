@@ -22,7 +22,7 @@ there would be lost, and the run would carry on as if never stopped. While run s
 are handled, ``sys.unraisablehook`` notes when the exception CPython drops is one a
 handler raised, and :func:`raise_lost_interrupt` raises it again: the orchestrator
 calls it before its first step and before it reports success, ``context.map`` each time
-it has taken in finished items.
+it has taken in finished items, and the caller of a run on Ray while it follows the run.
 """
 
 from __future__ import annotations
@@ -88,6 +88,13 @@ def raise_lost_interrupt() -> None:
         raise lost
 
 
+def _start_afresh() -> None:
+    """Forget the signals of the run before: a new run starts, or the last one ended."""
+    _State.first, _State.settled = None, False
+    _State.raised = _State.lost = None
+    _State.held.clear()
+
+
 def _note_dropped(unraisable: Any) -> None:
     """``sys.unraisablehook`` while run signals are handled: note a dropped signal."""
     if unraisable.exc_value is not None and unraisable.exc_value is _State.raised:
@@ -132,9 +139,7 @@ def cancellation_handlers() -> Iterator[None]:
     previous: dict[int, Any] = {}
     outermost = all(signal.getsignal(signum) is not _handler for signum in RUN_SIGNALS)
     if outermost:
-        _State.first, _State.settled = None, False
-        _State.raised = _State.lost = None
-        _State.held.clear()
+        _start_afresh()
         _watch_dropped()
     _State.runs += 1
     try:
@@ -146,8 +151,7 @@ def cancellation_handlers() -> Iterator[None]:
         for restored, handler in previous.items():
             signal.signal(restored, handler)
         if outermost:
-            _State.first, _State.settled = None, False
-            _State.raised = _State.lost = None
+            _start_afresh()
             _unwatch_dropped()
 
 
@@ -194,9 +198,7 @@ def handle_run_signals() -> None:
     Unlike :func:`cancellation_handlers` nothing is restored: the command installs this
     first thing and keeps it until :func:`ignore_run_signals` at its very end.
     """
-    _State.first, _State.settled = None, False
-    _State.raised = _State.lost = None
-    _State.held.clear()
+    _start_afresh()
     _watch_dropped()
     for signum in RUN_SIGNALS:
         signal.signal(signum, _handler)

@@ -51,7 +51,7 @@ def copy_chunks(path: str) -> Iterator[tuple[int, bytes, bool]]:
         offset = 0
         while True:
             data = file.read(_CHUNK)
-            last = offset + len(data) >= size
+            last = not data or offset + len(data) >= size  # (a file cut short ends it)
             yield offset, data, last
             if last:
                 return

@@ -119,6 +119,11 @@ def _copy_file(job: tuple[str, str, Mapping[str, Any]]) -> dict[str, Any]:
     return writer.written(url)
 
 
+def _file_in_the_way(fs: fsspec.AbstractFileSystem, folder: str) -> FileExistsError:
+    """The error for a file where a write needs a folder."""
+    return FileExistsError(f"{fs.unstrip_protocol(folder)} is a file, not a folder")
+
+
 def _folder_in_the_way(target: str) -> StepInputError:
     return StepInputError(
         f"cannot write {target}: a folder is there, and an object cannot replace a folder; "
@@ -287,7 +292,7 @@ class Storage:
                     known.add(folder)
                     break
                 if fs.exists(folder):
-                    raise FileExistsError(f"{fs.unstrip_protocol(folder)} is a file, not a folder")
+                    raise _file_in_the_way(fs, folder)
                 missing[folder] = fs
                 folder = posixpath.dirname(folder)
         ordered = sorted(missing, key=lambda folder: (folder.count("/"), folder))  # parents first
@@ -301,9 +306,7 @@ class Storage:
                 fs.mkdir(folder, create_parents=False)
             except FileExistsError:
                 if not fs.isdir(folder):
-                    raise FileExistsError(
-                        f"{fs.unstrip_protocol(folder)} is a file, not a folder"
-                    ) from None
+                    raise _file_in_the_way(fs, folder) from None
                 self._journal({"op": "folder_not_ours", "url": str(fs.unstrip_protocol(folder))})
                 continue
             created.add(folder)
