@@ -19,12 +19,34 @@ from typing import Any
 import pytest
 from support.lost_interrupt import LostInterruptAction
 
-from synapse_sdk.journal.store import RunJournal
+from synapse_sdk.journal.store import RunJournal, RunRecord
 from synapse_sdk.plugins import PluginHost, hookimpl, run_action
 from synapse_sdk.testing import recording_context
 
 SYNAPSE = str(Path(sys.executable).with_name("synapse"))
 TESTS = Path(__file__).resolve().parents[1]
+
+
+def interrupted_in_process(
+    action: Any, target: Path, journal: RunJournal, host: PluginHost | None = None
+) -> RunRecord:
+    """Run ``action`` on ``target`` in this process; it must end in KeyboardInterrupt.
+
+    Returns the only run of ``journal``, as the journal has it afterwards.
+    """
+    ctx, _ = recording_context(job_id=None)
+    with pytest.raises(KeyboardInterrupt):
+        run_action(
+            action,
+            {"target": str(target)},
+            ctx=ctx,
+            plugins=host if host is not None else PluginHost(),
+            journal=journal,
+        )
+    [record] = journal.list_runs()
+    run = journal.get_run(record.run_id)
+    assert run is not None
+    return run
 
 
 def test_in_process_the_run_is_rolled_back_and_the_interrupt_raised(
@@ -35,21 +57,12 @@ def test_in_process_the_run_is_rolled_back_and_the_interrupt_raised(
     target = tmp_path / "target"
     target.mkdir()
     journal = RunJournal(tmp_path / "runs.db")
-    ctx, _ = recording_context(job_id=None)
 
-    with pytest.raises(KeyboardInterrupt):
-        run_action(
-            LostInterruptAction,
-            {"target": str(target)},
-            ctx=ctx,
-            plugins=PluginHost(),
-            journal=journal,
-        )
+    run = interrupted_in_process(LostInterruptAction, target, journal)
 
     assert discarded == [KeyboardInterrupt]  # CPython did discard it
     assert list(target.iterdir()) == []  # the first step's write is undone
-    [record] = journal.list_runs()
-    assert record.state == "rolled_back"
+    assert run.state == "rolled_back"
     journal.close()
 
 
@@ -110,22 +123,11 @@ def test_a_ctrl_c_after_the_last_step_still_rolls_the_run_back(tmp_path: Path) -
     journal = RunJournal(tmp_path / "runs.db")
     host = PluginHost()
     host.register(_CtrlCAtTheEnd(), "ctrl-c-at-the-end")
-    ctx, _ = recording_context(job_id=None)
 
-    with pytest.raises(KeyboardInterrupt):
-        run_action(
-            "support.remote_undo:ReplaceThenWait",
-            {"target": str(target)},
-            ctx=ctx,
-            plugins=host,
-            journal=journal,
-        )
+    run = interrupted_in_process("support.remote_undo:ReplaceThenWait", target, journal, host)
 
     assert (target / "existing.txt").read_text() == "was here before the run"
-    [record] = journal.list_runs()
-    assert record.state == "rolled_back"
-    run = journal.get_run(record.run_id)
-    assert run is not None
+    assert run.state == "rolled_back"
     assert [step.state for step in run.steps] == ["rolled_back", "rolled_back"]
     journal.close()
 
@@ -137,18 +139,9 @@ def test_a_rollback_after_a_delivered_ctrl_c_can_fan_out(tmp_path: Path) -> None
     target = tmp_path / "target"
     target.mkdir()
     journal = RunJournal(tmp_path / "runs.db")
-    ctx, _ = recording_context(job_id=None)
 
-    with pytest.raises(KeyboardInterrupt):
-        run_action(
-            MapInRollbackAction,
-            {"target": str(target)},
-            ctx=ctx,
-            plugins=PluginHost(),
-            journal=journal,
-        )
+    run = interrupted_in_process(MapInRollbackAction, target, journal)
 
     assert list(target.iterdir()) == []  # every file removed by the map in the rollback
-    [record] = journal.list_runs()
-    assert record.state == "rolled_back"
+    assert run.state == "rolled_back"
     journal.close()
