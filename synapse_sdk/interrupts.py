@@ -20,9 +20,10 @@ CPython discards an exception raised where nothing can receive it: in a weakref 
 a ``__del__``, a garbage-collector callback ("Exception ignored in ..."). A signal handled
 there would be lost, and the run would carry on as if never stopped. While run signals
 are handled, ``sys.unraisablehook`` notes when the exception CPython drops is one a
-handler raised, and :func:`raise_lost_interrupt` raises it again: the orchestrator
-calls it before its first step and before it reports success, ``context.map`` each time
-it has taken in finished items, and the caller of a run on Ray while it follows the run.
+handler raised (instead of printing its traceback), and :func:`raise_lost_interrupt`
+raises it again: the orchestrator calls it before its first step and before it reports
+success, the journalled run once its action returned, ``context.map`` each time it has
+taken in finished items, and the caller of a run on Ray while it follows the run.
 """
 
 from __future__ import annotations
@@ -96,10 +97,17 @@ def _start_afresh() -> None:
 
 
 def _note_dropped(unraisable: Any) -> None:
-    """``sys.unraisablehook`` while run signals are handled: note a dropped signal."""
-    if unraisable.exc_value is not None and unraisable.exc_value is _State.raised:
+    """``sys.unraisablehook`` while run signals are handled: note a dropped signal.
+
+    A dropped signal of the run is not printed by CPython's own hook ("Exception ignored
+    in ..." and a traceback): it is raised again, and the run reports how it ended. A hook
+    someone installed before is still called with it.
+    """
+    ours = unraisable.exc_value is not None and unraisable.exc_value is _State.raised
+    if ours:
         _State.lost = unraisable.exc_value
-    _State.hook_before(unraisable)
+    if not ours or _State.hook_before is not sys.__unraisablehook__:
+        _State.hook_before(unraisable)
 
 
 def _watch_dropped() -> None:

@@ -31,7 +31,12 @@ from synapse_sdk.errors import ExecutorError, RunTerminated, describe_error
 from synapse_sdk.fanout import EXECUTORS
 from synapse_sdk.fanout.ray_cluster import connect, import_ray
 from synapse_sdk.host.manager import PluginHost, plugin_host
-from synapse_sdk.interrupts import cancellation_handlers, critical_section, run_settled
+from synapse_sdk.interrupts import (
+    cancellation_handlers,
+    critical_section,
+    raise_lost_interrupt,
+    run_settled,
+)
 from synapse_sdk.journal.recorder import JournalRecorder, settled_state
 from synapse_sdk.journal.recovery import JournalledUndo
 from synapse_sdk.journal.store import RunJournal
@@ -201,6 +206,7 @@ def run_journalled(
                 runtime.job_id = run_id
             runtime.recorder = JournalRecorder(journal, run_id)
             result = _execute(action, placement)
+            raise_lost_interrupt()  # dropped while hooks saw the end: undone below
             # Inside the `try`: a signal between the last step and this write still
             # settles the run (a pipeline's action: the pipeline then undoes it).
             with critical_section():
