@@ -113,6 +113,30 @@ def test_the_command_exits_130_with_the_target_as_it_was(tmp_path: Path) -> None
     assert [run["state"] for run in json.loads(listed.stdout)] == ["rolled_back"]
 
 
+def test_a_command_that_runs_nothing_still_exits_130_after_a_dropped_ctrl_c(
+    tmp_path: Path,
+) -> None:
+    """``synapse plan`` whose action's import dropped a Ctrl-C: interrupted, not a success."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(TESTS),
+        "SYNAPSE_HOME": str(tmp_path / "home"),
+        "SYNAPSE_LOAD_PLUGINS": "",
+    }
+    done = subprocess.run(
+        [SYNAPSE, "plan", "support.dropped_on_import:LostInterruptAction"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+    assert "write_second" in done.stdout  # the plan was made: the Ctrl-C had been dropped
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 class _CtrlCAtTheEnd:
     """A hook plugin during whose ``synapse_after_run`` the user presses Ctrl-C."""
 
