@@ -137,6 +137,51 @@ def test_a_command_that_runs_nothing_still_exits_130_after_a_dropped_ctrl_c(
     assert "Traceback" not in done.stderr
 
 
+DROPPED_WHILE_THE_SDK_LOADS = """
+import os, signal, sys, weakref
+from synapse_sdk.console import main
+
+class Anything:
+    pass
+
+class CtrlCOnImport:  # a Ctrl-C handled inside a weakref callback, as the import system has
+    def find_spec(self, name, path=None, target=None):
+        if name == "synapse_sdk.cli.run":
+            def callback(_):
+                os.kill(os.getpid(), signal.SIGINT)
+                for _spin in range(10_000):
+                    pass
+            doomed = Anything()
+            kept = weakref.ref(doomed, callback)
+            del doomed
+        return None
+
+sys.meta_path.insert(0, CtrlCOnImport())
+sys.argv = ["synapse", "actions", "list"]
+main()
+"""
+
+
+def test_a_ctrl_c_while_the_sdk_loads_ends_the_command_even_where_cpython_drops_it(
+    tmp_path: Path,
+) -> None:
+    """Before the SDK's handlers, Ctrl-C exits at once: no exception for CPython to drop."""
+    env = {**os.environ, "SYNAPSE_HOME": str(tmp_path / "home"), "SYNAPSE_LOAD_PLUGINS": ""}
+    done = subprocess.run(
+        [sys.executable, "-c", DROPPED_WHILE_THE_SDK_LOADS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+    assert done.returncode == 130, done.stderr
+    assert done.stdout == ""  # the command never ran
+    assert done.stderr == ""
+    assert not (tmp_path / "home").exists()
+
+
 class _CtrlCAtTheEnd:
     """A hook plugin during whose ``synapse_after_run`` the user presses Ctrl-C."""
 
