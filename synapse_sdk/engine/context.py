@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from synapse_sdk.fanout.mapper import fan_out
 from synapse_sdk.runtime.context import RuntimeContext
-from synapse_sdk.storage import Storage
 
 if TYPE_CHECKING:
     from synapse_sdk.engine.result import StepResult
+    from synapse_sdk.storage import Storage
 
 __all__ = ["BaseStepContext"]
 
@@ -159,6 +159,10 @@ class BaseStepContext:
         See :class:`synapse_sdk.storage.Storage`. The storage options come from the
         action params' ``storage_options``, when they have that field.
         """
+        # Deferred: storage (and pathlib) load with the first step that writes through
+        # it, not with every import of the step API.
+        from synapse_sdk.storage import Storage
+
         return Storage(self)
 
     def map(

@@ -17,7 +17,6 @@ from synapse_sdk.engine.base import BaseStep
 from synapse_sdk.engine.progress import FROZEN_PROGRESS
 from synapse_sdk.engine.result import StepResult
 from synapse_sdk.errors import describe_error
-from synapse_sdk.storage import STORAGE_KEY, undo_step_writes
 
 if TYPE_CHECKING:
     from synapse_sdk.engine.context import BaseStepContext
@@ -42,6 +41,9 @@ def roll_back(step: BaseStep[Any], context: Any, result: StepResult) -> bool:
     rollback``. Returns whether there was anything to undo: the step has a rollback of
     its own, or wrote through ``context.storage``.
     """
+    # Deferred: storage loads when a run rolls back, not with every import of the step API.
+    from synapse_sdk.storage import STORAGE_KEY, undo_step_writes
+
     writes = result.rollback_data.get(STORAGE_KEY)
     try:
         step.rollback(context, result)

@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "DISABLE_ENV",
@@ -82,6 +85,8 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read the settings from ``env`` (default: ``os.environ``)."""
+        from pathlib import Path  # deferred: the step API's import does without it
+
         env = os.environ if env is None else env
         home = env.get(HOME_ENV)
         only = env.get(LOAD_ENV)

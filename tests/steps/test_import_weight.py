@@ -1,0 +1,52 @@
+"""What ``import synapse_sdk.plugins.steps`` loads: the engine, not the libraries around it.
+
+Speed itself is measured in ``benchmarks/bench_import.py``; this checks the modules behind
+it, in a fresh interpreter, so that a stray import at the top of a module is caught.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+LOADED_ON_FIRST_USE = (
+    "click",
+    "fsspec",
+    "json",
+    "pathlib",
+    "pluggy",
+    "pydantic",
+    "rich",
+    "structlog",
+    "synapse_sdk.journal",
+    "synapse_sdk.storage",
+)
+
+
+def test_the_step_api_loads_neither_storage_nor_the_libraries_it_uses_later() -> None:
+    script = (
+        "import sys, synapse_sdk.plugins.steps\n"
+        f"print(' '.join(m for m in {LOADED_ON_FIRST_USE!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert done.stdout.split() == []
+
+
+def test_a_step_writing_through_storage_loads_it_then() -> None:
+    script = (
+        "import sys\n"
+        "from synapse_sdk.plugins.steps import BaseStepContext\n"
+        "from synapse_sdk.runtime import RuntimeContext\n"
+        "context = BaseStepContext(runtime_ctx=RuntimeContext())\n"
+        "before = 'synapse_sdk.storage' in sys.modules\n"
+        "storage = context.storage\n"
+        "print(before, type(storage).__module__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert done.stdout.split() == ["False", "synapse_sdk.storage.journalled"]
