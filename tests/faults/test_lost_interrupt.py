@@ -27,6 +27,19 @@ SYNAPSE = str(Path(sys.executable).with_name("synapse"))
 TESTS = Path(__file__).resolve().parents[1]
 
 
+def command(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` (a command line) with the tests' support modules importable, no plugins."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(TESTS),
+        "SYNAPSE_HOME": str(home),
+        "SYNAPSE_LOAD_PLUGINS": "",
+    }
+    return subprocess.run(
+        args, env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+
+
 def interrupted_in_process(
     action: Any, target: Path, journal: RunJournal, host: PluginHost | None = None
 ) -> RunRecord:
@@ -70,13 +83,7 @@ def test_the_command_exits_130_with_the_target_as_it_was(tmp_path: Path) -> None
     target = tmp_path / "target"
     target.mkdir()
     home = tmp_path / "home"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(TESTS),
-        "SYNAPSE_HOME": str(home),
-        "SYNAPSE_LOAD_PLUGINS": "",
-    }
-    done = subprocess.run(
+    done = command(
         [
             SYNAPSE,
             "run",
@@ -84,11 +91,7 @@ def test_the_command_exits_130_with_the_target_as_it_was(tmp_path: Path) -> None
             "--params",
             json.dumps({"target": str(target)}),
         ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
+        home,
     )
 
     assert done.returncode == 130, done.stderr
@@ -102,14 +105,7 @@ def test_the_command_exits_130_with_the_target_as_it_was(tmp_path: Path) -> None
     assert run is not None
     # The second step ran: the Ctrl-C was dropped by CPython, not delivered in the first.
     assert [step.name for step in run.steps] == ["write_first", "write_second"]
-    listed = subprocess.run(
-        [SYNAPSE, "runs", "list", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    listed = command([SYNAPSE, "runs", "list", "--json"], home)
     assert [run["state"] for run in json.loads(listed.stdout)] == ["rolled_back"]
 
 
@@ -117,20 +113,7 @@ def test_a_command_that_runs_nothing_still_exits_130_after_a_dropped_ctrl_c(
     tmp_path: Path,
 ) -> None:
     """``synapse plan`` whose action's import dropped a Ctrl-C: interrupted, not a success."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(TESTS),
-        "SYNAPSE_HOME": str(tmp_path / "home"),
-        "SYNAPSE_LOAD_PLUGINS": "",
-    }
-    done = subprocess.run(
-        [SYNAPSE, "plan", "support.dropped_on_import:LostInterruptAction"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    done = command([SYNAPSE, "plan", "support.dropped_on_import:LostInterruptAction"], tmp_path)
 
     assert "write_second" in done.stdout  # the plan was made: the Ctrl-C had been dropped
     assert done.returncode == 130, done.stderr
@@ -166,15 +149,7 @@ def test_a_ctrl_c_while_the_sdk_loads_ends_the_command_even_where_cpython_drops_
     tmp_path: Path,
 ) -> None:
     """Before the SDK's handlers, Ctrl-C exits at once: no exception for CPython to drop."""
-    env = {**os.environ, "SYNAPSE_HOME": str(tmp_path / "home"), "SYNAPSE_LOAD_PLUGINS": ""}
-    done = subprocess.run(
-        [sys.executable, "-c", DROPPED_WHILE_THE_SDK_LOADS],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    done = command([sys.executable, "-c", DROPPED_WHILE_THE_SDK_LOADS], tmp_path / "home")
 
     assert done.returncode == 130, done.stderr
     assert done.stdout == ""  # the command never ran
