@@ -27,6 +27,14 @@ SYNAPSE = str(Path(sys.executable).with_name("synapse"))
 TESTS = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def discarded(monkeypatch: pytest.MonkeyPatch) -> list[type[BaseException] | None]:
+    """The type of each exception CPython discards ("Exception ignored") during the test."""
+    seen: list[type[BaseException] | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda raised: seen.append(raised.exc_type))
+    return seen
+
+
 def command(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
     """Run ``args`` (a command line) with the tests' support modules importable, no plugins."""
     env = {
@@ -63,10 +71,8 @@ def interrupted_in_process(
 
 
 def test_in_process_the_run_is_rolled_back_and_the_interrupt_raised(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, discarded: list[type[BaseException] | None]
 ) -> None:
-    discarded: list[type[BaseException] | None] = []
-    monkeypatch.setattr(sys, "unraisablehook", lambda raised: discarded.append(raised.exc_type))
     target = tmp_path / "target"
     target.mkdir()
     journal = RunJournal(tmp_path / "runs.db")
@@ -167,23 +173,6 @@ class _CtrlCAtTheEnd:
             pass
 
 
-def test_a_ctrl_c_after_the_last_step_still_rolls_the_run_back(tmp_path: Path) -> None:
-    """No orchestrator is left to roll back: the run is undone from the journal instead."""
-    target = tmp_path / "target"
-    target.mkdir()
-    (target / "existing.txt").write_text("was here before the run")
-    journal = RunJournal(tmp_path / "runs.db")
-    host = PluginHost()
-    host.register(_CtrlCAtTheEnd(), "ctrl-c-at-the-end")
-
-    run = interrupted_in_process("support.remote_undo:ReplaceThenWait", target, journal, host)
-
-    assert (target / "existing.txt").read_text() == "was here before the run"
-    assert run.state == "rolled_back"
-    assert [step.state for step in run.steps] == ["rolled_back", "rolled_back"]
-    journal.close()
-
-
 class _DroppedCtrlCAtTheEnd:
     """A hook plugin during whose ``synapse_after_run`` a Ctrl-C is dropped by CPython."""
 
@@ -192,24 +181,31 @@ class _DroppedCtrlCAtTheEnd:
         ctrl_c_in_a_weakref_callback()
 
 
-def test_a_ctrl_c_dropped_after_the_last_step_still_rolls_the_run_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("plugin", "dropped"),
+    [(_CtrlCAtTheEnd(), []), (_DroppedCtrlCAtTheEnd(), [KeyboardInterrupt])],
+    ids=["delivered", "dropped by CPython"],
+)
+def test_a_ctrl_c_after_the_last_step_still_rolls_the_run_back(
+    plugin: object,
+    dropped: list[type[BaseException]],
+    tmp_path: Path,
+    discarded: list[type[BaseException] | None],
 ) -> None:
-    """Nothing after the hooks would raise it: the journalled run does, before success."""
-    discarded: list[type[BaseException] | None] = []
-    monkeypatch.setattr(sys, "unraisablehook", lambda raised: discarded.append(raised.exc_type))
+    """No orchestrator is left to roll back: the run is undone from the journal instead."""
     target = tmp_path / "target"
     target.mkdir()
     (target / "existing.txt").write_text("was here before the run")
     journal = RunJournal(tmp_path / "runs.db")
     host = PluginHost()
-    host.register(_DroppedCtrlCAtTheEnd(), "dropped-ctrl-c-at-the-end")
+    host.register(plugin, "ctrl-c-at-the-end")
 
     run = interrupted_in_process("support.remote_undo:ReplaceThenWait", target, journal, host)
 
-    assert discarded == [KeyboardInterrupt]
+    assert discarded == dropped
     assert (target / "existing.txt").read_text() == "was here before the run"
     assert run.state == "rolled_back"
+    assert [step.state for step in run.steps] == ["rolled_back", "rolled_back"]
     journal.close()
 
 
