@@ -347,6 +347,15 @@ def open_journal() -> Iterator[RunJournal]:
         journal.close()
 
 
+PLAN_HEADERS = ("STEP", "WEIGHT", "FROM", "WRAPPED BY", "OWN ROLLBACK")
+"""The columns of a plan's step table (``synapse plan``, ``synapse pipeline plan``)."""
+STORAGE_UNDO_NOTE = (
+    "Writes through context.storage are undone by the SDK, in every step;\n"
+    "OWN ROLLBACK: the step's own rollback() undoes anything else."
+)
+"""Printed under a plan: a step without a rollback of its own is still undone."""
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """Print aligned columns, one line per row. Cells are never shortened."""
     cells = [[str(cell) for cell in row] for row in rows]

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import click
 
 from synapse_sdk.cli.common import (
+    PLAN_HEADERS,
+    STORAGE_UNDO_NOTE,
     CliError,
     load_params,
     load_plugin_host,
@@ -298,7 +300,7 @@ def plan_command(
         return
     click.echo(f"Plan for '{plan.action}' ({action_class.kind}), {len(plan.steps)} steps:")
     print_table(
-        ["#", "STEP", "WEIGHT", "FROM", "WRAPPED BY", "ROLLBACK"],
+        ["#", *PLAN_HEADERS],
         [
             [
                 step.position,
@@ -311,6 +313,7 @@ def plan_command(
             for step in plan.steps
         ],
     )
+    click.echo(f"\n{STORAGE_UNDO_NOTE}")
     if shipment is not None:
         _print_shipment(shipment)
     elif placement.executor == "ray" and placement.ship:

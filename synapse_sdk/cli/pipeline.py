@@ -16,6 +16,8 @@ from synapse_sdk.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
+    PLAN_HEADERS,
+    STORAGE_UNDO_NOTE,
     CliError,
     load_params,
     load_plugin_host,
@@ -407,7 +409,7 @@ def plan_pipeline_command(file: Path, params_file: Path | None, as_json: bool) -
         for param, source in entry["feeds"].items():
             click.echo(f"   {param} <- {source}")
         print_table(
-            ["STEP", "WEIGHT", "FROM", "WRAPPED BY", "ROLLBACK"],
+            PLAN_HEADERS,
             [
                 [
                     step["name"],
@@ -419,3 +421,4 @@ def plan_pipeline_command(file: Path, params_file: Path | None, as_json: bool) -
                 for step in entry["steps"]
             ],
         )
+    click.echo(f"\n{STORAGE_UNDO_NOTE}")

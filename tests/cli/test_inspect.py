@@ -83,14 +83,16 @@ def test_plan_shows_order_weight_origin_wrappers_and_rollback(synapse: Synapse) 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "Plan for 'demo-upload' (upload), 4 steps:"
-    assert lines[1].split() == ["#", "STEP", "WEIGHT", "FROM", "WRAPPED", "BY", "ROLLBACK"]
-    rows = [line.split() for line in lines[2:]]
+    assert lines[1].split() == ["#", "STEP", "WEIGHT", "FROM", "WRAPPED", "BY", "OWN", "ROLLBACK"]
+    rows = [line.split() for line in lines[2:6]]
     assert rows == [
         ["1", "list_files", "10.0%", "action", "stamp", "no"],
         ["2", "announce", "0.0%", "announce", "stamp", "no"],
         ["3", "copy", "80.0%", "action", "stamp", "yes"],
         ["4", "finish", "10.0%", "action", "stamp", "no"],
     ]
+    # "no" is not "never undone": the plan says what undoes the others.
+    assert "Writes through context.storage are undone by the SDK" in result.stdout
     assert "warning: plugin 'exploding' (demo-broken-plugin) failed to load" in result.stderr
 
 
