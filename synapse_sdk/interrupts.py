@@ -45,6 +45,7 @@ __all__ = [
     "handle_run_signals",
     "ignore_run_signals",
     "raise_lost_interrupt",
+    "raise_wrapped_interrupt",
     "run_settled",
 ]
 
@@ -87,6 +88,27 @@ def raise_lost_interrupt() -> None:
     if lost is not None and not _State.settled and _in_main_thread():
         _State.lost = None
         raise lost
+
+
+def raise_wrapped_interrupt(exc: BaseException) -> None:
+    """Raise the run's signal exception if ``exc`` was raised from it (or while handling it).
+
+    Code that catches a signal's exception and raises another in its place would turn an
+    interrupted run into a failed one. Python 3.11 does it itself: a ``KeyboardInterrupt``
+    raised while a class is being created (in a ``__set_name__``, as dataclass and pydantic
+    fields have) reaches the caller as a ``RuntimeError``. Called where a run takes in an
+    ``Exception``, so that Ctrl-C still means "interrupted", whatever wrapped it.
+    """
+    raised = _State.raised
+    if raised is None or not _in_main_thread():
+        return
+    seen: BaseException | None = exc
+    for _link in range(100):  # a chain of causes is short; never follow a cycle forever
+        if seen is None:
+            return
+        if seen is raised:
+            raise raised
+        seen = seen.__cause__ or seen.__context__
 
 
 def _start_afresh() -> None:

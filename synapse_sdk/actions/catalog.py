@@ -33,6 +33,7 @@ from synapse_sdk.host.manager import (
     entry_point_distribution,
     plugin_host,
 )
+from synapse_sdk.interrupts import raise_wrapped_interrupt
 from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.settings import Settings
 
@@ -127,6 +128,7 @@ def _load(name: str, target: str, loader: Any) -> type[BaseAction[Any]]:
     except RunTerminated:  # a signal arrived while it loaded: not the action's doing
         raise
     except LOAD_ERRORS as exc:
+        raise_wrapped_interrupt(exc)  # a signal, wrapped: not the plugin's doing
         raise ActionLoadError(
             f"action '{name}' ({target}) failed to load: {describe_error(exc)}"
         ) from exc

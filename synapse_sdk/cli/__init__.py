@@ -16,7 +16,12 @@ from synapse_sdk.cli.pipeline import pipeline_group, resume_command
 from synapse_sdk.cli.run import run_command
 from synapse_sdk.cli.runs import runs_group
 from synapse_sdk.errors import RunAbandoned
-from synapse_sdk.interrupts import handle_run_signals, ignore_run_signals, raise_lost_interrupt
+from synapse_sdk.interrupts import (
+    handle_run_signals,
+    ignore_run_signals,
+    raise_lost_interrupt,
+    raise_wrapped_interrupt,
+)
 
 __all__ = ["cli", "main"]
 
@@ -52,7 +57,11 @@ def _exit_code() -> int:
     (a closed terminal): never click's "Aborted!" with exit 1, never a traceback.
     """
     try:
-        result = cli.main(prog_name="synapse", standalone_mode=False)
+        try:
+            result = cli.main(prog_name="synapse", standalone_mode=False)
+        except Exception as exc:
+            raise_wrapped_interrupt(exc)  # a signal that reached us as another error
+            raise
         raise_lost_interrupt()  # a signal CPython dropped while the command ran
     except click.exceptions.Abort as exc:  # click's word for a KeyboardInterrupt or EOF
         return EXIT_INTERRUPTED if isinstance(exc.__cause__, KeyboardInterrupt) else EXIT_FAILED

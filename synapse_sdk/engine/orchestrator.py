@@ -30,7 +30,7 @@ from synapse_sdk.engine.registry import StepRegistry
 from synapse_sdk.engine.result import StepResult
 from synapse_sdk.engine.rollback import error_text, journal_safely, roll_back_steps
 from synapse_sdk.errors import RunAbandoned, StepExecutionError
-from synapse_sdk.interrupts import raise_lost_interrupt
+from synapse_sdk.interrupts import raise_lost_interrupt, raise_wrapped_interrupt
 from synapse_sdk.runtime.recorder import StepRecorder
 
 if TYPE_CHECKING:
@@ -188,6 +188,7 @@ class Orchestrator(Generic[C]):
                             if recorder is not None:
                                 self._record_outcome(recorder, name, outcome)
                         except Exception as exc:
+                            raise_wrapped_interrupt(exc)  # a Ctrl-C that came as another error
                             failure = _Failure(step, _failed_result(exc, outcome), exc)
                             break
                         if outcome is _SKIPPED:

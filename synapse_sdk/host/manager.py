@@ -36,6 +36,7 @@ import pluggy
 
 from synapse_sdk.errors import PluginHookError, PluginLoadError, RunTerminated, describe_error
 from synapse_sdk.host import hookspecs
+from synapse_sdk.interrupts import raise_wrapped_interrupt
 from synapse_sdk.runtime.settings import STRICT_ENV, Settings
 
 if TYPE_CHECKING:
@@ -209,6 +210,7 @@ class PluginHost:
             except RunTerminated:  # a signal arrived while it loaded: not the plugin's doing
                 raise
             except LOAD_ERRORS as exc:
+                raise_wrapped_interrupt(exc)  # a signal, wrapped: not the plugin's doing
                 record = PluginRecord(name, distribution, version, error=describe_error(exc))
                 self.records[name] = record
                 failures.append(record)
@@ -418,6 +420,7 @@ def _isolated(function: Callable[..., Any], plugin: str, hook: str) -> Callable[
         except _NOT_THE_PLUGINS:
             raise
         except LOAD_ERRORS as exc:
+            raise_wrapped_interrupt(exc)  # a signal, wrapped: not the plugin's doing
             call.failed(plugin, hook, exc)
             return None
         finally:
@@ -457,6 +460,7 @@ def _isolated_wrapper(
         except _NOT_THE_PLUGINS:
             raise
         except LOAD_ERRORS as exc:
+            raise_wrapped_interrupt(exc)  # a signal, wrapped: not the plugin's doing
             call.failed(plugin, hook, exc)
             return (yield)
         thrown: BaseException | None = None
@@ -480,6 +484,7 @@ def _isolated_wrapper(
         except _NOT_THE_PLUGINS:
             raise
         except LOAD_ERRORS as exc:
+            raise_wrapped_interrupt(exc)  # a signal, wrapped: not the plugin's doing
             if exc is thrown:
                 raise
             call.failed(plugin, hook, exc)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from support.lost_interrupt import LostInterruptAction, ctrl_c_in_a_weakref_callback
+from support.wrapped_interrupt import WrappedInterruptAction, class_created_under
 
 from synapse_sdk.journal.store import RunJournal, RunRecord
 from synapse_sdk.plugins import PluginHost, hookimpl, run_action
@@ -181,10 +182,22 @@ class _DroppedCtrlCAtTheEnd:
         ctrl_c_in_a_weakref_callback()
 
 
+class _WrappedCtrlCAtTheEnd:
+    """A hook plugin during whose ``synapse_after_run`` a Ctrl-C lands in ``__set_name__``."""
+
+    @hookimpl
+    def synapse_after_run(self, action: Any, context: Any, result: Any) -> None:
+        class_created_under(signal.SIGINT)  # Python 3.11: a RuntimeError, logged and skipped
+
+
 @pytest.mark.parametrize(
     ("plugin", "dropped"),
-    [(_CtrlCAtTheEnd(), []), (_DroppedCtrlCAtTheEnd(), [KeyboardInterrupt])],
-    ids=["delivered", "dropped by CPython"],
+    [
+        (_CtrlCAtTheEnd(), []),
+        (_DroppedCtrlCAtTheEnd(), [KeyboardInterrupt]),
+        (_WrappedCtrlCAtTheEnd(), []),
+    ],
+    ids=["delivered", "dropped by CPython", "wrapped in another error"],
 )
 def test_a_ctrl_c_after_the_last_step_still_rolls_the_run_back(
     plugin: object,
@@ -207,6 +220,30 @@ def test_a_ctrl_c_after_the_last_step_still_rolls_the_run_back(
     assert run.state == "rolled_back"
     assert [step.state for step in run.steps] == ["rolled_back", "rolled_back"]
     journal.close()
+
+
+def test_a_ctrl_c_that_reaches_the_step_as_another_error_still_rolls_back(tmp_path: Path) -> None:
+    """Python 3.11 wraps it in a RuntimeError (``__set_name__``): still interrupted, not failed."""
+    target = tmp_path / "target"
+    target.mkdir()
+    journal = RunJournal(tmp_path / "runs.db")
+
+    run = interrupted_in_process(WrappedInterruptAction, target, journal)
+
+    assert list(target.iterdir()) == []
+    assert run.state == "rolled_back"
+    journal.close()
+
+
+def test_a_signal_that_reaches_a_command_as_another_error_sets_its_exit_code(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM while ``synapse plan`` imports the action: exit 143, not a traceback."""
+    done = command([SYNAPSE, "plan", "support.terminated_on_import:LostInterruptAction"], tmp_path)
+
+    assert done.returncode == 143, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "write_second" not in done.stdout
 
 
 def test_a_rollback_after_a_delivered_ctrl_c_can_fan_out(tmp_path: Path) -> None:
