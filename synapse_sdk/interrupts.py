@@ -28,6 +28,7 @@ taken in finished items, and the caller of a run on Ray while it follows the run
 
 from __future__ import annotations
 
+import copy
 import signal
 import sys
 import threading
@@ -107,7 +108,12 @@ def raise_wrapped_interrupt(exc: BaseException) -> None:
         if seen is None:
             return
         if seen is raised:
-            raise raised
+            # The same signal as a new object: raising ``raised`` itself from here would
+            # close a loop of causes (it is already behind ``exc``), which some traceback
+            # formatters follow forever.
+            again = copy.copy(raised)
+            _State.raised = again
+            raise again from exc
         seen = seen.__cause__ or seen.__context__
 
 

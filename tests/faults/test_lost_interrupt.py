@@ -18,7 +18,11 @@ from typing import Any
 
 import pytest
 from support.lost_interrupt import LostInterruptAction, ctrl_c_in_a_weakref_callback
-from support.wrapped_interrupt import WrappedInterruptAction, class_created_under
+from support.wrapped_interrupt import (
+    WrappedInExecuteAction,
+    WrappedInterruptAction,
+    class_created_under,
+)
 
 from synapse_sdk.journal.store import RunJournal, RunRecord
 from synapse_sdk.plugins import PluginHost, hookimpl, run_action
@@ -49,6 +53,17 @@ def command(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def assert_no_loop_of_causes(exc: BaseException) -> None:
+    """Each cause or context behind ``exc`` is new: a loop sends traceback formatters (structlog's)
+    round it forever."""
+    seen: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None:
+        assert all(link is not earlier for earlier in seen), f"{link!r} is its own cause"
+        seen.append(link)
+        link = link.__cause__ or link.__context__
+
+
 def interrupted_in_process(
     action: Any, target: Path, journal: RunJournal, host: PluginHost | None = None
 ) -> RunRecord:
@@ -57,7 +72,7 @@ def interrupted_in_process(
     Returns the only run of ``journal``, as the journal has it afterwards.
     """
     ctx, _ = recording_context(job_id=None)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as raised:
         run_action(
             action,
             {"target": str(target)},
@@ -65,6 +80,7 @@ def interrupted_in_process(
             plugins=host if host is not None else PluginHost(),
             journal=journal,
         )
+    assert_no_loop_of_causes(raised.value)
     [record] = journal.list_runs()
     run = journal.get_run(record.run_id)
     assert run is not None
@@ -232,6 +248,26 @@ def test_a_ctrl_c_that_reaches_the_step_as_another_error_still_rolls_back(tmp_pa
 
     assert list(target.iterdir()) == []
     assert run.state == "rolled_back"
+    journal.close()
+
+
+def test_a_ctrl_c_that_reaches_an_action_without_steps_as_another_error_is_an_interrupt(
+    tmp_path: Path,
+) -> None:
+    journal = RunJournal(tmp_path / "runs.db")
+    ctx, _ = recording_context(job_id=None)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_action(
+            WrappedInExecuteAction,
+            {"target": str(tmp_path)},
+            ctx=ctx,
+            plugins=PluginHost(),
+            journal=journal,
+        )
+
+    [record] = journal.list_runs()
+    assert record.state == "rolled_back"  # interrupted, with nothing to undo (not "failed")
     journal.close()
 
 

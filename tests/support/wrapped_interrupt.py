@@ -55,3 +55,13 @@ class WrappedInterruptAction(BaseAction[LostInterruptParams]):
     def setup_steps(self, registry: StepRegistry[Any]) -> None:
         registry.register(WriteSecond())
         registry.register(DefineAClassUnderCtrlC())
+
+
+class WrappedInExecuteAction(BaseAction[LostInterruptParams]):
+    """An action without steps, interrupted in its ``execute()`` while a class is created."""
+
+    action_name = "wrapped-in-execute"
+
+    def execute(self) -> dict[str, Any]:
+        class_created_under(signal.SIGINT)
+        return {"success": True}
