@@ -31,10 +31,10 @@ from synapse_sdk.engine.result import StepResult
 from synapse_sdk.engine.rollback import error_text, journal_safely, roll_back_steps
 from synapse_sdk.errors import RunAbandoned, StepExecutionError
 from synapse_sdk.interrupts import raise_lost_interrupt, raise_wrapped_interrupt
-from synapse_sdk.runtime.recorder import StepRecorder
 
 if TYPE_CHECKING:
     from synapse_sdk.runtime.events import StepStatus
+    from synapse_sdk.runtime.recorder import StepRecorder
     from synapse_sdk.runtime.sinks import ProgressSink
 
 __all__ = ["Orchestrator", "OrchestratorResult", "ProgressCallback"]

@@ -17,13 +17,14 @@ from synapse_sdk.runtime.events import (
     StepEvent,
     StepStatus,
 )
-from synapse_sdk.runtime.recorder import StepRecorder
 from synapse_sdk.runtime.redacted import hide_option_secrets
 from synapse_sdk.runtime.settings import Settings
 from synapse_sdk.runtime.sinks import ProgressSink
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
+
+    from synapse_sdk.runtime.recorder import StepRecorder
 
 __all__ = ["ProgressScope", "RuntimeContext", "quiet_logger"]
 
