@@ -3,7 +3,7 @@
 Runs ``python -c "import synapse_sdk.plugins.steps"`` and ``python -c pass`` as real
 subprocesses (the same interpreter as this script, from the repository root), alternating
 them, ``--runs`` times each after unmeasured warm-up runs (so files are in the page cache).
-Reports min and median wall time of both and the difference, against a 60 ms target. The
+Reports min and median wall time of both and the difference, against a 30 ms target. The
 target is checked against the difference of the medians; the difference of the minima is
 reported too.
 
@@ -40,7 +40,7 @@ from time import perf_counter
 
 from _common import emit, machine, summary
 
-TARGET_MS = 60.0
+TARGET_MS = 30.0  # issue 12: at most 30 ms above bare Python (an earlier bar was 60 ms)
 IMPORT = "import synapse_sdk.plugins.steps"
 STDLIB_FLOOR = "import typing, dataclasses, datetime"
 """The standard-library modules the step engine cannot do without (generics, the
