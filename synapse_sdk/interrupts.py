@@ -47,6 +47,7 @@ __all__ = [
     "ignore_run_signals",
     "raise_lost_interrupt",
     "raise_wrapped_interrupt",
+    "received",
     "run_settled",
 ]
 
@@ -63,6 +64,7 @@ class _State:
     settled = False  # the run's outcome is journalled: signals no longer matter
     runs = 0  # cancellation_handlers blocks open: more than one is a pipeline's action
     raised: BaseException | None = None  # the last exception a handler raised
+    received = False  # `raised` reached the run, which is acting on it (see `received`)
     lost: BaseException | None = None  # that exception, if CPython dropped it
     hook_before: Any = staticmethod(sys.__unraisablehook__)  # the hook _note_dropped wraps
 
@@ -74,7 +76,7 @@ def _exception_for(signum: int) -> BaseException:
     else:
         _State.first = signum
         exc = KeyboardInterrupt() if signum == signal.SIGINT else RunTerminated(signum)
-    _State.raised = exc
+    _State.raised, _State.received = exc, False
     return exc
 
 
@@ -91,17 +93,29 @@ def raise_lost_interrupt() -> None:
         raise lost
 
 
+def received(exc: BaseException) -> None:
+    """Say that the run took in ``exc`` and acts on it (rolls back, or gives up).
+
+    Called where a run catches whatever stopped it. If ``exc`` is the signal's exception,
+    errors raised from now on while it is handled (a failing rollback, an observer hook) are
+    those errors, not the signal in disguise: :func:`raise_wrapped_interrupt` leaves them be.
+    """
+    if exc is _State.raised:
+        _State.received = True
+
+
 def raise_wrapped_interrupt(exc: BaseException) -> None:
-    """Raise the run's signal exception if ``exc`` was raised from it (or while handling it).
+    """Raise the run's signal exception if ``exc`` was raised from it, before it reached the run.
 
     Code that catches a signal's exception and raises another in its place would turn an
     interrupted run into a failed one. Python 3.11 does it itself: a ``KeyboardInterrupt``
     raised while a class is being created (in a ``__set_name__``, as dataclass and pydantic
     fields have) reaches the caller as a ``RuntimeError``. Called where a run takes in an
-    ``Exception``, so that Ctrl-C still means "interrupted", whatever wrapped it.
+    ``Exception``, so that Ctrl-C still means "interrupted", whatever wrapped it. Once the
+    run has :func:`received` the signal, this does nothing.
     """
     raised = _State.raised
-    if raised is None or not _in_main_thread():
+    if raised is None or _State.received or not _in_main_thread():
         return
     seen: BaseException | None = exc
     for _link in range(100):  # a chain of causes is short; never follow a cycle forever
@@ -118,8 +132,18 @@ def raise_wrapped_interrupt(exc: BaseException) -> None:
 
 
 def _start_afresh() -> None:
-    """Forget the signals of the run before: a new run starts, or the last one ended."""
-    _State.first, _State.settled = None, False
+    """Forget the signals of the run before: a new run starts, or the last one ended.
+
+    A dropped signal that nothing raised again is reported in one line (where CPython
+    would have printed its traceback): the user pressed Ctrl-C, and should know it did
+    nothing.
+    """
+    if _State.lost is not None:
+        sys.stderr.write(
+            "note: a signal arrived inside a garbage-collection or weak-reference callback, "
+            "where Python cannot raise it, and was not acted on\n"
+        )
+    _State.first, _State.settled, _State.received = None, False, False
     _State.raised = _State.lost = None
     _State.held.clear()
 

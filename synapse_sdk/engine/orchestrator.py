@@ -30,7 +30,7 @@ from synapse_sdk.engine.registry import StepRegistry
 from synapse_sdk.engine.result import StepResult
 from synapse_sdk.engine.rollback import error_text, journal_safely, roll_back_steps
 from synapse_sdk.errors import RunAbandoned, StepExecutionError
-from synapse_sdk.interrupts import raise_lost_interrupt, raise_wrapped_interrupt
+from synapse_sdk.interrupts import raise_lost_interrupt, raise_wrapped_interrupt, received
 
 if TYPE_CHECKING:
     from synapse_sdk.runtime.events import StepStatus
@@ -226,6 +226,7 @@ class Orchestrator(Generic[C]):
                         "steps_total": len(steps),
                     }
         except BaseException as interrupt:  # KeyboardInterrupt, SystemExit
+            received(interrupt)  # what the rollback raises from now on is its own error
             if isinstance(interrupt, RunAbandoned):
                 raise  # a second signal: leave the rollback to `synapse runs rollback`
             self._rollback(self._interrupted(running, outcome, interrupt, executed), executed)

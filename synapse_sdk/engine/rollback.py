@@ -17,6 +17,7 @@ from synapse_sdk.engine.base import BaseStep
 from synapse_sdk.engine.progress import FROZEN_PROGRESS
 from synapse_sdk.engine.result import StepResult
 from synapse_sdk.errors import describe_error
+from synapse_sdk.interrupts import raise_wrapped_interrupt
 
 if TYPE_CHECKING:
     from synapse_sdk.engine.context import BaseStepContext
@@ -85,6 +86,7 @@ def roll_back_steps(
             try:
                 undone = roll_back(step, context, result)
             except Exception as exc:
+                raise_wrapped_interrupt(exc)  # a second signal in disguise: stop, as for one
                 error = describe_error(exc)
                 line = f"rollback of step '{name}' failed: {error}"
                 context.errors.append(line)

@@ -36,6 +36,7 @@ from synapse_sdk.interrupts import (
     critical_section,
     raise_lost_interrupt,
     raise_wrapped_interrupt,
+    received,
     run_settled,
 )
 from synapse_sdk.journal.recorder import JournalRecorder, settled_state
@@ -218,6 +219,7 @@ def run_journalled(
                 journal.end_run(run_id, "succeeded", result=handed_on(result))
                 run_settled()
         except BaseException as exc:
+            received(exc)
             try:
                 if parent is None:  # a pipeline undoes its actions itself
                     _undo_if_completed(action, journal, run_id, exc)

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from support.lost_interrupt import LostInterruptAction, ctrl_c_in_a_weakref_callback
 from support.wrapped_interrupt import (
+    FailingCompensationAction,
     WrappedInExecuteAction,
     WrappedInterruptAction,
-    class_created_under,
+    signal_wrapped_in_another_error,
 )
 
 from synapse_sdk.journal.store import RunJournal, RunRecord
@@ -199,11 +200,11 @@ class _DroppedCtrlCAtTheEnd:
 
 
 class _WrappedCtrlCAtTheEnd:
-    """A hook plugin during whose ``synapse_after_run`` a Ctrl-C lands in ``__set_name__``."""
+    """A hook plugin that calls a library which turns the user's Ctrl-C into its own error."""
 
     @hookimpl
     def synapse_after_run(self, action: Any, context: Any, result: Any) -> None:
-        class_created_under(signal.SIGINT)  # Python 3.11: a RuntimeError, logged and skipped
+        signal_wrapped_in_another_error(signal.SIGINT)  # was logged and skipped
 
 
 @pytest.mark.parametrize(
@@ -239,7 +240,7 @@ def test_a_ctrl_c_after_the_last_step_still_rolls_the_run_back(
 
 
 def test_a_ctrl_c_that_reaches_the_step_as_another_error_still_rolls_back(tmp_path: Path) -> None:
-    """Python 3.11 wraps it in a RuntimeError (``__set_name__``): still interrupted, not failed."""
+    """A library raised its own error from the Ctrl-C: still interrupted, not failed."""
     target = tmp_path / "target"
     target.mkdir()
     journal = RunJournal(tmp_path / "runs.db")
@@ -280,6 +281,22 @@ def test_a_signal_that_reaches_a_command_as_another_error_sets_its_exit_code(
     assert done.returncode == 143, done.stderr
     assert "Traceback" not in done.stderr
     assert "write_second" not in done.stdout
+
+
+def test_an_ordinary_error_while_the_ctrl_c_is_handled_is_not_taken_for_it(
+    tmp_path: Path,
+) -> None:
+    """A rollback that fails inside (and copes) is not the signal again: the rest is undone."""
+    target = tmp_path / "target"
+    target.mkdir()
+    journal = RunJournal(tmp_path / "runs.db")
+
+    run = interrupted_in_process(FailingCompensationAction, target, journal)
+
+    assert list(target.iterdir()) == []  # the first step's file, undone after the second
+    assert run.state == "rolled_back"
+    assert [step.state for step in run.steps] == ["rolled_back"] * 3
+    journal.close()
 
 
 def test_a_rollback_after_a_delivered_ctrl_c_can_fan_out(tmp_path: Path) -> None:

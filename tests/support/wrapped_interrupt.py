@@ -1,8 +1,9 @@
-"""Signals that reach the code as another error: Python 3.11 wraps what ``__set_name__`` raises.
+"""Signals that reach the code as another error.
 
-A class whose attribute has ``__set_name__`` (dataclass and pydantic fields do) is being
-created when the signal's handler runs: on Python 3.11 the ``KeyboardInterrupt`` arrives as
-``RuntimeError: Error calling __set_name__ ...``; from 3.12 it arrives as itself.
+A library may catch a signal's ``KeyboardInterrupt`` and raise its own error from it;
+Python 3.11 does it itself while a class is being created (what ``__set_name__`` raises
+becomes ``RuntimeError: Error calling __set_name__ ...``; from 3.12 it arrives as itself).
+The helpers here wrap explicitly, so the tests mean the same on every Python.
 """
 
 from __future__ import annotations
@@ -11,10 +12,31 @@ import os
 import signal
 from typing import Any
 
-from support.lost_interrupt import LostInterruptParams, WriteSecond
+from support.lost_interrupt import CtrlC, LostInterruptParams, WriteSecond
 from synapse_sdk.actions.base import ActionContext
 from synapse_sdk.plugins import BaseAction
-from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
+from synapse_sdk.plugins.steps import (
+    BaseStep,
+    BaseStepContext,
+    Orchestrator,
+    StepRegistry,
+    StepResult,
+)
+from synapse_sdk.runtime import RuntimeContext
+
+
+class LibraryError(RuntimeError):
+    """What a library raises in place of the ``KeyboardInterrupt`` it caught."""
+
+
+def signal_wrapped_in_another_error(signum: int) -> None:
+    """Send ``signum`` to this process; raise the handler's exception wrapped in LibraryError."""
+    try:
+        os.kill(os.getpid(), signum)
+        for _spin in range(1_000_000):  # the handler runs at a back edge of this loop
+            pass
+    except BaseException as caught:
+        raise LibraryError("the library was interrupted") from caught
 
 
 class SignalOnSetName:
@@ -25,12 +47,12 @@ class SignalOnSetName:
 
     def __set_name__(self, owner: type, name: str) -> None:
         os.kill(os.getpid(), self.signum)
-        for _spin in range(1_000_000):  # the handler runs at a back edge of this loop
+        for _spin in range(1_000_000):
             pass
 
 
 def class_created_under(signum: int) -> type:
-    """Define a class while ``signum`` arrives; return it (if the signal did nothing)."""
+    """Define a class while ``signum`` arrives (Python 3.11 wraps it in a RuntimeError)."""
 
     class Interrupted:
         attribute = SignalOnSetName(signum)
@@ -38,30 +60,68 @@ def class_created_under(signum: int) -> type:
     return Interrupted
 
 
-class DefineAClassUnderCtrlC(BaseStep[ActionContext]):
-    name = "define_a_class"
+class CtrlCWrappedByALibrary(BaseStep[ActionContext]):
+    name = "library_call"
     progress_weight = 1.0
 
     def execute(self, context: ActionContext) -> StepResult:
-        class_created_under(signal.SIGINT)
+        signal_wrapped_in_another_error(signal.SIGINT)
         return StepResult(success=True)
 
 
 class WrappedInterruptAction(BaseAction[LostInterruptParams]):
-    """Writes a file, then is interrupted while a class is being created."""
+    """Writes a file, then a library it calls turns the user's Ctrl-C into its own error."""
 
     action_name = "wrapped-interrupt"
 
     def setup_steps(self, registry: StepRegistry[Any]) -> None:
         registry.register(WriteSecond())
-        registry.register(DefineAClassUnderCtrlC())
+        registry.register(CtrlCWrappedByALibrary())
 
 
 class WrappedInExecuteAction(BaseAction[LostInterruptParams]):
-    """An action without steps, interrupted in its ``execute()`` while a class is created."""
+    """An action without steps whose ``execute()`` gets the Ctrl-C as a library's error."""
 
     action_name = "wrapped-in-execute"
 
     def execute(self) -> dict[str, Any]:
-        class_created_under(signal.SIGINT)
+        signal_wrapped_in_another_error(signal.SIGINT)
         return {"success": True}
+
+
+class _Fails(BaseStep[BaseStepContext]):
+    name = "fails"
+    progress_weight = 1.0
+
+    def execute(self, context: BaseStepContext) -> StepResult:
+        raise ValueError("the compensation did not work")
+
+
+class CompensateInRollback(BaseStep[ActionContext]):
+    """Its rollback runs a small workflow of its own that fails, and logs that it did."""
+
+    name = "compensate"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        return StepResult(success=True)
+
+    def rollback(self, context: ActionContext, result: StepResult) -> None:
+        registry: StepRegistry[BaseStepContext] = StepRegistry()
+        registry.register(_Fails())
+        inner = Orchestrator(registry, BaseStepContext(runtime_ctx=RuntimeContext()))
+        try:
+            inner.execute()
+        except Exception as exc:  # an ordinary error, raised while the Ctrl-C is handled
+            context.log("compensation_failed", {"error": str(exc)})
+
+
+class FailingCompensationAction(BaseAction[LostInterruptParams]):
+    """Writes a file; a step whose rollback fails inside; Ctrl-C."""
+
+    action_name = "failing-compensation"
+
+    def setup_steps(self, registry: StepRegistry[Any]) -> None:
+        registry.register(WriteSecond())
+        registry.register(CompensateInRollback())
+        registry.register(CtrlC())
