@@ -49,6 +49,7 @@ __all__ = [
     "raise_wrapped_interrupt",
     "received",
     "run_settled",
+    "signals_unwrapped",
 ]
 
 RUN_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -129,6 +130,19 @@ def raise_wrapped_interrupt(exc: BaseException) -> None:
             _State.raised = again
             raise again from exc
         seen = seen.__cause__ or seen.__context__
+
+
+@contextmanager
+def signals_unwrapped() -> Iterator[None]:
+    """Let no run signal out of the block disguised as another error.
+
+    Whatever the block raises goes through :func:`raise_wrapped_interrupt` first.
+    """
+    try:
+        yield
+    except Exception as exc:
+        raise_wrapped_interrupt(exc)
+        raise
 
 
 def _start_afresh() -> None:

@@ -20,7 +20,7 @@ from synapse_sdk.interrupts import (
     handle_run_signals,
     ignore_run_signals,
     raise_lost_interrupt,
-    raise_wrapped_interrupt,
+    signals_unwrapped,
 )
 
 __all__ = ["cli", "main"]
@@ -57,11 +57,8 @@ def _exit_code() -> int:
     (a closed terminal): never click's "Aborted!" with exit 1, never a traceback.
     """
     try:
-        try:
+        with signals_unwrapped():  # a signal that reached us as another error
             result = cli.main(prog_name="synapse", standalone_mode=False)
-        except Exception as exc:
-            raise_wrapped_interrupt(exc)  # a signal that reached us as another error
-            raise
         raise_lost_interrupt()  # a signal CPython dropped while the command ran
     except click.exceptions.Abort as exc:  # click's word for a KeyboardInterrupt or EOF
         return EXIT_INTERRUPTED if isinstance(exc.__cause__, KeyboardInterrupt) else EXIT_FAILED

@@ -35,9 +35,9 @@ from synapse_sdk.interrupts import (
     cancellation_handlers,
     critical_section,
     raise_lost_interrupt,
-    raise_wrapped_interrupt,
     received,
     run_settled,
+    signals_unwrapped,
 )
 from synapse_sdk.journal.recorder import JournalRecorder, settled_state
 from synapse_sdk.journal.recovery import JournalledUndo
@@ -207,11 +207,8 @@ def run_journalled(
             if runtime.job_id is None:
                 runtime.job_id = run_id
             runtime.recorder = JournalRecorder(journal, run_id)
-            try:
+            with signals_unwrapped():  # from an action's own execute(), or its hooks
                 result = _execute(action, placement)
-            except Exception as exc:  # an action's own execute(), or the hooks around it
-                raise_wrapped_interrupt(exc)  # a signal that came as another error
-                raise
             raise_lost_interrupt()  # dropped while hooks saw the end: undone below
             # Inside the `try`: a signal between the last step and this write still
             # settles the run (a pipeline's action: the pipeline then undoes it).
