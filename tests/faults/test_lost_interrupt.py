@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.lost_interrupt import LostInterruptAction, ctrl_c_in_a_weakref_callback
+from support.lost_interrupt import (
+    LostInterruptAction,
+    MapInRollbackAction,
+    ctrl_c_in_a_weakref_callback,
+)
 from support.wrapped_interrupt import (
     FailingCompensationAction,
     WrappedInExecuteAction,
@@ -239,36 +243,14 @@ def test_a_ctrl_c_after_the_last_step_still_rolls_the_run_back(
     journal.close()
 
 
-def test_a_ctrl_c_that_reaches_the_step_as_another_error_still_rolls_back(tmp_path: Path) -> None:
-    """A library raised its own error from the Ctrl-C: still interrupted, not failed."""
-    target = tmp_path / "target"
-    target.mkdir()
-    journal = RunJournal(tmp_path / "runs.db")
-
-    run = interrupted_in_process(WrappedInterruptAction, target, journal)
-
-    assert list(target.iterdir()) == []
-    assert run.state == "rolled_back"
-    journal.close()
-
-
 def test_a_ctrl_c_that_reaches_an_action_without_steps_as_another_error_is_an_interrupt(
     tmp_path: Path,
 ) -> None:
     journal = RunJournal(tmp_path / "runs.db")
-    ctx, _ = recording_context(job_id=None)
 
-    with pytest.raises(KeyboardInterrupt):
-        run_action(
-            WrappedInExecuteAction,
-            {"target": str(tmp_path)},
-            ctx=ctx,
-            plugins=PluginHost(),
-            journal=journal,
-        )
+    run = interrupted_in_process(WrappedInExecuteAction, tmp_path, journal)
 
-    [record] = journal.list_runs()
-    assert record.state == "rolled_back"  # interrupted, with nothing to undo (not "failed")
+    assert run.state == "rolled_back"  # interrupted, with nothing to undo (not "failed")
     journal.close()
 
 
@@ -283,32 +265,28 @@ def test_a_signal_that_reaches_a_command_as_another_error_sets_its_exit_code(
     assert "write_second" not in done.stdout
 
 
-def test_an_ordinary_error_while_the_ctrl_c_is_handled_is_not_taken_for_it(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    "action",
+    [WrappedInterruptAction, FailingCompensationAction, MapInRollbackAction],
+    ids=[
+        # a library raised its own error from the Ctrl-C: still interrupted, not failed
+        "wrapped by a library",
+        # a rollback that fails inside (and copes) is not the signal again: the rest is undone
+        "ordinary error while it is handled",
+        # only a dropped Ctrl-C is raised again: a rollback's own context.map runs to the end
+        "fan-out in the rollback",
+    ],
+)
+def test_the_run_a_ctrl_c_stopped_is_rolled_back_and_leaves_the_target_as_it_was(
+    action: type[Any], tmp_path: Path
 ) -> None:
-    """A rollback that fails inside (and copes) is not the signal again: the rest is undone."""
     target = tmp_path / "target"
     target.mkdir()
     journal = RunJournal(tmp_path / "runs.db")
 
-    run = interrupted_in_process(FailingCompensationAction, target, journal)
+    run = interrupted_in_process(action, target, journal)
 
-    assert list(target.iterdir()) == []  # the first step's file, undone after the second
+    assert list(target.iterdir()) == []
     assert run.state == "rolled_back"
-    assert [step.state for step in run.steps] == ["rolled_back"] * 3
-    journal.close()
-
-
-def test_a_rollback_after_a_delivered_ctrl_c_can_fan_out(tmp_path: Path) -> None:
-    """Only a dropped Ctrl-C is raised again: a rollback's own ``context.map`` runs to the end."""
-    from support.lost_interrupt import MapInRollbackAction
-
-    target = tmp_path / "target"
-    target.mkdir()
-    journal = RunJournal(tmp_path / "runs.db")
-
-    run = interrupted_in_process(MapInRollbackAction, target, journal)
-
-    assert list(target.iterdir()) == []  # every file removed by the map in the rollback
-    assert run.state == "rolled_back"
+    assert {step.state for step in run.steps} == {"rolled_back"}
     journal.close()
