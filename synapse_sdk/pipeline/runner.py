@@ -37,7 +37,7 @@ from synapse_sdk.errors import (
     describe_error,
 )
 from synapse_sdk.host.manager import PluginHost, plugin_host
-from synapse_sdk.interrupts import cancellation_handlers, critical_section, run_settled
+from synapse_sdk.interrupts import cancellation_handlers, critical_section, received, run_settled
 from synapse_sdk.journal.recorder import state_of_steps
 from synapse_sdk.journal.recovery import JournalledUndo, working_directory
 from synapse_sdk.journal.store import LIVE_STATES, RunJournal, RunRecord, RunState
@@ -158,6 +158,7 @@ class _PipelineRun:
                 self.outcomes[stage.id] = outcome
                 self.results[stage.id] = outcome.get("result")
         except BaseException as exc:
+            received(exc)  # what undoing the actions raises from now on is its own error
             self.settle_failure(self.checked[failed_at].id, exc)
             raise
         with critical_section():
