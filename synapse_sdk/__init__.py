@@ -6,12 +6,13 @@ the runtime context, ``run_action``) and :mod:`synapse_sdk.plugins.steps` (the s
 engine). Importing this package is cheap: each name is loaded on first access.
 """
 
-from __future__ import annotations
-
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
+# This module imports nothing at run time: the ``synapse`` command imports it before it
+# can install its signal handlers, so each import here would widen the moment in which a
+# Ctrl-C ends the command with a traceback. Hence ``TYPE_CHECKING`` without ``typing``.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from synapse_sdk.actions import (
         ActionContext,
         ActionParams,
@@ -128,7 +129,9 @@ _HOMES = {
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names.split()}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
+    from importlib import import_module
+
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

@@ -12,18 +12,19 @@ So this module imports nothing of the SDK at module level; the import of the com
 line sits inside :func:`main` on purpose: it must come after the first handlers.
 """
 
-from __future__ import annotations
-
 import _signal  # type: ignore[import-not-found]  # the C module: ``signal`` imports enum, slow
 import os
-from types import FrameType
+
+TYPE_CHECKING = False  # as in the package's ``__init__``: no ``typing`` before the handlers
+if TYPE_CHECKING:
+    from types import FrameType
 
 _RUN_SIGNALS: tuple[int, ...] = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
 
 __all__ = ["main"]
 
 
-def _exit_at_once(signum: int, frame: FrameType | None) -> None:
+def _exit_at_once(signum: int, frame: "FrameType | None") -> None:
     os._exit(128 + signum)  # 130, 143, 129: as the shell reports the signal
 
 

@@ -58,3 +58,20 @@ def test_a_step_writing_through_storage_loads_it_then() -> None:
     )
 
     assert done.stdout.split() == ["False", "synapse_sdk.storage.journalled"]
+
+
+def test_the_console_script_imports_nothing_before_its_signal_handlers() -> None:
+    # `synapse` imports the package and `synapse_sdk.console` before `main()` installs the
+    # handlers that turn Ctrl-C into exit 130; a module loaded meanwhile (typing takes
+    # milliseconds) is a moment in which Ctrl-C ends the command with a traceback.
+    script = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import synapse_sdk.console\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert done.stdout.split() == ["synapse_sdk", "synapse_sdk.console"]

@@ -35,6 +35,20 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 Tree = dict[str, bytes | None]
 
 OUR_FRAME = re.compile(r'File "[^"]*/(synapse_sdk|synapse_upload_files)/')
+# What CPython prints (and exits 1 with) when a signal lands while it imports ``site``.
+SITE_INTERRUPTED = "Fatal Python error: init_import_site"
+
+
+def stopped_before_our_code(sig: int | None, code: int, stderr: str) -> bool:
+    """Did a catchable signal stop the interpreter before any code of the SDK ran?
+
+    It then dies of the signal (``-sig``), or exits 1 if it was still importing ``site``;
+    either way its traceback shows no frame of ours. Callers also check that nothing was
+    journalled or written: only then is such an ending acceptable.
+    """
+    if sig is None or sig == signal.SIGKILL or OUR_FRAME.search(stderr):
+        return False
+    return code == -sig or (code == 1 and SITE_INTERRUPTED in stderr)
 
 
 def make_source(folder: Path, count: int = 600) -> Path:
@@ -259,11 +273,9 @@ def judge(outcome: Outcome, home: Path, area: Path, before: Tree, source: Path) 
     # A catchable signal that lands before any code of ours runs kills the interpreter:
     # acceptable only if nothing was journalled or written and no frame of ours is shown.
     killed_early = (
-        sig in EXIT_CODES
-        and code == -sig
+        stopped_before_our_code(sig, code, outcome.stderr)
         and outcome.state is None
         and tree == before
-        and not OUR_FRAME.search(outcome.stderr)
     )
     if sig is None:
         allowed = {0}

@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from support.cli import SYNAPSE
-from support.interrupts import OUR_FRAME, Tree, describe_difference, snapshot, synapse_env, tail
+from support.interrupts import (
+    Tree,
+    describe_difference,
+    snapshot,
+    stopped_before_our_code,
+    synapse_env,
+    tail,
+)
 from support.pipeline_actions import NIGHTLY_TOML
 from synapse_sdk.console import main as synapse_main
 from synapse_sdk.journal.store import RunJournal, RunRecord
@@ -430,12 +437,9 @@ def judge_run(outcome: RunOutcome, before: Tree, work: Path, home: Path, elsewhe
     # A catchable signal that lands before the command's first handler (interpreter
     # start-up) kills it: acceptable only if nothing was journalled or written.
     killed_early = (
-        sig in EXIT_CODES
-        and sig is not None
-        and code == -sig
+        stopped_before_our_code(sig, code, outcome.stderr)
         and state is None
         and snapshot(work) == before
-        and not OUR_FRAME.search(outcome.stderr)
     )
     if sig is None:
         allowed = {0}
