@@ -31,7 +31,6 @@ from __future__ import annotations
 import copy
 import signal
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -197,6 +196,8 @@ def _handler(signum: int, frame: FrameType | None) -> None:
 
 
 def _in_main_thread() -> bool:
+    import threading  # only when handlers are installed: not part of the step API's import
+
     return threading.current_thread() is threading.main_thread()
 
 

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from synapse_sdk.fanout.mapper import fan_out
 from synapse_sdk.runtime.context import RuntimeContext
 
 if TYPE_CHECKING:
@@ -198,6 +197,9 @@ class BaseStepContext:
             FanOutError: some items failed; it lists which and why. Every other item ran
                 to completion first (unless ``fail_fast``).
         """
+        # The fan-out machinery loads with the first map, not with every import of the steps.
+        from synapse_sdk.fanout.mapper import fan_out
+
         return fan_out(
             self, fn, items, rollback_key=rollback_key, chunk_size=chunk_size, fail_fast=fail_fast
         )

@@ -21,8 +21,8 @@ The contract (docs/step-orchestration.md spells it out with examples):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Generic, TypedDict
+from dataclasses import replace
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypedDict
 
 from synapse_sdk.engine.base import BaseStep, C
 from synapse_sdk.engine.progress import WeightedProgress
@@ -49,8 +49,7 @@ class OrchestratorResult(TypedDict):
     steps_total: int
 
 
-@dataclass(slots=True)
-class _Failure(Generic[C]):
+class _Failure(NamedTuple, Generic[C]):
     """Why a run stopped: the step, its failed result and the exception if there was one."""
 
     step: BaseStep[C]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from synapse_sdk.runtime.context import RuntimeContext
@@ -12,9 +13,9 @@ from synapse_sdk.runtime.events import (
     ProgressEvent,
     StepEvent,
 )
-from synapse_sdk.runtime.sinks import CallbackSink, JsonLinesSink, NullSink, ProgressSink
 
 if TYPE_CHECKING:
+    from synapse_sdk.runtime.sinks import CallbackSink, JsonLinesSink, NullSink, ProgressSink
     from synapse_sdk.runtime.terminal import TerminalSink
 
 __all__ = [
@@ -32,9 +33,18 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "TerminalSink":  # imports rich: only on demand
-        from synapse_sdk.runtime.terminal import TerminalSink
+# Loaded on first access: the terminal sink imports rich, and the other sinks (with
+# ``threading``) are not needed by ``import synapse_sdk.plugins.steps``.
+_ON_FIRST_USE = {
+    "TerminalSink": "synapse_sdk.runtime.terminal",
+    **dict.fromkeys(
+        ("CallbackSink", "JsonLinesSink", "NullSink", "ProgressSink"), "synapse_sdk.runtime.sinks"
+    ),
+}
 
-        return TerminalSink
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from synapse_sdk.errors import describe_error
-from synapse_sdk.fanout.base import Executor
 from synapse_sdk.runtime.events import (
     Event,
     LogEvent,
@@ -18,13 +17,14 @@ from synapse_sdk.runtime.events import (
     StepStatus,
 )
 from synapse_sdk.runtime.redacted import hide_option_secrets
-from synapse_sdk.runtime.settings import Settings
-from synapse_sdk.runtime.sinks import ProgressSink
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
+    from synapse_sdk.fanout.base import Executor
     from synapse_sdk.runtime.recorder import StepRecorder
+    from synapse_sdk.runtime.settings import Settings
+    from synapse_sdk.runtime.sinks import ProgressSink
 
 __all__ = ["ProgressScope", "RuntimeContext", "quiet_logger"]
 
@@ -104,6 +104,9 @@ class RuntimeContext:
     ) -> None:
         self.job_id = job_id
         self.env: dict[str, str] = dict(os.environ if env is None else env)
+        # Loaded with the first context, not with the step API (a frozen dataclass: ~0.5 ms).
+        from synapse_sdk.runtime.settings import Settings
+
         self.settings = settings if settings is not None else Settings.from_env(self.env)
         self.sinks: list[ProgressSink] = list(sinks)
         self.recorder: StepRecorder | None = None

@@ -18,8 +18,12 @@ LOADED_ON_FIRST_USE = (
     "pydantic",
     "rich",
     "structlog",
+    "synapse_sdk.fanout",
     "synapse_sdk.journal",
+    "synapse_sdk.runtime.settings",
+    "synapse_sdk.runtime.sinks",
     "synapse_sdk.storage",
+    "threading",
 )
 
 
