@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from synapse_sdk.runtime.settings import Settings
-from synapse_sdk.storage.undo_area import undo_area, undo_area_path
+from synapse_sdk.storage.undo_area import sync_to_disk, undo_area, undo_area_path
 
 __all__ = ["copy_chunks", "mark_caller_area", "shares_caller_area", "write_chunk"]
 
@@ -77,5 +77,8 @@ def write_chunk(
         file.write(data)
         if last:
             file.truncate()
+            file.flush()
+            os.fsync(file.fileno())
     if last:
         os.replace(part, final)
+        sync_to_disk(final)  # the new name, too, before the worker's journal entry names it

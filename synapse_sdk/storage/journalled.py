@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from synapse_sdk.errors import StepInputError
-from synapse_sdk.storage.undo_area import undo_area
+from synapse_sdk.storage.undo_area import sync_to_disk, undo_area
 from synapse_sdk.storage.urls import canonical_url, fresh_listing, has_folders, open_url
 
 if TYPE_CHECKING:
@@ -368,6 +368,7 @@ class Storage:
         """Copy the object at ``path`` into the run's undo area; return the copy's path."""
         backup = self._undo_area() / f"{os.urandom(16).hex()}-{posixpath.basename(path)}"
         fs.get_file(path, str(backup))
+        sync_to_disk(backup)  # before the journal names it: see undo_area
         recorder = self._context.runtime_ctx.recorder
         if recorder is not None:  # on a worker elsewhere: a copy goes beside the journal too
             recorder.kept(str(backup))

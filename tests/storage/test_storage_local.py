@@ -209,3 +209,38 @@ def test_a_folder_someone_else_creates_first_is_left_to_them(
     ops = {(entry["op"], entry["url"]) for entry in run_record.steps[0].rollback_data[STORAGE_KEY]}
     assert ("folder_not_ours", contested.as_uri()) in ops
     journal.close()
+
+
+def test_a_kept_copy_is_on_disk_before_the_journal_names_it(
+    target: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The journal commits with synchronous=FULL to survive a power loss; a record naming
+    # an undo copy still in the page cache would survive it while the copy did not. Power
+    # loss cannot be staged here, so the real os.fsync is watched: which paths it flushed,
+    # and whether the (real SQLite) journal already named them at that moment.
+    db = tmp_path / "runs.db"
+    real_fsync = os.fsync
+    flushed: list[tuple[str, bool]] = []
+
+    def watched_fsync(descriptor: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{descriptor}")
+        named = path in db.read_bytes().decode(errors="replace") or any(
+            path in wal.read_bytes().decode(errors="replace")
+            for wal in tmp_path.glob("runs.db-wal")
+        )
+        flushed.append((path, named))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", watched_fsync)
+    with pytest.raises(StepExecutionError):
+        run(target, RunJournal(db), fail=True)
+    monkeypatch.undo()
+
+    [record] = RunJournal(db).list_runs()
+    run_record = RunJournal(db).get_run(record.run_id)
+    assert run_record is not None
+    entries = run_record.steps[0].rollback_data[STORAGE_KEY]
+    backup = next(entry["backup"] for entry in entries if entry["op"] == "replace")
+    assert (backup, False) in flushed  # the copy, before any record named it
+    assert (str(Path(backup).parent), False) in flushed  # and its name in the undo area
+    assert (target / "existing.txt").read_text() == "was here before the run"
