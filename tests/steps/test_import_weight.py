@@ -27,16 +27,22 @@ LOADED_ON_FIRST_USE = (
 )
 
 
-def loaded_after(statement: str) -> set[str]:
-    """Which of LOADED_ON_FIRST_USE a fresh interpreter has loaded after ``statement``."""
-    script = (
-        f"import sys\n{statement}\n"
-        f"print(' '.join(m for m in {LOADED_ON_FIRST_USE!r} if m in sys.modules))"
-    )
+def printed_by(script: str) -> list[str]:
+    """The words ``script`` prints, run by a fresh interpreter."""
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
-    return set(done.stdout.split())
+    return done.stdout.split()
+
+
+def loaded_after(statement: str) -> set[str]:
+    """Which of LOADED_ON_FIRST_USE a fresh interpreter has loaded after ``statement``."""
+    return set(
+        printed_by(
+            f"import sys\n{statement}\n"
+            f"print(' '.join(m for m in {LOADED_ON_FIRST_USE!r} if m in sys.modules))"
+        )
+    )
 
 
 def test_the_step_api_loads_neither_storage_nor_the_libraries_it_uses_later() -> None:
@@ -57,11 +63,8 @@ def test_a_step_writing_through_storage_loads_it_then() -> None:
         "storage = context.storage\n"
         "print(before, type(storage).__module__)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
-    )
 
-    assert done.stdout.split() == ["False", "synapse_sdk.storage.journalled"]
+    assert printed_by(script) == ["False", "synapse_sdk.storage.journalled"]
 
 
 def test_the_console_script_imports_nothing_before_its_signal_handlers() -> None:
@@ -74,8 +77,5 @@ def test_the_console_script_imports_nothing_before_its_signal_handlers() -> None
         "import synapse_sdk.console\n"
         "print(' '.join(sorted(set(sys.modules) - before)))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
-    )
 
-    assert done.stdout.split() == ["synapse_sdk", "synapse_sdk.console"]
+    assert printed_by(script) == ["synapse_sdk", "synapse_sdk.console"]
