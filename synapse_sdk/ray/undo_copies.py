@@ -71,7 +71,8 @@ def write_chunk(
     area = undo_area(settings, run_id, journalled=True)
     part, final = area / f".{name[:32]}.part", area / name  # as long as the name allows
     if final.exists() and not part.exists():
-        return  # complete already: this is a replay
+        sync_to_disk(final)  # complete already (a replay), but maybe not yet on disk
+        return
     with open(part, "r+b" if part.exists() else "wb") as file:
         file.seek(offset)
         file.write(data)

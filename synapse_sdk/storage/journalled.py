@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from synapse_sdk.errors import StepInputError
-from synapse_sdk.storage.undo_area import sync_to_disk, undo_area
+from synapse_sdk.storage.undo_area import sync_file, sync_folder, undo_area
 from synapse_sdk.storage.urls import canonical_url, fresh_listing, has_folders, open_url
 
 if TYPE_CHECKING:
@@ -262,11 +262,13 @@ class Storage:
             for target, (fs, path) in targets.items():
                 if target in existing:
                     backup = self._keep(fs, path)
-                    intents.append({"op": "replace", "url": target, "backup": backup})
+                    intents.append({"op": "replace", "url": target, "backup": str(backup)})
                     kept += 1
                     context.set_progress(kept, len(existing))
                 else:
                     intents.append({"op": "create", "url": target})
+            if kept:  # the copies' names, in one flush, before the records
+                sync_folder(self._undo_area())
             context.append_rollback(STORAGE_KEY, *intents)
         with context.progress_span(PREPARATION_SHARE, 1.0):
             written = context.map(_copy_file, jobs, rollback_key=STORAGE_KEY)
@@ -362,17 +364,23 @@ class Storage:
             return
         if kind == "directory":  # refused before anything is journalled or written
             raise _folder_in_the_way(target)
-        self._journal({"op": "replace", "url": target, "backup": self._keep(fs, path)})
+        backup = self._keep(fs, path)
+        sync_folder(backup.parent)  # the copy's name, too, is on disk before the record
+        self._journal({"op": "replace", "url": target, "backup": str(backup)})
 
-    def _keep(self, fs: fsspec.AbstractFileSystem, path: str) -> str:
-        """Copy the object at ``path`` into the run's undo area; return the copy's path."""
+    def _keep(self, fs: fsspec.AbstractFileSystem, path: str) -> Path:
+        """Copy the object at ``path`` into the run's undo area; return the copy's path.
+
+        The copy's content is on disk when this returns; the caller flushes the undo
+        area's folder (once for many copies) before the journal names any of them.
+        """
         backup = self._undo_area() / f"{os.urandom(16).hex()}-{posixpath.basename(path)}"
         fs.get_file(path, str(backup))
-        sync_to_disk(backup)  # before the journal names it: see undo_area
+        sync_file(backup)
         recorder = self._context.runtime_ctx.recorder
         if recorder is not None:  # on a worker elsewhere: a copy goes beside the journal too
             recorder.kept(str(backup))
-        return str(backup)
+        return backup
 
     def _undo_area(self) -> Path:
         runtime = self._context.runtime_ctx

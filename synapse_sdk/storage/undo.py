@@ -8,7 +8,9 @@ filesystems, no listings cache), and deletes in bulk, one call per filesystem.
 
 from __future__ import annotations
 
+import os
 import posixpath
+import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +18,8 @@ from typing import Any
 
 from synapse_sdk.errors import UndoIncompleteError
 from synapse_sdk.storage.journalled import storage_options
-from synapse_sdk.storage.undo_area import undo_area_path
-from synapse_sdk.storage.urls import fresh_listing, open_url
+from synapse_sdk.storage.undo_area import sync_file, sync_folder, undo_area_path
+from synapse_sdk.storage.urls import fresh_listing, is_local_disk, open_url
 
 __all__ = ["UndoReport", "undo_step_writes", "undo_writes"]
 
@@ -52,14 +54,54 @@ class _Object:
     md5: str | None = None
 
 
-def _sha256(fs: Any, path: str) -> str:
+def _sha256_of(file: Any) -> str:
     import hashlib  # deferred, as in journalled.py: only a rollback that reads back pays
 
     digest = hashlib.sha256()
-    with fs.open(path, "rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
+    while chunk := file.read(_CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
+
+
+def _sha256(fs: Any, path: str) -> str:
+    with fs.open(path, "rb") as file:
+        return _sha256_of(file)
+
+
+def _holds_copy(fs: Any, path: str, info: Mapping[str, Any], kept: Path) -> bool:
+    """Whether the object at ``path`` already holds the kept copy's content.
+
+    So it is when an earlier rollback restored it and was stopped before the journal
+    recorded that.
+    """
+    if not kept.is_file() or info.get("size") not in (None, kept.stat().st_size):
+        return False
+    with kept.open("rb") as copy:
+        return _sha256(fs, path) == _sha256_of(copy)
+
+
+def _restoring(kept: Path, path: str) -> str:
+    """The temporary file a restore on a local disk writes beside ``path`` first."""
+    return f"{posixpath.dirname(path)}/.{kept.name[:32]}.restoring"
+
+
+def _restore(fs: Any, kept: Path, path: str) -> None:
+    """Put the kept copy back at ``path``, whole or not at all, and on disk when done.
+
+    On a local disk the copy goes to a temporary file beside the target, flushed, then
+    renamed over it (keeping the target's permissions): a restore stopped midway leaves
+    the target as the run wrote it, to be restored again, and a finished one survives a
+    power loss. An object store makes one upload whole or nothing by itself.
+    """
+    if not is_local_disk(fs):
+        fs.put_file(str(kept), path)
+        return
+    temporary = _restoring(kept, path)
+    shutil.copyfile(kept, temporary)
+    shutil.copymode(path, temporary)
+    sync_file(temporary)
+    os.replace(temporary, path)
+    sync_folder(posixpath.dirname(path))
 
 
 def _replay(entries: Iterable[Mapping[str, Any]]) -> tuple[list[_Object], list[str]]:
@@ -197,7 +239,9 @@ def undo_writes(
     * a folder the run created is removed once empty, deepest first.
 
     ``kept_in`` is the run's undo area on this machine, where a copy kept by a worker on
-    another machine was sent.
+    another machine was sent. Copies there stay until the run is settled (the area is
+    then deleted): a rollback stopped after a restore, and run again, finds the object
+    holding the copy's content and counts it restored, not changed by someone else.
     """
     report = UndoReport()
     objects, folders = _replay(entries)
@@ -208,24 +252,39 @@ def undo_writes(
         fs, path = filesystems.open(obj.url)
         info = listings.info(fs, path)
         exists = info is not None
+        kept = None if obj.backup is None else _kept_copy(obj.backup, kept_in)
         if info is not None and obj.sha256 is not None and not _unchanged(fs, path, info, obj):
-            report.changed_since.append(obj.url)
-        elif obj.backup is not None:
-            kept = _kept_copy(obj.backup, kept_in)
-            fs.put_file(str(kept), path)
-            kept.unlink(missing_ok=True)
+            if kept is not None and _holds_copy(fs, path, info, kept):
+                report.restored.append(obj.url)
+            else:
+                report.changed_since.append(obj.url)
+                if kept is not None and is_local_disk(fs):  # a restore stopped midway
+                    Path(_restoring(kept, path)).unlink(missing_ok=True)
+        elif kept is not None:
+            _restore(fs, kept, path)
             report.restored.append(obj.url)
         elif exists:
             doomed.setdefault((id(fs), _bucket(fs, path)), (fs, []))[1].append(path)
             report.deleted.append(obj.url)
+        if kept is not None and kept.parent != kept_in:
+            kept.unlink(missing_ok=True)  # outside the journalled undo area: no recovery
+    changed_folders: set[str] = set()  # on a local disk: flushed before the journal says undone
     for fs, paths in doomed.values():
         fs.rm(paths)
         _check_gone(fs, paths)
+        if is_local_disk(fs):
+            changed_folders.update(posixpath.dirname(path) for path in paths)
     for url in reversed(folders):
         fs, path = filesystems.open(url)
         if fs.isdir(path) and not fs.ls(path, detail=False):
             fs.rmdir(path)
             report.folders_removed.append(url)
+            if is_local_disk(fs):
+                changed_folders.discard(path)
+                changed_folders.add(posixpath.dirname(path))
+    for folder in sorted(changed_folders):
+        if os.path.isdir(folder):
+            sync_folder(folder)
     return report
 
 

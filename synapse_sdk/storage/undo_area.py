@@ -11,12 +11,21 @@ copy the power loss emptied would restore nothing.
 
 from __future__ import annotations
 
+import errno
 import os
+import threading
 from pathlib import Path
 
 from synapse_sdk.runtime.settings import Settings
 
-__all__ = ["discard_undo_area", "sync_to_disk", "undo_area", "undo_area_path"]
+__all__ = [
+    "discard_undo_area",
+    "sync_file",
+    "sync_folder",
+    "sync_to_disk",
+    "undo_area",
+    "undo_area_path",
+]
 
 
 def _root(settings: Settings, journalled: bool) -> Path:
@@ -32,24 +41,66 @@ def undo_area_path(settings: Settings, run_id: str | None, *, journalled: bool) 
     return _root(settings, journalled) / (run_id or f"unjournalled-{os.getpid()}")
 
 
+# A folder cannot be flushed on some filesystems (network, FUSE, Windows): as SQLite
+# does for its own journal, that is no reason to fail the run.
+_FOLDER_SYNC_UNSUPPORTED = frozenset(
+    {errno.EINVAL, errno.ENOTSUP, errno.EACCES, errno.EPERM, errno.EBADF, errno.EISDIR}
+)
+
+
+def sync_file(path: Path | str) -> None:
+    """Flush the content of the file at ``path`` to disk (``fsync``)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def sync_folder(folder: Path | str) -> None:
+    """Flush ``folder``'s entries (names created, renamed or removed in it) to disk."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        if exc.errno in _FOLDER_SYNC_UNSUPPORTED:
+            return
+        raise
+    try:
+        os.fsync(descriptor)
+    except OSError as exc:
+        if exc.errno not in _FOLDER_SYNC_UNSUPPORTED:
+            raise
+    finally:
+        os.close(descriptor)
+
+
 def sync_to_disk(path: Path) -> None:
-    """Flush ``path`` and its folder's entry for it to disk (``fsync`` of both)."""
-    for target, flags in ((path, os.O_RDONLY), (path.parent, os.O_RDONLY | os.O_DIRECTORY)):
-        descriptor = os.open(target, flags)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+    """Flush the file at ``path`` and its folder's entry for it to disk."""
+    sync_file(path)
+    sync_folder(path.parent)
+
+
+_synced_areas: set[Path] = set()
+"""The undo areas whose folders this process has flushed to disk (once each)."""
+_synced_areas_lock = threading.Lock()
 
 
 def undo_area(settings: Settings, run_id: str | None, *, journalled: bool) -> Path:
-    """The undo area of a run, created (owner-only, on disk) if needed."""
+    """The undo area of a run, created (owner-only) if needed, its folders on disk.
+
+    The first call for an area in a process flushes the area's entry and its parent's (a
+    run resumed in another process may have made the area), under a lock, so that no
+    thread journals a copy in an area whose own entry is not on disk yet.
+    """
     area = undo_area_path(settings, run_id, journalled=journalled)
-    if not area.is_dir():
-        missing = [folder for folder in (area, *area.parents) if not folder.is_dir()]
-        area.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for folder in reversed(missing):  # each new folder's entry in its parent
-            sync_to_disk(folder)
+    if area in _synced_areas and area.is_dir():
+        return area
+    with _synced_areas_lock:
+        if area not in _synced_areas or not area.is_dir():
+            area.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for folder in (area, area.parent, area.parent.parent):
+                sync_folder(folder)
+            _synced_areas.add(area)
     return area
 
 
@@ -57,4 +108,7 @@ def discard_undo_area(settings: Settings, run_id: str) -> None:
     """Delete a settled run's undo area (nothing happens if it has none)."""
     import shutil
 
-    shutil.rmtree(_root(settings, True) / run_id, ignore_errors=True)
+    area = _root(settings, True) / run_id
+    with _synced_areas_lock:
+        _synced_areas.discard(area)
+        shutil.rmtree(area, ignore_errors=True)

@@ -70,6 +70,13 @@ def has_folders(fs: fsspec.AbstractFileSystem) -> bool:
     return isinstance(fs, LocalFileSystem | MemoryFileSystem)
 
 
+def is_local_disk(fs: fsspec.AbstractFileSystem) -> bool:
+    """Whether ``fs`` is this machine's disk, where files are made durable by ``fsync``."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(fs, LocalFileSystem)
+
+
 _LOCAL = frozenset({"file", "local"})
 
 

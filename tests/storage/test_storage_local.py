@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,92 @@ def test_a_kept_copy_is_on_disk_before_the_journal_names_it(
     assert run_record is not None
     entries = run_record.steps[0].rollback_data[STORAGE_KEY]
     backup = next(entry["backup"] for entry in entries if entry["op"] == "replace")
-    assert (backup, False) in flushed  # the copy, before any record named it
-    assert (str(Path(backup).parent), False) in flushed  # and its name in the undo area
+    copy_flushed = flushed.index((backup, False))  # the copy, before any record named it
+    # ...and then its name in the undo area's folder, still before the record
+    assert (str(Path(backup).parent), False) in flushed[copy_flushed + 1 :]
     assert (target / "existing.txt").read_text() == "was here before the run"
+
+
+def test_a_folder_that_cannot_be_flushed_does_not_fail_the_run(
+    target: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Some filesystems (network, FUSE) refuse fsync on a folder; SQLite carries on there,
+    # and so must the copies. A file that cannot be flushed is still an error.
+    real_fsync = os.fsync
+
+    def refusing_folders(descriptor: int) -> None:
+        if os.path.isdir(os.readlink(f"/proc/self/fd/{descriptor}")):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", refusing_folders)
+    before = tree(target)
+    with pytest.raises(StepExecutionError, match="asked to fail"):
+        run(target, RunJournal(tmp_path / "runs.db"), fail=True)
+    assert tree(target) == before
+
+
+def crashed_in_write(target: Path, local_file: Path, tmp_path: Path) -> tuple[Any, list[Any]]:
+    """A run killed after its `write` step (which replaced existing.txt); its entries.
+
+    Also makes ``tmp_path/elsewhere``, the folder to run `runs rollback` from.
+    """
+    (tmp_path / "elsewhere").mkdir()  # where `runs rollback` is run from
+    crashed = crash_after_step(
+        ACTION,
+        {"target": str(target), "local_file": str(local_file)},
+        "write",
+        cwd=tmp_path,
+        home=tmp_path / "home",
+        env={"PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    run_record = RunJournal(tmp_path / "home" / "runs.db").get_run(crashed.run_id)
+    assert run_record is not None
+    [write] = [step for step in run_record.steps if step.name == "write"]
+    return crashed, write.rollback_data[STORAGE_KEY]
+
+
+def test_a_restore_stopped_before_its_rename_leaves_the_run_s_content_whole(
+    target: Path, local_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synapse_sdk.storage import undo_writes
+
+    before = tree(target)
+    crashed, entries = crashed_in_write(target, local_file, tmp_path)
+    real_replace = os.replace
+
+    def stopped_before_restoring(source: Any, destination: Any) -> None:
+        if str(source).endswith(".restoring"):
+            raise KeyboardInterrupt  # a Ctrl-C just before the rename
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", stopped_before_restoring)
+    with pytest.raises(KeyboardInterrupt):
+        undo_writes(entries, kept_in=tmp_path / "home" / "undo" / crashed.run_id)
+    monkeypatch.undo()
+
+    assert (target / "existing.txt").read_text() == "replaced by the run"  # not half of each
+    recovered = crashed.roll_back(cwd=tmp_path / "elsewhere")
+    assert recovered.returncode == 0, recovered.stderr
+    assert crashed.state() == "rolled_back"
+    assert tree(target) == before  # restored, and no temporary file left beside it
+
+
+def test_a_restore_done_before_the_journal_heard_of_it_counts_as_restored(
+    target: Path, local_file: Path, tmp_path: Path
+) -> None:
+    from synapse_sdk.storage import undo_writes
+
+    before = tree(target)
+    crashed, entries = crashed_in_write(target, local_file, tmp_path)
+    area = tmp_path / "home" / "undo" / crashed.run_id
+    undo_writes(entries, kept_in=area)  # as if `runs rollback` was killed right after
+
+    again = undo_writes(entries, kept_in=area)
+
+    existing = f"file://{target}/existing.txt"
+    assert (again.restored, again.changed_since) == ([existing], [])
+    recovered = crashed.roll_back(cwd=tmp_path / "elsewhere")
+    assert recovered.returncode == 0, recovered.stderr
+    assert crashed.state() == "rolled_back"
+    assert tree(target) == before
