@@ -45,6 +45,7 @@ __all__ = [
     "placement_of",
     "ray_options",
     "load_plugin_host",
+    "kept_copies_note",
     "open_journal",
     "settings",
     "print_table",
@@ -328,6 +329,16 @@ def load_plugin_host() -> PluginHost:
             f"failed to load: {record.error}"
         )
     return host
+
+
+def kept_copies_note(run_ids: list[str]) -> str:
+    """Where runs whose rollback failed keep the content they replaced, as a sentence."""
+    from synapse_sdk.storage.undo_area import kept_undo_area
+
+    areas = [str(area) for run_id in run_ids if (area := kept_undo_area(settings(), run_id))]
+    if not areas:
+        return ""
+    return f". The previous content of the objects it replaced is kept in {', '.join(areas)}"
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from synapse_sdk.cli.common import (
     PLAN_HEADERS,
     STORAGE_UNDO_NOTE,
     CliError,
+    kept_copies_note,
     load_params,
     load_plugin_host,
     open_journal,
@@ -133,7 +134,11 @@ def _failure_text(journal: RunJournal, run_id: str | None, error: str) -> str:
             f"{run_id} (or continue: synapse runs resume {run_id})"
         )
     if run.state == "rollback_failed":
-        return f"{error}; some rollbacks failed (see: synapse runs show {run_id})"
+        children = [child.run_id for child in journal.children(run.run_id)]
+        return (
+            f"{error}; some rollbacks failed (see: synapse runs show {run_id})"
+            f"{kept_copies_note(children)}"
+        )
     return f"{error}; every action that ran was rolled back (pipeline run {run_id})"
 
 

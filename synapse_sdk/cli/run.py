@@ -18,6 +18,7 @@ from synapse_sdk.cli.common import (
     EXIT_USAGE,
     CliError,
     exit_code_lines,
+    kept_copies_note,
     load_params,
     load_plugin_host,
     open_journal,
@@ -149,7 +150,7 @@ def _after_rollback(error: str, action: BaseAction[Any], journal: RunJournal) ->
     if run is not None and run.state == "rollback_failed":
         return (
             f"{error}; some rollbacks failed, so not everything was undone (see: synapse runs "
-            f"show {run_id})"
+            f"show {run_id}){kept_copies_note([run_id])}"
         )
     if run is None or not run.steps:
         return f"{error} before any step ran; nothing was written"

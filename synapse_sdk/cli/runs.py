@@ -13,6 +13,7 @@ import click
 from synapse_sdk.cli.common import (
     EXIT_FAILED,
     CliError,
+    kept_copies_note,
     load_params,
     load_plugin_host,
     open_journal,
@@ -291,6 +292,12 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool, verbose: bool
         click.echo(json.dumps({"run_id": run.run_id, "action": run.action, "state": run.state}))
     else:
         click.echo(f"run {run.run_id} ({run.action}): {run.state}")
+        if run.state == "rollback_failed":
+            with open_journal() as journal:
+                children = [child.run_id for child in journal.children(run.run_id)]
+            note = kept_copies_note([run.run_id, *children])
+            if note:
+                click.echo(note.removeprefix(". "))
     if run.state != "rolled_back":
         raise SystemExit(EXIT_FAILED)
 
@@ -341,11 +348,16 @@ def prune(older_than: str, states: tuple[str, ...], as_json: bool) -> None:
     """Delete old finished runs from the journal.
 
     Runs that are running, being rolled back or need a rollback are never deleted,
-    whatever their age: they are still someone's to finish.
+    whatever their age: they are still someone's to finish. The undo area a
+    ``rollback_failed`` run kept goes with it.
     """
+    from synapse_sdk.storage.undo_area import discard_undo_area
+
     seconds = _duration(older_than)
     with open_journal() as journal:
         removed = journal.prune(seconds, set(states) or None)
+    for run in removed:
+        discard_undo_area(settings(), run.run_id)
     if as_json:
         click.echo(json.dumps({"removed": [_summary(run) for run in removed]}, indent=2))
         return

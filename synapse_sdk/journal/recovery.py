@@ -29,7 +29,7 @@ from synapse_sdk.journal.recorder import UNDONE, JournalRecorder, settled_state
 from synapse_sdk.journal.store import LIVE_STATES, RunJournal, RunRecord, StepRecord
 from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.secrets import deep_merge, secret_paths
-from synapse_sdk.storage.undo_area import discard_undo_area
+from synapse_sdk.storage.undo_area import discard_undo_area, keeps_undo_area
 
 __all__ = ["JournalledUndo", "RecoveryError", "rollback_run", "working_directory"]
 
@@ -156,7 +156,8 @@ def _roll_back(
         state = settled_state(final, interrupted=True)  # a crash is an interruption
         journal.end_run(run_id, state, error=run.error)
         run_settled()
-    discard_undo_area(runtime.settings, run_id)  # every step is undone, or failed to be
+    if not keeps_undo_area(state):  # every step is undone
+        discard_undo_area(runtime.settings, run_id)
     finished = journal.get_run(run_id)
     assert finished is not None
     return finished

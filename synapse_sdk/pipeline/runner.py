@@ -49,7 +49,7 @@ from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.events import ProgressEvent
 from synapse_sdk.runtime.redacted import REDACTED
 from synapse_sdk.runtime.secrets import deep_merge, redact, secret_paths
-from synapse_sdk.storage.undo_area import discard_undo_area
+from synapse_sdk.storage.undo_area import discard_undo_area, keeps_undo_area
 from synapse_sdk.storage.urls import url_protocols
 
 __all__ = ["action_weights", "resume_pipeline", "rollback_pipeline", "run_pipeline"]
@@ -226,9 +226,13 @@ class _PipelineRun:
         return state
 
     def discard_undo_areas(self, children: list[RunRecord]) -> None:
-        """Drop the content the actions replaced: no rollback of this pipeline is to come."""
+        """Drop the content the actions replaced: no rollback of this pipeline is to come.
+
+        An action whose rollback failed keeps its area (see :func:`keeps_undo_area`).
+        """
         for child in children:
-            discard_undo_area(self.runtime.settings, child.run_id)
+            if not keeps_undo_area(child.state):
+                discard_undo_area(self.runtime.settings, child.run_id)
 
 
 def _only_kept(children: list[RunRecord]) -> bool:

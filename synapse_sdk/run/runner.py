@@ -45,7 +45,7 @@ from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.secrets import redact
 from synapse_sdk.runtime.settings import Settings
-from synapse_sdk.storage.undo_area import discard_undo_area
+from synapse_sdk.storage.undo_area import discard_undo_area, keeps_undo_area
 from synapse_sdk.storage.urls import url_protocols
 
 __all__ = [
@@ -277,7 +277,7 @@ def _settle(journal: RunJournal, run_id: str, exc: BaseException, settings: Sett
     interrupted = not isinstance(exc, Exception)  # a signal, or sys.exit() somewhere
     state = settled_state(run, interrupted=interrupted)
     journal.end_run(run_id, state, error=describe_error(exc))
-    if state != "needs_rollback":  # replaced content is kept only for a rollback to come
+    if not keeps_undo_area(state):
         discard_undo_area(settings, run_id)
 
 

@@ -97,10 +97,14 @@ def _restore(fs: Any, kept: Path, path: str) -> None:
         fs.put_file(str(kept), path)
         return
     temporary = _restoring(kept, path)
-    shutil.copyfile(kept, temporary)
-    shutil.copymode(path, temporary)
-    sync_file(temporary)
-    os.replace(temporary, path)
+    try:
+        shutil.copyfile(kept, temporary)
+        shutil.copymode(path, temporary)
+        sync_file(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)  # a failed restore leaves nothing of its own
+        raise
     sync_folder(posixpath.dirname(path))
 
 

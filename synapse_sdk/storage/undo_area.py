@@ -2,7 +2,10 @@
 
 It lies beside the run journal (``$SYNAPSE_HOME/undo/RUN_ID/``, private to the user), so
 a rollback after ``kill -9`` finds it; a run without a journal uses the temporary folder.
-Once the run is settled (succeeded, or rolled back for good) the area is deleted.
+Once the run has succeeded or is rolled back, the area is deleted. A run left
+``needs_rollback`` keeps it for the rollback to come, and a ``rollback_failed`` run keeps
+it for good (until ``synapse runs prune`` removes the run): a restore that failed leaves
+the previous content of that object nowhere else.
 
 A copy is on disk before the journal names it (:func:`sync_to_disk`): the journal commits
 with ``synchronous=FULL`` so that a power loss cannot lose a record, and a record naming a
@@ -20,6 +23,8 @@ from synapse_sdk.runtime.settings import Settings
 
 __all__ = [
     "discard_undo_area",
+    "keeps_undo_area",
+    "kept_undo_area",
     "sync_file",
     "sync_folder",
     "sync_to_disk",
@@ -102,6 +107,20 @@ def undo_area(settings: Settings, run_id: str | None, *, journalled: bool) -> Pa
                 sync_folder(folder)
             _synced_areas.add(area)
     return area
+
+
+def keeps_undo_area(state: str) -> bool:
+    """Whether a run that ended in ``state`` keeps its undo area (see the module doc)."""
+    return state in ("needs_rollback", "rollback_failed")
+
+
+def kept_undo_area(settings: Settings, run_id: str) -> Path | None:
+    """The run's undo area if it holds any copy, for telling the user where it is."""
+    area = _root(settings, True) / run_id
+    try:
+        return area if any(area.iterdir()) else None
+    except OSError:  # no area
+        return None
 
 
 def discard_undo_area(settings: Settings, run_id: str) -> None:

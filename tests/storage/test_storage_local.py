@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -331,3 +333,38 @@ def test_a_restore_done_before_the_journal_heard_of_it_counts_as_restored(
     assert recovered.returncode == 0, recovered.stderr
     assert crashed.state() == "rolled_back"
     assert tree(target) == before
+
+
+def test_a_restore_that_fails_keeps_the_previous_content_until_the_run_is_pruned(
+    target: Path, local_file: Path, tmp_path: Path
+) -> None:
+    # The copy in the undo area is then the only place the user's previous content is.
+    crashed, _ = crashed_in_write(target, local_file, tmp_path)
+    existing = target / "existing.txt"
+    try:  # immutable: even root cannot replace it, so the restore fails for real
+        subprocess.run(["chattr", "+i", str(existing)], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"needs chattr +i (root on ext4): {exc}")
+    try:
+        recovered = crashed.roll_back(cwd=tmp_path / "elsewhere")
+    finally:
+        subprocess.run(["chattr", "-i", str(existing)], check=True)
+
+    assert recovered.returncode == 1, recovered.stderr
+    assert crashed.state() == "rollback_failed"
+    area = tmp_path / "home" / "undo" / crashed.run_id
+    [copy] = area.iterdir()
+    assert copy.read_text() == "was here before the run"
+    assert f"kept in {area}" in recovered.stdout
+    assert existing.read_text() == "replaced by the run"
+    assert sorted(p.name for p in target.iterdir() if p.name.startswith(".")) == []
+
+    pruned = subprocess.run(
+        [sys.executable, "-m", "synapse_sdk", "runs", "prune", "--older-than", "0s"],
+        env=dict(crashed.env),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "removed 1 run(s)" in pruned.stdout
+    assert not area.exists()
