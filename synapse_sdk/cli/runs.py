@@ -349,7 +349,7 @@ def prune(older_than: str, states: tuple[str, ...], as_json: bool) -> None:
 
     Runs that are running, being rolled back or need a rollback are never deleted,
     whatever their age: they are still someone's to finish. The undo area a
-    ``rollback_failed`` run kept goes with it.
+    rollback_failed run kept goes with it.
     """
     from synapse_sdk.storage.undo_area import discard_undo_area
 
