@@ -81,8 +81,13 @@ def _holds_copy(fs: Any, path: str, info: Mapping[str, Any], kept: Path) -> bool
 
 
 def _restoring(kept: Path, path: str) -> str:
-    """The temporary file a restore on a local disk writes beside ``path`` first."""
-    return f"{posixpath.dirname(path)}/.{kept.name[:32]}.restoring"
+    """The temporary file a restore on a local disk writes beside ``path``'s file first.
+
+    Beside the file a symbolic link at ``path`` points to, if it is one: the run wrote
+    through the link, so the restore must too, and leave the link a link.
+    """
+    real = os.path.realpath(path)
+    return f"{posixpath.dirname(real)}/.{kept.name[:32]}.restoring"
 
 
 def _restore(fs: Any, kept: Path, path: str) -> None:
@@ -96,16 +101,17 @@ def _restore(fs: Any, kept: Path, path: str) -> None:
     if not is_local_disk(fs):
         fs.put_file(str(kept), path)
         return
+    real = os.path.realpath(path)
     temporary = _restoring(kept, path)
     try:
         shutil.copyfile(kept, temporary)
-        shutil.copymode(path, temporary)
+        shutil.copymode(real, temporary)
         sync_file(temporary)
-        os.replace(temporary, path)
+        os.replace(temporary, real)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)  # a failed restore leaves nothing of its own
         raise
-    sync_folder(posixpath.dirname(path))
+    sync_folder(posixpath.dirname(real))
 
 
 def _replay(entries: Iterable[Mapping[str, Any]]) -> tuple[list[_Object], list[str]]:

@@ -368,3 +368,22 @@ def test_a_restore_that_fails_keeps_the_previous_content_until_the_run_is_pruned
     )
     assert "removed 1 run(s)" in pruned.stdout
     assert not area.exists()
+
+
+def test_an_object_replaced_through_a_symbolic_link_is_restored_through_it(
+    target: Path, tmp_path: Path
+) -> None:
+    # The run wrote through the link, so the file it points to is what changed; the link
+    # must stay a link, and the file get its content back.
+    pointed_to = tmp_path / "elsewhere" / "real.txt"
+    pointed_to.parent.mkdir()
+    pointed_to.write_text("was here before the run")
+    (target / "existing.txt").unlink()
+    (target / "existing.txt").symlink_to(pointed_to)
+
+    with pytest.raises(StepExecutionError, match="asked to fail"):
+        run(target, RunJournal(tmp_path / "runs.db"), fail=True)
+
+    assert (target / "existing.txt").is_symlink()
+    assert pointed_to.read_text() == "was here before the run"
+    assert sorted(p.name for p in pointed_to.parent.iterdir()) == ["real.txt"]
