@@ -677,7 +677,8 @@ class RunJournal:
 
         Runs that are ``running``, ``rolling_back`` or ``needs_rollback`` are never
         deleted: they are still someone's to finish. ``states`` limits the deletion to
-        runs in those states. Returns the deleted runs (without their steps). The file
+        runs in those states. Returns the deleted runs (without their steps), each
+        pipeline run followed by its action runs. The file
         shrinks when no other process is using the journal (``VACUUM``); otherwise the
         space is reused.
         """
@@ -689,19 +690,22 @@ class RunJournal:
                 "WHERE started_at < ? AND parent IS NULL ORDER BY started_at",
                 (cutoff,),
             ).fetchall()
-            doomed = [
+            parents = [
                 run
                 for run in map(self._run_from_row, rows)
                 if run.state not in unsettled and (states is None or run.state in states)
             ]
-            for run in doomed:
+            doomed: list[RunRecord] = []
+            for run in parents:
                 children = db.execute(
-                    "SELECT run_id FROM runs WHERE parent = ?", (run.run_id,)
+                    f"SELECT {self._RUN_COLUMNS} FROM runs WHERE parent = ? ORDER BY started_at",
+                    (run.run_id,),
                 ).fetchall()
-                for run_id in [run.run_id, *(child for (child,) in children)]:
-                    db.execute("DELETE FROM appended WHERE run_id = ?", (run_id,))
-                    db.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
-                    db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+                doomed += [run, *map(self._run_from_row, children)]
+            for run in doomed:
+                db.execute("DELETE FROM appended WHERE run_id = ?", (run.run_id,))
+                db.execute("DELETE FROM steps WHERE run_id = ?", (run.run_id,))
+                db.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
         if doomed:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("VACUUM")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 from synapse_sdk.errors import UndoIncompleteError
 from synapse_sdk.storage.journalled import storage_options
-from synapse_sdk.storage.undo_area import sync_file, sync_folder, undo_area_path
+from synapse_sdk.storage.undo_area import sync_folder, sync_to_disk, undo_area_path
 from synapse_sdk.storage.urls import fresh_listing, is_local_disk, open_url
 
 __all__ = ["UndoReport", "undo_step_writes", "undo_writes"]
@@ -80,38 +79,30 @@ def _holds_copy(fs: Any, path: str, info: Mapping[str, Any], kept: Path) -> bool
         return _sha256(fs, path) == _sha256_of(copy)
 
 
-def _restoring(kept: Path, path: str) -> str:
-    """The temporary file a restore on a local disk writes beside ``path``'s file first.
-
-    Beside the file a symbolic link at ``path`` points to, if it is one: the run wrote
-    through the link, so the restore must too, and leave the link a link.
-    """
-    real = os.path.realpath(path)
-    return f"{posixpath.dirname(real)}/.{kept.name[:32]}.restoring"
+def _restoring(kept: Path) -> Path:
+    """The marker, beside the kept copy in the undo area, of a restore under way."""
+    return kept.parent / f".{kept.name}.restoring"
 
 
 def _restore(fs: Any, kept: Path, path: str) -> None:
-    """Put the kept copy back at ``path``, whole or not at all, and on disk when done.
+    """Put the kept copy back at ``path``, and have it on disk when this returns.
 
-    On a local disk the copy goes to a temporary file beside the target, flushed, then
-    renamed over it (keeping the target's permissions): a restore stopped midway leaves
-    the target as the run wrote it, to be restored again, and a finished one survives a
-    power loss. An object store makes one upload whole or nothing by itself.
+    Written in place, as the run wrote it: the object keeps its owner, permissions, links
+    and attributes, and a symbolic link is written through. On a local disk a marker in
+    the undo area says the restore has begun, so that a rollback stopped midway and run
+    again finishes it, rather than taking the half-written object for someone else's
+    change; the object is flushed before the marker goes. An object store makes one
+    upload whole or nothing by itself.
     """
     if not is_local_disk(fs):
         fs.put_file(str(kept), path)
         return
-    real = os.path.realpath(path)
-    temporary = _restoring(kept, path)
-    try:
-        shutil.copyfile(kept, temporary)
-        shutil.copymode(real, temporary)
-        sync_file(temporary)
-        os.replace(temporary, real)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)  # a failed restore leaves nothing of its own
-        raise
-    sync_folder(posixpath.dirname(real))
+    marker = _restoring(kept)
+    marker.touch()
+    sync_to_disk(marker)
+    fs.put_file(str(kept), path)
+    sync_to_disk(Path(os.path.realpath(path)))
+    marker.unlink()
 
 
 def _replay(entries: Iterable[Mapping[str, Any]]) -> tuple[list[_Object], list[str]]:
@@ -263,13 +254,15 @@ def undo_writes(
         info = listings.info(fs, path)
         exists = info is not None
         kept = None if obj.backup is None else _kept_copy(obj.backup, kept_in)
-        if info is not None and obj.sha256 is not None and not _unchanged(fs, path, info, obj):
+        if kept is not None and _restoring(kept).exists():  # ours, stopped midway: finish it
+            _restore(fs, kept, path)
+            report.restored.append(obj.url)
+        elif info is not None and obj.sha256 is not None and not _unchanged(fs, path, info, obj):
             if kept is not None and _holds_copy(fs, path, info, kept):
                 report.restored.append(obj.url)
             else:
                 report.changed_since.append(obj.url)
-                if kept is not None and is_local_disk(fs):  # a restore stopped midway
-                    Path(_restoring(kept, path)).unlink(missing_ok=True)
+                continue  # its copy stays: the previous content may be needed yet
         elif kept is not None:
             _restore(fs, kept, path)
             report.restored.append(obj.url)

@@ -115,10 +115,14 @@ def keeps_undo_area(state: str) -> bool:
 
 
 def kept_undo_area(settings: Settings, run_id: str) -> Path | None:
-    """The run's undo area if it holds any copy, for telling the user where it is."""
+    """The run's undo area if it holds any copy, for telling the user where it is.
+
+    Dot-files there (a Ray caller's marker, a piece still being sent, a restore's marker)
+    are not copies.
+    """
     area = _root(settings, True) / run_id
     try:
-        return area if any(area.iterdir()) else None
+        return area if any(not p.name.startswith(".") for p in area.iterdir()) else None
     except OSError:  # no area
         return None
 

@@ -152,6 +152,37 @@ def test_prune_removes_old_finished_runs_and_never_unfinished_ones(
     assert reopened.get_run(ids["needs_rollback"]) is not None
 
 
+def test_prune_deletes_the_undo_areas_kept_by_the_runs_it_removes(
+    synapse: Synapse, tmp_path: Path
+) -> None:
+    # A rollback_failed run keeps the previous content of what it replaced until it is
+    # pruned, and a pipeline's action runs go with their pipeline run.
+    home = tmp_path / "home"
+    path = home / "runs.db"
+    journal = RunJournal(path)
+    pipeline = journal.start_run("nightly", {}, kind="pipeline")
+    action = journal.start_run("demo-upload", {}, parent=pipeline, stage="publish")
+    kept = journal.start_run("demo-upload", {"n": "recent"})
+    for run_id, state in ((action, "rollback_failed"), (pipeline, "rollback_failed")):
+        journal.end_run(run_id, state)  # type: ignore[arg-type]
+    journal.end_run(kept, "rollback_failed")
+    journal.close()
+    for run_id in (pipeline, action):
+        age(path, run_id, 40)
+    areas = {run_id: home / "undo" / run_id for run_id in (action, kept)}
+    for area in areas.values():
+        area.mkdir(parents=True)
+        (area / "copy-of-model.pkl").write_bytes(b"previous content")
+
+    result = synapse("runs", "prune", "--older-than", "30d", "--json", SYNAPSE_HOME=str(home))
+
+    assert result.returncode == 0, result.stderr
+    removed = [r["run_id"] for r in json.loads(result.stdout)["removed"]]
+    assert removed == [pipeline, action]
+    assert not areas[action].exists()
+    assert (areas[kept] / "copy-of-model.pkl").read_bytes() == b"previous content"
+
+
 def test_prune_rejects_a_duration_it_cannot_read(synapse: Synapse, tmp_path: Path) -> None:
     result = synapse("runs", "prune", "--older-than", "a month", SYNAPSE_HOME=str(tmp_path))
     assert result.returncode == 2

@@ -229,7 +229,9 @@ def test_prune_deletes_a_pipelines_action_runs_with_it_and_never_alone(
     assert journal.prune(older_than=-60, states={"rolled_back"}) == []
     removed = journal.prune(older_than=-60)
 
-    assert [r.run_id for r in removed] == [outcome["run_id"]]
+    pipeline, *actions = removed  # the pipeline run, then its action runs
+    assert pipeline.run_id == outcome["run_id"]
+    assert [r.parent for r in actions] == [outcome["run_id"]] * len(outcome["actions"])
     assert journal.list_runs() == []
 
 

@@ -289,30 +289,53 @@ def crashed_in_write(target: Path, local_file: Path, tmp_path: Path) -> tuple[An
     return crashed, write.rollback_data[STORAGE_KEY]
 
 
-def test_a_restore_stopped_before_its_rename_leaves_the_run_s_content_whole(
+def test_a_restore_stopped_midway_is_finished_when_the_rollback_is_run_again(
     target: Path, local_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Half of the previous content written back, then a Ctrl-C: the object now holds
+    # neither what the run wrote nor what was there, yet it is the rollback's to finish,
+    # not "changed by someone since".
+    from fsspec.implementations.local import LocalFileSystem
+
     from synapse_sdk.storage import undo_writes
 
     before = tree(target)
     crashed, entries = crashed_in_write(target, local_file, tmp_path)
-    real_replace = os.replace
 
-    def stopped_before_restoring(source: Any, destination: Any) -> None:
-        if str(source).endswith(".restoring"):
-            raise KeyboardInterrupt  # a Ctrl-C just before the rename
-        real_replace(source, destination)
+    def half_then_interrupted(self: Any, source: str, destination: str, **kwargs: Any) -> None:
+        data = Path(source).read_bytes()
+        Path(destination).write_bytes(data[: len(data) // 2])
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(os, "replace", stopped_before_restoring)
+    monkeypatch.setattr(LocalFileSystem, "put_file", half_then_interrupted)
     with pytest.raises(KeyboardInterrupt):
         undo_writes(entries, kept_in=tmp_path / "home" / "undo" / crashed.run_id)
     monkeypatch.undo()
+    previous = "was here before the run"
+    assert (target / "existing.txt").read_text() == previous[: len(previous) // 2]
 
-    assert (target / "existing.txt").read_text() == "replaced by the run"  # not half of each
     recovered = crashed.roll_back(cwd=tmp_path / "elsewhere")
     assert recovered.returncode == 0, recovered.stderr
     assert crashed.state() == "rolled_back"
-    assert tree(target) == before  # restored, and no temporary file left beside it
+    assert tree(target) == before
+
+
+def test_a_restore_keeps_the_object_s_file_its_owner_and_its_permissions(
+    target: Path, local_file: Path, tmp_path: Path
+) -> None:
+    existing = target / "existing.txt"
+    os.chown(existing, 1000, 1000)  # tests run as root: someone else's file
+    existing.chmod(0o640)
+    inode = existing.stat().st_ino
+    crashed, _ = crashed_in_write(target, local_file, tmp_path)
+
+    recovered = crashed.roll_back(cwd=tmp_path / "elsewhere")
+
+    assert recovered.returncode == 0, recovered.stderr
+    restored = existing.stat()
+    assert existing.read_text() == "was here before the run"
+    assert (restored.st_ino, restored.st_uid, restored.st_gid) == (inode, 1000, 1000)
+    assert restored.st_mode & 0o7777 == 0o640
 
 
 def test_a_restore_done_before_the_journal_heard_of_it_counts_as_restored(
@@ -353,7 +376,7 @@ def test_a_restore_that_fails_keeps_the_previous_content_until_the_run_is_pruned
     assert recovered.returncode == 1, recovered.stderr
     assert crashed.state() == "rollback_failed"
     area = tmp_path / "home" / "undo" / crashed.run_id
-    [copy] = area.iterdir()
+    [copy] = [path for path in area.iterdir() if not path.name.startswith(".")]
     assert copy.read_text() == "was here before the run"
     assert f"kept in {area}" in recovered.stdout
     assert existing.read_text() == "replaced by the run"
