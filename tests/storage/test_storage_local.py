@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -410,3 +411,32 @@ def test_an_object_replaced_through_a_symbolic_link_is_restored_through_it(
     assert (target / "existing.txt").is_symlink()
     assert pointed_to.read_text() == "was here before the run"
     assert sorted(p.name for p in pointed_to.parent.iterdir()) == ["real.txt"]
+
+
+def test_deletions_are_on_disk_before_the_journal_says_rolled_back(
+    target: Path, local_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "runs.db"
+    real_fsync = os.fsync
+    flushed: list[tuple[str, str | None]] = []
+
+    def watched_fsync(descriptor: int) -> None:
+        reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            row = reader.execute("SELECT state FROM runs").fetchone()
+        finally:
+            reader.close()
+        flushed.append((os.readlink(f"/proc/self/fd/{descriptor}"), row and row[0]))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", watched_fsync)
+    with pytest.raises(StepExecutionError, match="asked to fail"):
+        run(target, RunJournal(db), local_file=str(local_file), fail=True)
+    monkeypatch.undo()
+
+    # target/new/deeper/created.bin deleted, then new/deeper and new removed: the folder
+    # left holding them (target) is flushed while the run is still rolling back.
+    states = [state for path, state in flushed if path == str(target)]
+    assert states
+    assert "rolled_back" not in states
+    assert RunJournal(db).list_runs()[0].state == "rolled_back"
