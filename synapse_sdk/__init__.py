@@ -130,8 +130,6 @@ _HOME_OF = {name: module for module, names in _HOMES.items() for name in names.s
 
 
 def __getattr__(name: str) -> "Any":
-    from importlib import import_module
-
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 
@@ -139,12 +137,9 @@ def __getattr__(name: str) -> "Any":
             return version("synapse-sdk")
         except PackageNotFoundError:  # a source tree that was never installed
             return "0.0.0+unknown"
-    module = _HOME_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'synapse_sdk' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+    from synapse_sdk.lazy import load_on_first_use
+
+    return load_on_first_use(__name__, name, _HOME_OF, globals())
 
 
 def __dir__() -> list[str]:

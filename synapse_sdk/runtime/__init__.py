@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from synapse_sdk.lazy import load_on_first_use
 from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.events import (
     Event,
@@ -44,12 +44,7 @@ _ON_FIRST_USE = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _ON_FIRST_USE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+    return load_on_first_use(__name__, name, _ON_FIRST_USE, globals())
 
 
 def __dir__() -> list[str]:

@@ -11,6 +11,7 @@ import sqlite3
 import stat
 import subprocess
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -158,17 +159,14 @@ def test_prune_deletes_the_undo_areas_kept_by_the_runs_it_removes(
     # A rollback_failed run keeps the previous content of what it replaced until it is
     # pruned, and a pipeline's action runs go with their pipeline run.
     home = tmp_path / "home"
-    path = home / "runs.db"
-    journal = RunJournal(path)
-    pipeline = journal.start_run("nightly", {}, kind="pipeline")
-    action = journal.start_run("demo-upload", {}, parent=pipeline, stage="publish")
-    kept = journal.start_run("demo-upload", {"n": "recent"})
-    for run_id, state in ((action, "rollback_failed"), (pipeline, "rollback_failed")):
-        journal.end_run(run_id, state)  # type: ignore[arg-type]
-    journal.end_run(kept, "rollback_failed")
-    journal.close()
-    for run_id in (pipeline, action):
-        age(path, run_id, 40)
+    with closing(RunJournal(home / "runs.db")) as journal:
+        pipeline = journal.start_run("nightly", {}, kind="pipeline")
+        action = journal.start_run("demo-upload", {}, parent=pipeline, stage="publish")
+        kept = journal.start_run("demo-upload", {"n": "recent"})
+        for run_id in (action, pipeline, kept):
+            journal.end_run(run_id, "rollback_failed")
+    for old in (pipeline, action):
+        age(home / "runs.db", old, 40)
     areas = {run_id: home / "undo" / run_id for run_id in (action, kept)}
     for area in areas.values():
         area.mkdir(parents=True)

@@ -290,6 +290,16 @@ def crashed_in_write(target: Path, local_file: Path, tmp_path: Path) -> tuple[An
     return crashed, write.rollback_data[STORAGE_KEY]
 
 
+def assert_rolled_back_from_elsewhere(
+    crashed: Any, tmp_path: Path, target: Path, before: dict[str, bytes | None]
+) -> None:
+    """`synapse runs rollback` from another folder ends the run rolled_back, target as before."""
+    recovered = crashed.roll_back(cwd=tmp_path / "elsewhere")
+    assert recovered.returncode == 0, recovered.stderr
+    assert crashed.state() == "rolled_back"
+    assert tree(target) == before
+
+
 def test_a_restore_stopped_midway_is_finished_when_the_rollback_is_run_again(
     target: Path, local_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -315,10 +325,7 @@ def test_a_restore_stopped_midway_is_finished_when_the_rollback_is_run_again(
     previous = "was here before the run"
     assert (target / "existing.txt").read_text() == previous[: len(previous) // 2]
 
-    recovered = crashed.roll_back(cwd=tmp_path / "elsewhere")
-    assert recovered.returncode == 0, recovered.stderr
-    assert crashed.state() == "rolled_back"
-    assert tree(target) == before
+    assert_rolled_back_from_elsewhere(crashed, tmp_path, target, before)
 
 
 def test_a_restore_keeps_the_object_s_file_its_owner_and_its_permissions(
@@ -353,10 +360,7 @@ def test_a_restore_done_before_the_journal_heard_of_it_counts_as_restored(
 
     existing = f"file://{target}/existing.txt"
     assert (again.restored, again.changed_since) == ([existing], [])
-    recovered = crashed.roll_back(cwd=tmp_path / "elsewhere")
-    assert recovered.returncode == 0, recovered.stderr
-    assert crashed.state() == "rolled_back"
-    assert tree(target) == before
+    assert_rolled_back_from_elsewhere(crashed, tmp_path, target, before)
 
 
 def test_a_restore_that_fails_keeps_the_previous_content_until_the_run_is_pruned(
