@@ -393,7 +393,8 @@ class RecoveryError(SynapseError):
 
 
 class UndoIncompleteError(SynapseError, OSError):
-    """Objects the run created are still there after their deletion (refused by the store)."""
+    """A rollback could not undo every write: an object it created is still there after
+    its deletion (refused by the store), or one it replaced could not be restored."""
 
 
 class StepTimeout(BaseException):

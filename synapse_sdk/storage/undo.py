@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synapse_sdk.errors import UndoIncompleteError
+from synapse_sdk.errors import UndoIncompleteError, describe_error
 from synapse_sdk.storage.journalled import storage_options
 from synapse_sdk.storage.undo_area import sync_folder, sync_to_disk, undo_area_path
 from synapse_sdk.storage.urls import fresh_listing, is_local_disk, open_url
@@ -249,23 +249,33 @@ def undo_writes(
     filesystems = _FreshFilesystems(options)
     listings = _Listings()
     doomed: dict[tuple[int, str], tuple[Any, list[str]]] = {}  # one bulk delete per bucket
+    unrestored: list[str] = []
     for obj in reversed(objects):
         fs, path = filesystems.open(obj.url)
         info = listings.info(fs, path)
         exists = info is not None
         kept = None if obj.backup is None else _kept_copy(obj.backup, kept_in)
-        if kept is not None and _restoring(kept).exists():  # ours, stopped midway: finish it
-            _restore(fs, kept, path)
+        restoring = kept is not None and _restoring(kept).exists()  # ours, stopped midway
+        changed = (
+            not restoring
+            and info is not None
+            and obj.sha256 is not None
+            and not _unchanged(fs, path, info, obj)
+        )
+        if kept is not None and not changed:
+            try:
+                _restore(fs, kept, path)
+            except Exception as exc:  # the other objects are still undone; this one reported
+                unrestored.append(f"{obj.url} ({describe_error(exc)})")
+                continue  # its copy stays, with the previous content
             report.restored.append(obj.url)
-        elif info is not None and obj.sha256 is not None and not _unchanged(fs, path, info, obj):
+        elif changed:
+            assert info is not None  # changed: the object is there, with other content
             if kept is not None and _holds_copy(fs, path, info, kept):
                 report.restored.append(obj.url)
             else:
                 report.changed_since.append(obj.url)
                 continue  # its copy stays: the previous content may be needed yet
-        elif kept is not None:
-            _restore(fs, kept, path)
-            report.restored.append(obj.url)
         elif exists:
             doomed.setdefault((id(fs), _bucket(fs, path)), (fs, []))[1].append(path)
             report.deleted.append(obj.url)
@@ -288,6 +298,12 @@ def undo_writes(
     for folder in sorted(changed_folders):
         if os.path.isdir(folder):
             sync_folder(folder)
+    if unrestored:
+        raise UndoIncompleteError(
+            f"{len(unrestored)} object(s) the run replaced could not get their previous "
+            f"content back (first: {unrestored[0]}); every other write was undone, and the "
+            "previous content stays in the run's undo area"
+        )
     return report
 
 

@@ -444,3 +444,25 @@ def test_deletions_are_on_disk_before_the_journal_says_rolled_back(
     assert states
     assert "rolled_back" not in states
     assert RunJournal(db).list_runs()[0].state == "rolled_back"
+
+
+def test_a_run_whose_restore_fails_keeps_its_undo_area(target: Path, tmp_path: Path) -> None:
+    # In-process, as `synapse run` settles it: rollback_failed, and the previous content
+    # of the object that could not be restored is still in the undo area.
+    try:
+        subprocess.run(["chattr", "-i", str(target / "existing.txt")], check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"needs chattr (root on ext4): {exc}")
+    journal = RunJournal(tmp_path / "runs.db")
+    try:
+        with pytest.raises(StepExecutionError, match="asked to fail"):
+            run(target, journal, freeze=True, fail=True)
+    finally:
+        subprocess.run(["chattr", "-i", str(target / "existing.txt")], check=True)
+
+    [record] = journal.list_runs()
+    assert record.state == "rollback_failed"
+    area = tmp_path / "synapse-home" / "undo" / record.run_id
+    copies = [path.read_text() for path in area.iterdir() if not path.name.startswith(".")]
+    assert copies == ["was here before the run"]
+    assert (target / "new").exists() is False  # the rest was undone

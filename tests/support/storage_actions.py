@@ -1,7 +1,8 @@
 """An action that writes through ``context.storage``: creates, replaces, copies, and fails.
 
 Params: ``target`` (a URL or a relative/absolute path), ``tamper`` (a later step changes
-one written object, as someone else might), ``fail`` (a last step fails).
+one written object, as someone else might), ``freeze`` (that step makes ``existing.txt``
+immutable with ``chattr +i``, so that restoring it fails), ``fail`` (a last step fails).
 
 :class:`OptionsStorageAction` takes ``storage_options`` too (an S3 endpoint, credentials),
 ``many`` (that many more objects created under ``many/``), ``outside`` (a step fills
@@ -14,6 +15,7 @@ of those with other bytes of the same size).
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ class StorageParams(ActionParams):
     target: str
     local_file: str | None = None
     tamper: bool = False
+    freeze: bool = False  # make existing.txt immutable (chattr +i): its restore will fail
     fail: bool = False
 
 
@@ -58,6 +61,9 @@ class Tamper(BaseStep[ActionContext]):
             fs = context.storage.fs(context.params.target)
             with fs.open(f"{context.params.target.rstrip('/')}/streamed.bin", "wb") as file:
                 file.write(b"changed by someone else")
+        if context.params.freeze:
+            existing = f"{context.params.target.rstrip('/')}/existing.txt"
+            subprocess.run(["chattr", "+i", existing], check=True, capture_output=True)
         return StepResult(success=True)
 
 
