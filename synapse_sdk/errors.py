@@ -17,7 +17,7 @@ can catch the SDK's errors in one place. The tree::
     ├── RunInUseError                           another live process owns the run
     ├── JournalError                            the run journal cannot be read or written
     ├── RecoveryError                           a run cannot be rolled back from the journal
-    ├── UndoIncompleteError (also OSError)      the store kept objects the undo deleted
+    ├── UndoIncompleteError (also OSError)      a write the undo could not undo
     ├── FanOutError                             items of ``context.map`` failed
     └── ExecutorError                           an executor (Ray) is missing or unreachable
 
@@ -394,7 +394,15 @@ class RecoveryError(SynapseError):
 
 class UndoIncompleteError(SynapseError, OSError):
     """A rollback could not undo every write: an object it created is still there after
-    its deletion (refused by the store), or one it replaced could not be restored."""
+    its deletion (refused by the store), or one it replaced could not be restored.
+
+    Attributes:
+        report: what the undo did do (a ``synapse_sdk.storage.UndoReport``), if known.
+    """
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class StepTimeout(BaseException):

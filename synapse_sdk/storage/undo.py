@@ -79,9 +79,21 @@ def _holds_copy(fs: Any, path: str, info: Mapping[str, Any], kept: Path) -> bool
         return _sha256(fs, path) == _sha256_of(copy)
 
 
+def _starts_copy(fs: Any, path: str, kept: Path) -> bool:
+    """Whether the object at ``path`` holds the start of the kept copy (or nothing yet).
+
+    What a restore written in place leaves when it is stopped midway.
+    """
+    with fs.open(path, "rb") as current, kept.open("rb") as copy:
+        while chunk := current.read(_CHUNK):
+            if copy.read(len(chunk)) != chunk:
+                return False
+    return True
+
+
 def _restoring(kept: Path) -> Path:
     """The marker, beside the kept copy in the undo area, of a restore under way."""
-    return kept.parent / f".{kept.name}.restoring"
+    return kept.parent / f".{kept.name[:32]}.restoring"  # the copy's random id: unique
 
 
 def _restore(fs: Any, kept: Path, path: str) -> None:
@@ -172,8 +184,8 @@ def _bucket(fs: Any, path: str) -> str:
     return str(split(path)[0]) if split is not None else ""
 
 
-def _check_gone(fs: Any, paths: list[str]) -> None:
-    """Raise if any of ``paths`` survived a bulk delete.
+def _still_there(fs: Any, paths: list[str]) -> list[str]:
+    """The URLs of ``paths`` that survived a bulk delete.
 
     Object stores answer a bulk delete with per-key errors that fsspec may not raise
     (S3's quiet ``DeleteObjects``); one fresh listing per folder tells the truth.
@@ -184,12 +196,7 @@ def _check_gone(fs: Any, paths: list[str]) -> None:
         remaining += [
             path for path in paths if posixpath.dirname(path) == parent and path in listed
         ]
-    if remaining:
-        shown = ", ".join(fs.unstrip_protocol(path) for path in remaining[:5])
-        raise UndoIncompleteError(
-            f"{len(remaining)} object(s) the run created could not be deleted (first: {shown}); "
-            "check the store's permissions, then run 'synapse runs rollback' again"
-        )
+    return [fs.unstrip_protocol(path) for path in remaining]
 
 
 class _FreshFilesystems:
@@ -250,23 +257,25 @@ def undo_writes(
     listings = _Listings()
     doomed: dict[tuple[int, str], tuple[Any, list[str]]] = {}  # one bulk delete per bucket
     unrestored: list[str] = []
+    undeleted: list[str] = []
+    first_error: Exception | None = None
     for obj in reversed(objects):
         fs, path = filesystems.open(obj.url)
         info = listings.info(fs, path)
         exists = info is not None
         kept = None if obj.backup is None else _kept_copy(obj.backup, kept_in)
-        restoring = kept is not None and _restoring(kept).exists()  # ours, stopped midway
         changed = (
-            not restoring
-            and info is not None
-            and obj.sha256 is not None
-            and not _unchanged(fs, path, info, obj)
+            info is not None and obj.sha256 is not None and not _unchanged(fs, path, info, obj)
         )
+        if changed and kept is not None and _restoring(kept).exists():
+            # A restore of ours stopped midway left the start of the copy: it is ours to finish.
+            changed = not _starts_copy(fs, path, kept)
         if kept is not None and not changed:
             try:
                 _restore(fs, kept, path)
             except Exception as exc:  # the other objects are still undone; this one reported
-                unrestored.append(f"{obj.url} ({describe_error(exc)})")
+                unrestored.append(f"{obj.url} ({describe_error(exc)}; previous content: {kept})")
+                first_error = first_error or exc
                 continue  # its copy stays, with the previous content
             report.restored.append(obj.url)
         elif changed:
@@ -284,7 +293,7 @@ def undo_writes(
     changed_folders: set[str] = set()  # on a local disk: flushed before the journal says undone
     for fs, paths in doomed.values():
         fs.rm(paths)
-        _check_gone(fs, paths)
+        undeleted += _still_there(fs, paths)
         if is_local_disk(fs):
             changed_folders.update(posixpath.dirname(path) for path in paths)
     for url in reversed(folders):
@@ -298,19 +307,37 @@ def undo_writes(
     for folder in sorted(changed_folders):
         if os.path.isdir(folder):
             sync_folder(folder)
-    if unrestored:
-        raise UndoIncompleteError(
-            f"{len(unrestored)} object(s) the run replaced could not get their previous "
-            f"content back (first: {unrestored[0]}); every other write was undone, and the "
-            "previous content stays in the run's undo area"
-        )
+    if unrestored or undeleted:
+        raise UndoIncompleteError(_incomplete(unrestored, undeleted), report) from first_error
     return report
+
+
+def _incomplete(unrestored: list[str], undeleted: list[str]) -> str:
+    """What an undo could not do, in one message; every other write was undone."""
+    parts = []
+    if undeleted:
+        parts.append(
+            f"{len(undeleted)} object(s) the run created could not be deleted (first: "
+            f"{', '.join(undeleted[:5])}); check the store's permissions and remove them"
+        )
+    if unrestored:
+        parts.append(
+            f"{len(unrestored)} object(s) the run replaced could not get their previous "
+            f"content back (first: {unrestored[0]}); the undo area keeps it until the run "
+            "is pruned"
+        )
+    return "; ".join(parts) + "; every other write was undone"
 
 
 def undo_step_writes(context: Any, entries: Iterable[Mapping[str, Any]]) -> None:
     """Undo a rolling-back step's storage writes; log what was done and what was left."""
     runtime = context.runtime_ctx
     kept_in = undo_area_path(runtime.settings, runtime.job_id, journalled=True)
-    report = undo_writes(entries, storage_options(context), kept_in=kept_in)
+    try:
+        report = undo_writes(entries, storage_options(context), kept_in=kept_in)
+    except UndoIncompleteError as exc:
+        if isinstance(exc.report, UndoReport):
+            context.log("storage_undone", exc.report.to_dict(), level="warning")
+        raise
     level = "warning" if report.changed_since else "info"
     context.log("storage_undone", report.to_dict(), level=level)

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -236,12 +237,13 @@ def test_a_kept_copy_is_on_disk_before_the_journal_names_it(
         real_fsync(descriptor)
 
     monkeypatch.setattr(os, "fsync", watched_fsync)
-    with pytest.raises(StepExecutionError):
-        run(target, RunJournal(db), fail=True)
+    with closing(RunJournal(db)) as journal, pytest.raises(StepExecutionError):
+        run(target, journal, fail=True)
     monkeypatch.undo()
 
-    [record] = RunJournal(db).list_runs()
-    run_record = RunJournal(db).get_run(record.run_id)
+    with closing(RunJournal(db)) as journal:
+        [record] = journal.list_runs()
+        run_record = journal.get_run(record.run_id)
     assert run_record is not None
     entries = run_record.steps[0].rollback_data[STORAGE_KEY]
     backup = next(entry["backup"] for entry in entries if entry["op"] == "replace")
@@ -265,8 +267,11 @@ def test_a_folder_that_cannot_be_flushed_does_not_fail_the_run(
 
     monkeypatch.setattr(os, "fsync", refusing_folders)
     before = tree(target)
-    with pytest.raises(StepExecutionError, match="asked to fail"):
-        run(target, RunJournal(tmp_path / "runs.db"), fail=True)
+    with (
+        closing(RunJournal(tmp_path / "runs.db")) as journal,
+        pytest.raises(StepExecutionError, match="asked to fail"),
+    ):
+        run(target, journal, fail=True)
     assert tree(target) == before
 
 
@@ -284,7 +289,8 @@ def crashed_in_write(target: Path, local_file: Path, tmp_path: Path) -> tuple[An
         home=tmp_path / "home",
         env={"PYTHONPATH": str(Path(__file__).parents[1])},
     )
-    run_record = RunJournal(tmp_path / "home" / "runs.db").get_run(crashed.run_id)
+    with closing(RunJournal(tmp_path / "home" / "runs.db")) as journal:
+        run_record = journal.get_run(crashed.run_id)
     assert run_record is not None
     [write] = [step for step in run_record.steps if step.name == "write"]
     return crashed, write.rollback_data[STORAGE_KEY]
@@ -326,6 +332,32 @@ def test_a_restore_stopped_midway_is_finished_when_the_rollback_is_run_again(
     assert (target / "existing.txt").read_text() == previous[: len(previous) // 2]
 
     assert_rolled_back_from_elsewhere(crashed, tmp_path, target, before)
+
+
+def test_an_object_someone_rewrote_after_a_stopped_restore_is_left_to_them(
+    target: Path, local_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fsspec.implementations.local import LocalFileSystem
+
+    from synapse_sdk.storage import undo_writes
+
+    crashed, entries = crashed_in_write(target, local_file, tmp_path)
+    area = tmp_path / "home" / "undo" / crashed.run_id
+
+    def interrupted(self: Any, source: str, destination: str, **kwargs: Any) -> None:
+        Path(destination).write_bytes(b"was")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LocalFileSystem, "put_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        undo_writes(entries, kept_in=area)
+    monkeypatch.undo()
+    (target / "existing.txt").write_text("someone's own content, written since")
+
+    again = undo_writes(entries, kept_in=area)
+
+    assert again.changed_since == [f"file://{target}/existing.txt"]
+    assert (target / "existing.txt").read_text() == "someone's own content, written since"
 
 
 def test_a_restore_keeps_the_object_s_file_its_owner_and_its_permissions(
@@ -409,8 +441,11 @@ def test_an_object_replaced_through_a_symbolic_link_is_restored_through_it(
     (target / "existing.txt").unlink()
     (target / "existing.txt").symlink_to(pointed_to)
 
-    with pytest.raises(StepExecutionError, match="asked to fail"):
-        run(target, RunJournal(tmp_path / "runs.db"), fail=True)
+    with (
+        closing(RunJournal(tmp_path / "runs.db")) as journal,
+        pytest.raises(StepExecutionError, match="asked to fail"),
+    ):
+        run(target, journal, fail=True)
 
     assert (target / "existing.txt").is_symlink()
     assert pointed_to.read_text() == "was here before the run"
@@ -434,8 +469,11 @@ def test_deletions_are_on_disk_before_the_journal_says_rolled_back(
         real_fsync(descriptor)
 
     monkeypatch.setattr(os, "fsync", watched_fsync)
-    with pytest.raises(StepExecutionError, match="asked to fail"):
-        run(target, RunJournal(db), local_file=str(local_file), fail=True)
+    with (
+        closing(RunJournal(db)) as journal,
+        pytest.raises(StepExecutionError, match="asked to fail"),
+    ):
+        run(target, journal, local_file=str(local_file), fail=True)
     monkeypatch.undo()
 
     # target/new/deeper/created.bin deleted, then new/deeper and new removed: the folder
@@ -443,7 +481,8 @@ def test_deletions_are_on_disk_before_the_journal_says_rolled_back(
     states = [state for path, state in flushed if path == str(target)]
     assert states
     assert "rolled_back" not in states
-    assert RunJournal(db).list_runs()[0].state == "rolled_back"
+    with closing(RunJournal(db)) as journal:
+        assert journal.list_runs()[0].state == "rolled_back"
 
 
 def test_a_run_whose_restore_fails_keeps_its_undo_area(target: Path, tmp_path: Path) -> None:
@@ -453,14 +492,13 @@ def test_a_run_whose_restore_fails_keeps_its_undo_area(target: Path, tmp_path: P
         subprocess.run(["chattr", "-i", str(target / "existing.txt")], check=True)
     except (OSError, subprocess.CalledProcessError) as exc:
         pytest.skip(f"needs chattr (root on ext4): {exc}")
-    journal = RunJournal(tmp_path / "runs.db")
-    try:
-        with pytest.raises(StepExecutionError, match="asked to fail"):
-            run(target, journal, freeze=True, fail=True)
-    finally:
-        subprocess.run(["chattr", "-i", str(target / "existing.txt")], check=True)
-
-    [record] = journal.list_runs()
+    with closing(RunJournal(tmp_path / "runs.db")) as journal:
+        try:
+            with pytest.raises(StepExecutionError, match="asked to fail"):
+                run(target, journal, freeze=True, fail=True)
+        finally:
+            subprocess.run(["chattr", "-i", str(target / "existing.txt")], check=True)
+        [record] = journal.list_runs()
     assert record.state == "rollback_failed"
     area = tmp_path / "synapse-home" / "undo" / record.run_id
     copies = [path.read_text() for path in area.iterdir() if not path.name.startswith(".")]
