@@ -211,15 +211,14 @@ def run_journalled(
                 result = _execute(action, placement)
             raise_lost_interrupt()  # dropped while hooks saw the end: undone below
             # Inside the `try`: a signal between the last step and this write still
-            # settles the run (a pipeline's action: the pipeline then undoes it).
+            # undoes and settles the run.
             with critical_section():
                 journal.end_run(run_id, "succeeded", result=handed_on(result))
                 run_settled()
         except BaseException as exc:
             received(exc)
-            try:
-                if parent is None:  # a pipeline undoes its actions itself
-                    _undo_if_completed(action, journal, run_id, exc)
+            try:  # in a pipeline too: it undoes completed actions, not the one stopped
+                _undo_if_completed(action, journal, run_id, exc)
             finally:  # a second signal during that undo still settles the run
                 with critical_section():
                     _settle(journal, run_id, exc, runtime.settings)

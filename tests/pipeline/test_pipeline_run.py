@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from synapse_sdk.errors import PipelineFailedError, RecoveryError
 from synapse_sdk.journal.recovery import rollback_run
 from synapse_sdk.journal.store import RunJournal
 from synapse_sdk.pipeline import Pipeline, resume_pipeline, rollback_pipeline, run_pipeline
+from synapse_sdk.plugins import PluginHost, hookimpl
 from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.events import ProgressEvent, StepEvent
 from synapse_sdk.runtime.sinks import CallbackSink
@@ -290,3 +292,43 @@ def test_a_resume_refused_for_a_missing_secret_changes_nothing(
 
     after = journal.get_run(caught.value.run_id)
     assert after == before
+
+
+class _CtrlCAfterTraining:
+    """A hook plugin during whose ``synapse_after_run`` of ``train`` the user presses Ctrl-C.
+
+    Every step of that action has finished, so no orchestrator is left to roll it back.
+    """
+
+    @hookimpl
+    def synapse_after_run(self, action: Any, context: Any, result: Any) -> None:
+        if action.name == "train":
+            os.kill(os.getpid(), signal.SIGINT)
+            for _spin in range(10_000):  # the handler runs here
+                pass
+
+
+@pytest.mark.parametrize("keep_completed", [False, True], ids=["undo all", "keep completed"])
+def test_a_ctrl_c_after_an_actions_last_step_undoes_that_action_too(
+    keep_completed: bool, tmp_path: Path, journal: RunJournal, existing: dict[str, bytes]
+) -> None:
+    """The action the signal stopped is undone whether or not completed ones are kept."""
+    host = PluginHost()
+    host.register(_CtrlCAfterTraining(), "ctrl-c-after-training")
+
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(chain(tmp_path), plugins=host, journal=journal, keep_completed=keep_completed)
+
+    [top] = journal.list_runs(top_level=True)
+    states = {child.stage: child.state for child in journal.children(top.run_id)}
+    assert states["train"] == "rolled_back"
+    assert not (tmp_path / "models" / "m.txt").exists()
+    if keep_completed:
+        assert (top.state, states["prepare"]) == ("failed", "succeeded")
+        assert (tmp_path / "prep" / "data.txt").exists()
+    else:
+        assert (top.state, states) == (
+            "rolled_back",
+            {"prepare": "rolled_back", "train": "rolled_back"},
+        )
+        assert snapshot(tmp_path) == existing

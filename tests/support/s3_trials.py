@@ -240,4 +240,4 @@ def run_s3_campaign(
             states[f"{sig.name}:{outcome.state}->{outcome.final_state}"] += 1
             failures += [f"{sig.name} at {delay:.3f}s: {problem}" for problem in outcome.problems]
     print(f"s3 campaign {label}: {dict(states)}; {len(failures)} failed")
-    assert failures == []
+    assert failures == [], "\n".join(failures)
