@@ -288,16 +288,14 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool, verbose: bool
             raise
         finally:
             ctx.close()
+        children = [child.run_id for child in journal.children(run.run_id)]
     if as_json:
         click.echo(json.dumps({"run_id": run.run_id, "action": run.action, "state": run.state}))
     else:
         click.echo(f"run {run.run_id} ({run.action}): {run.state}")
-        if run.state == "rollback_failed":
-            with open_journal() as journal:
-                children = [child.run_id for child in journal.children(run.run_id)]
-            note = kept_copies_note([run.run_id, *children])
-            if note:
-                click.echo(note.removeprefix(". "))
+        note = kept_copies_note([run.run_id, *children]) if run.state == "rollback_failed" else ""
+        if note:
+            click.echo(note.removeprefix(". "))
     if run.state != "rolled_back":
         raise SystemExit(EXIT_FAILED)
 

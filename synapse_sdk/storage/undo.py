@@ -53,42 +53,30 @@ class _Object:
     md5: str | None = None
 
 
-def _sha256_of(file: Any) -> str:
+def _sha256(fs: Any, path: str) -> str:
     import hashlib  # deferred, as in journalled.py: only a rollback that reads back pays
 
     digest = hashlib.sha256()
-    while chunk := file.read(_CHUNK):
-        digest.update(chunk)
+    with fs.open(path, "rb") as file:
+        while chunk := file.read(_CHUNK):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
-def _sha256(fs: Any, path: str) -> str:
-    with fs.open(path, "rb") as file:
-        return _sha256_of(file)
+def _matches_copy(fs: Any, path: str, kept: Path, *, whole: bool) -> bool:
+    """Whether the object at ``path`` holds the kept copy's content (``whole``), or its start.
 
-
-def _holds_copy(fs: Any, path: str, info: Mapping[str, Any], kept: Path) -> bool:
-    """Whether the object at ``path`` already holds the kept copy's content.
-
-    So it is when an earlier rollback restored it and was stopped before the journal
-    recorded that.
+    The whole of it when an earlier rollback restored the object and was stopped before
+    the journal recorded that; its start (or nothing yet) when a restore written in place
+    was stopped midway.
     """
-    if not kept.is_file() or info.get("size") not in (None, kept.stat().st_size):
+    if not kept.is_file():
         return False
-    with kept.open("rb") as copy:
-        return _sha256(fs, path) == _sha256_of(copy)
-
-
-def _starts_copy(fs: Any, path: str, kept: Path) -> bool:
-    """Whether the object at ``path`` holds the start of the kept copy (or nothing yet).
-
-    What a restore written in place leaves when it is stopped midway.
-    """
     with fs.open(path, "rb") as current, kept.open("rb") as copy:
         while chunk := current.read(_CHUNK):
             if copy.read(len(chunk)) != chunk:
                 return False
-    return True
+        return not whole or copy.read(1) == b""
 
 
 def _restoring(kept: Path) -> Path:
@@ -269,7 +257,7 @@ def undo_writes(
         )
         if changed and kept is not None and _restoring(kept).exists():
             # A restore of ours stopped midway left the start of the copy: it is ours to finish.
-            changed = not _starts_copy(fs, path, kept)
+            changed = not _matches_copy(fs, path, kept, whole=False)
         if kept is not None and not changed:
             try:
                 _restore(fs, kept, path)
@@ -279,8 +267,7 @@ def undo_writes(
                 continue  # its copy stays, with the previous content
             report.restored.append(obj.url)
         elif changed:
-            assert info is not None  # changed: the object is there, with other content
-            if kept is not None and _holds_copy(fs, path, info, kept):
+            if kept is not None and _matches_copy(fs, path, kept, whole=True):
                 report.restored.append(obj.url)
             else:
                 report.changed_since.append(obj.url)
