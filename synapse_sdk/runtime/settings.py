@@ -61,7 +61,8 @@ class Settings:
     """What the SDK's environment variables say, for one run or command.
 
     Attributes:
-        home: ``$SYNAPSE_HOME``, default ``~/.synapse``: the run journal and undo areas.
+        home: ``$SYNAPSE_HOME`` (made absolute), default ``~/.synapse``: the run journal and
+            undo areas.
         disabled: ``$SYNAPSE_DISABLE_PLUGINS``: hook plugins (entry-point names) never
             loaded, and ``DIST:NAME`` actions hidden.
         only: ``$SYNAPSE_LOAD_PLUGINS``: when set, the only hook plugins loaded (empty:
@@ -91,7 +92,8 @@ class Settings:
         home = env.get(HOME_ENV)
         only = env.get(LOAD_ENV)
         return cls(
-            home=Path(home) if home else Path.home() / ".synapse",
+            # Absolute: the undo copies' paths, journalled, are made from it.
+            home=Path(home).expanduser().absolute() if home else Path.home() / ".synapse",
             disabled=_names(env.get(DISABLE_ENV, "")),
             only=None if only is None else _names(only),
             strict=is_on(env.get(STRICT_ENV)),

@@ -504,3 +504,25 @@ def test_a_run_whose_restore_fails_keeps_its_undo_area(target: Path, tmp_path: P
     copies = [path.read_text() for path in area.iterdir() if not path.name.startswith(".")]
     assert copies == ["was here before the run"]
     assert (target / "new").exists() is False  # the rest was undone
+
+
+def test_a_relative_synapse_home_still_journals_absolute_copy_paths(
+    target: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The copies' paths are made from $SYNAPSE_HOME; a relative one would be read against
+    # whatever folder a later `runs rollback` starts in.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYNAPSE_HOME", "relative-home")
+    db = tmp_path / "runs.db"
+    with closing(RunJournal(db)) as journal, pytest.raises(StepExecutionError):
+        run(target, journal, fail=True)
+
+    with closing(RunJournal(db)) as journal:
+        [record] = journal.list_runs()
+        run_record = journal.get_run(record.run_id)
+    assert run_record is not None
+    entries = run_record.steps[0].rollback_data[STORAGE_KEY]
+    backup = Path(next(entry["backup"] for entry in entries if entry["op"] == "replace"))
+    assert backup.is_absolute()
+    assert backup.parent.parent == tmp_path / "relative-home" / "undo"
+    assert (target / "existing.txt").read_text() == "was here before the run"
