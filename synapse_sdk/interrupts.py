@@ -7,7 +7,8 @@ for SIGTERM (exit 143) and SIGHUP (exit 129). The running step is interrupted an
 rolls back. A second signal in the same run raises
 :class:`~synapse_sdk.errors.RunAbandoned`: the user wants out now, so the rollback
 stops where it is, the run is left ``needs_rollback`` and ``synapse runs rollback`` finishes
-it.
+it. On a Ray worker only the first stops the run (``once``): Ray may deliver one
+cancellation twice, and the caller abandons a rollback by killing the task instead.
 
 Some work must never be split by a signal: a journal transaction (an interrupt between
 ``BEGIN`` and ``COMMIT`` would leave it open), or handing an item to a worker and noting
@@ -61,6 +62,7 @@ class _State:
     depth = 0  # critical sections open in the main thread
     held: list[int] = []  # noqa: RUF012 - signals that arrived inside a section
     first: int | None = None  # the signal that stopped the current run, if any
+    repeats_abandon = True  # a later signal abandons the rollback (else it is ignored)
     settled = False  # the run's outcome is journalled: signals no longer matter
     runs = 0  # cancellation_handlers blocks open: more than one is a pipeline's action
     raised: BaseException | None = None  # the last exception a handler raised
@@ -69,9 +71,12 @@ class _State:
     hook_before: Any = staticmethod(sys.__unraisablehook__)  # the hook _note_dropped wraps
 
 
-def _exception_for(signum: int) -> BaseException:
+def _exception_for(signum: int) -> BaseException | None:
+    """The exception a run signal raises now; None when it is to be ignored."""
     exc: BaseException
     if _State.first is not None:
+        if not _State.repeats_abandon:
+            return None
         exc = RunAbandoned(_State.first)
     else:
         _State.first = signum
@@ -99,9 +104,21 @@ def received(exc: BaseException) -> None:
     Called where a run catches whatever stopped it. If ``exc`` is the signal's exception,
     errors raised from now on while it is handled (a failing rollback, an observer hook) are
     those errors, not the signal in disguise: :func:`raise_wrapped_interrupt` leaves them be.
+
+    An interrupt that reached the run another way stops it all the same: a signal that
+    comes afterwards is a second one. On a Ray worker ``ray.cancel`` makes a blocking Ray
+    call raise ``KeyboardInterrupt`` of its own, and its signal may follow during the
+    rollback.
     """
     if exc is _State.raised:
         _State.received = True
+    elif (
+        _State.first is None
+        and isinstance(exc, KeyboardInterrupt | RunTerminated)
+        and _in_main_thread()
+    ):
+        _State.first = exc.signum if isinstance(exc, RunTerminated) else signal.SIGINT
+        _State.raised, _State.received = exc, True
 
 
 def raise_wrapped_interrupt(exc: BaseException) -> None:
@@ -192,7 +209,9 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     if _State.depth:
         _State.held.append(signum)
         return
-    raise _exception_for(signum)
+    exc = _exception_for(signum)
+    if exc is not None:
+        raise exc
 
 
 def _in_main_thread() -> bool:
@@ -202,8 +221,13 @@ def _in_main_thread() -> bool:
 
 
 @contextmanager
-def cancellation_handlers() -> Iterator[None]:
+def cancellation_handlers(*, once: bool = False) -> Iterator[None]:
     """Turn SIGINT, SIGTERM and SIGHUP into exceptions in the main thread while inside.
+
+    With ``once`` only the first signal stops the run; later ones are ignored, and never
+    abandon its rollback. So it is on a Ray worker: ``ray.cancel`` interrupts the task as
+    SIGINT does, and Ray retries a cancel that reached the task before it ran, so one
+    cancel can arrive twice; the caller gives up on a rollback by killing the task.
 
     The previous handlers are restored on exit. Signals can only be handled in the main
     thread; elsewhere this does nothing. Nested use keeps the outer run's state.
@@ -216,6 +240,7 @@ def cancellation_handlers() -> Iterator[None]:
     if outermost:
         _start_afresh()
         _watch_dropped()
+        _State.repeats_abandon = not once
     _State.runs += 1
     try:
         for signum in RUN_SIGNALS:
@@ -228,6 +253,7 @@ def cancellation_handlers() -> Iterator[None]:
         if outermost:
             _start_afresh()
             _unwatch_dropped()
+            _State.repeats_abandon = True
 
 
 def _hold(signum: int, frame: FrameType | None) -> None:
@@ -263,8 +289,9 @@ def critical_section() -> Iterator[None]:
             _State.held.clear()
             if outside_run:
                 raise KeyboardInterrupt
-            if not _State.settled:
-                raise _exception_for(signum)
+            exc = None if _State.settled else _exception_for(signum)
+            if exc is not None:
+                raise exc
 
 
 def handle_run_signals() -> None:

@@ -30,7 +30,7 @@ from synapse_sdk.errors import ExecutorError, RunAbandoned, describe_error
 from synapse_sdk.fanout.ray_cluster import import_ray
 from synapse_sdk.fanout.ray_tasks import RayTaskExecutor
 from synapse_sdk.host.manager import PluginHost, PluginRecord, plugin_host
-from synapse_sdk.interrupts import raise_lost_interrupt
+from synapse_sdk.interrupts import cancellation_handlers, raise_lost_interrupt
 from synapse_sdk.ray.undo_copies import (
     copy_chunks,
     mark_caller_area,
@@ -220,19 +220,23 @@ def _run_on_worker(
     if caller_mark is not None and job_id is not None:
         elsewhere = not shares_caller_area(runtime.settings, job_id, caller_mark)
         runtime.recorder = _ForwardingRecorder(sender, sends_copies=elsewhere)
-    try:
-        # The caller's plugins, not the worker's; their trace lines go back to the caller.
-        host = PluginHost.with_plugins(
-            plugins, trace=trace, trace_to=lambda line: sender.send(("trace", line))
-        )
-        result = action_class(params, runtime, plugins=host, name=name).run()
-    except BaseException as exc:
-        sender.send(("failed", _portable(exc)), wait=True)
-    else:
-        sender.send(("succeeded", result), wait=True)
-    finally:
-        if elsewhere and job_id is not None:  # the caller holds every copy that matters
-            discard_undo_area(runtime.settings, job_id)
+    # ray.cancel stops the task twice over: a blocking Ray call raises KeyboardInterrupt,
+    # and the task is interrupted as by SIGINT, possibly later, during the rollback. Only
+    # the first stops the run; what follows cannot cut its rollback short.
+    with cancellation_handlers(once=True):
+        try:
+            # The caller's plugins, not the worker's; their trace lines go back to it.
+            host = PluginHost.with_plugins(
+                plugins, trace=trace, trace_to=lambda line: sender.send(("trace", line))
+            )
+            result = action_class(params, runtime, plugins=host, name=name).run()
+        except BaseException as exc:
+            sender.send(("failed", _portable(exc)), wait=True)
+        else:
+            sender.send(("succeeded", result), wait=True)
+        finally:
+            if elsewhere and job_id is not None:  # the caller holds every copy that matters
+                discard_undo_area(runtime.settings, job_id)
 
 
 _remote_run = ray.remote(num_cpus=0, max_retries=0)(_run_on_worker)
@@ -378,11 +382,18 @@ def run_on_ray(action: BaseAction[Any], runtime_env: Mapping[str, Any]) -> Any:
             ray.cancel(task, recursive=False)
             runtime.log("remote_run_cancelled", {"waiting_for": "rollback"}, level="warning")
             try:
-                relay.follow()
+                stopped, how = relay.follow()
+                error = describe_error(how) if stopped == "failed" else None
+                runtime.log("remote_run_stopped", {"outcome": stopped, "error": error})
             except RunAbandoned:  # a second signal: the rollback is left for later
                 ray.cancel(task, force=True)
                 raise
-            except BaseException:
+            except BaseException as lost:  # the rollback's outcome is unknown
+                runtime.log(
+                    "remote_rollback_not_followed",
+                    {"error": describe_error(lost)},
+                    level="warning",
+                )
                 ray.cancel(task, force=True)
             raise
     finally:

@@ -200,3 +200,28 @@ def test_an_unknown_executor_or_a_stray_address_is_refused(demo_fanout: type[Any
         run_action(demo_fanout, {"target": "x"}, plugins=PluginHost(), executor="dask")
     with pytest.raises(ExecutorError, match="a Ray address was given for a local run"):
         run_action(demo_fanout, {"target": "x"}, plugins=PluginHost(), ray_address="h:1")
+
+
+def test_a_cancel_that_reaches_the_worker_twice_does_not_stop_its_rollback(
+    demo_fanout: type[Any], tmp_path: Path
+) -> None:
+    """A cancelled task gets KeyboardInterrupt, then a late SIGINT: only the first stops it."""
+    from support.repeated_cancel import RepeatedCancelAction
+
+    out = tmp_path / "out"
+    out.mkdir()
+    ctx = RuntimeContext()
+    journal = RunJournal(tmp_path / "runs.db")
+    with pytest.raises(KeyboardInterrupt):
+        run_action(
+            RepeatedCancelAction,
+            {"target": str(out)},
+            ctx=ctx,
+            plugins=PluginHost(),
+            journal=journal,
+            executor="ray",
+        )
+    assert list(out.iterdir()) == []
+    run = journal_run(journal, ctx)
+    assert (run.state, [step.state for step in run.steps]) == ("rolled_back", ["rolled_back"])
+    journal.close()

@@ -108,11 +108,12 @@ def run_s3_trial(
         except subprocess.TimeoutExpired:
             process.send_signal(trial.sig)
     try:
-        _, stderr = process.communicate(timeout=HANG_SECONDS)
+        stdout, stderr = process.communicate(timeout=HANG_SECONDS)
     except subprocess.TimeoutExpired:
         process.kill()
-        _, stderr = process.communicate()
+        stdout, stderr = process.communicate()
         problems.append(f"still running {HANG_SECONDS} s after the signal")
+    (workdir / "events.jsonl").write_text(stdout)  # the run's events and logs, to diagnose
     duration = time.monotonic() - started
     run_duration = None if run_started is None else time.monotonic() - run_started
     code = process.returncode
