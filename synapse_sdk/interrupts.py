@@ -101,8 +101,9 @@ def raise_lost_interrupt() -> None:
 def received(exc: BaseException) -> None:
     """Say that the run took in ``exc`` and acts on it (rolls back, or gives up).
 
-    Called where a run catches whatever stopped it. If ``exc`` is the signal's exception,
-    errors raised from now on while it is handled (a failing rollback, an observer hook) are
+    Called where a run catches whatever stopped it. If ``exc`` is the signal's exception (or
+    was raised from it, as by a library that raises a new ``KeyboardInterrupt``), errors
+    raised from now on while it is handled (a failing rollback, an observer hook) are
     those errors, not the signal in disguise: :func:`raise_wrapped_interrupt` leaves them be.
 
     An interrupt that reached the run another way stops it all the same: a signal that
@@ -110,7 +111,8 @@ def received(exc: BaseException) -> None:
     call raise ``KeyboardInterrupt`` of its own, and its signal may follow during the
     rollback.
     """
-    if exc is _State.raised:
+    raised = _State.raised
+    if raised is not None and any(link is raised for link in _chain(exc)):
         _State.received = True
     elif (
         _State.first is None
@@ -134,18 +136,25 @@ def raise_wrapped_interrupt(exc: BaseException) -> None:
     raised = _State.raised
     if raised is None or _State.received or not _in_main_thread():
         return
-    seen: BaseException | None = exc
-    for _link in range(100):  # a chain of causes is short; never follow a cycle forever
-        if seen is None:
+    if any(link is raised for link in _chain(exc)):
+        # The same signal as a new object: raising ``raised`` itself from here would close
+        # a loop of causes (it is already behind ``exc``), which some traceback formatters
+        # follow forever.
+        again = copy.copy(raised)
+        _State.raised = again
+        raise again from exc
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and the exceptions behind it, each one's cause or else its context.
+
+    A chain of causes is short: at most 100 are followed, never a cycle forever.
+    """
+    for _link in range(100):
+        if exc is None:
             return
-        if seen is raised:
-            # The same signal as a new object: raising ``raised`` itself from here would
-            # close a loop of causes (it is already behind ``exc``), which some traceback
-            # formatters follow forever.
-            again = copy.copy(raised)
-            _State.raised = again
-            raise again from exc
-        seen = seen.__cause__ or seen.__context__
+        yield exc
+        exc = exc.__cause__ or exc.__context__
 
 
 @contextmanager

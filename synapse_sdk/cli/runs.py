@@ -288,12 +288,14 @@ def rollback(run_id: str, params_file: Path | None, as_json: bool, verbose: bool
             raise
         finally:
             ctx.close()
-        children = [child.run_id for child in journal.children(run.run_id)]
+        # Only a failed rollback names what it kept: a rolled back run reads nothing more.
+        failed = run.state == "rollback_failed"
+        children = [child.run_id for child in journal.children(run.run_id)] if failed else []
     if as_json:
         click.echo(json.dumps({"run_id": run.run_id, "action": run.action, "state": run.state}))
     else:
         click.echo(f"run {run.run_id} ({run.action}): {run.state}")
-        note = kept_copies_note([run.run_id, *children]) if run.state == "rollback_failed" else ""
+        note = kept_copies_note([run.run_id, *children]) if failed else ""
         if note:
             click.echo(note.removeprefix(". "))
     if run.state != "rolled_back":

@@ -4,9 +4,11 @@
 ``pipeline`` run, and runs each action through
 :func:`~synapse_sdk.run.runner.run_journalled` as a child of it, feeding each the results
 of those before it. When an action fails (or a signal stops it) that action is rolled back
-by its own orchestrator first; then every action that completed is undone, last first,
-from the journal's records (:class:`~synapse_sdk.journal.recovery.JournalledUndo`), unless
-``keep_completed`` asks to keep them for :func:`resume_pipeline`.
+first, by its own orchestrator (or, stopped after its last step, from the journal by
+:func:`~synapse_sdk.run.runner.run_journalled`); then every action that completed is
+undone, last first, from the journal's records
+(:class:`~synapse_sdk.journal.recovery.JournalledUndo`), unless ``keep_completed`` asks to
+keep them for :func:`resume_pipeline`.
 
 The pipeline run's state is the truth about all of its actions: ``succeeded``;
 ``rolled_back`` when every step of every action that ran is undone; ``failed`` when the
@@ -157,13 +159,15 @@ class _PipelineRun:
                 )
                 self.outcomes[stage.id] = outcome
                 self.results[stage.id] = outcome.get("result")
+            # Inside the `try`: a signal after the last action, before this write, still
+            # undoes every action.
+            with critical_section():
+                self.journal.end_run(self.run_id, "succeeded")
+                run_settled()
         except BaseException as exc:
             received(exc)  # what undoing the actions raises from now on is its own error
             self.settle_failure(self.checked[failed_at].id, exc)
             raise
-        with critical_section():
-            self.journal.end_run(self.run_id, "succeeded")
-            run_settled()
         self.discard_undo_areas(self.journal.children(self.run_id))
         return {"success": True, "run_id": self.run_id, "actions": self.outcomes}
 

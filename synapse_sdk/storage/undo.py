@@ -63,20 +63,28 @@ def _sha256(fs: Any, path: str) -> str:
     return digest.hexdigest()
 
 
-def _matches_copy(fs: Any, path: str, kept: Path, *, whole: bool) -> bool:
+def _matches_copy(
+    fs: Any, path: str, info: Mapping[str, Any] | None, kept: Path, *, whole: bool
+) -> bool:
     """Whether the object at ``path`` holds the kept copy's content (``whole``), or its start.
 
     The whole of it when an earlier rollback restored the object and was stopped before
     the journal recorded that; its start (or nothing yet) when a restore written in place
-    was stopped midway.
+    was stopped midway. An object that cannot be read does not match: it is left as it is.
     """
     if not kept.is_file():
         return False
-    with fs.open(path, "rb") as current, kept.open("rb") as copy:
-        while chunk := current.read(_CHUNK):
-            if copy.read(len(chunk)) != chunk:
-                return False
-        return not whole or copy.read(1) == b""
+    size = None if info is None else info.get("size")
+    if whole and size not in (None, kept.stat().st_size):
+        return False
+    try:
+        with fs.open(path, "rb") as current, kept.open("rb") as copy:
+            while chunk := current.read(_CHUNK):
+                if copy.read(len(chunk)) != chunk:
+                    return False
+            return not whole or copy.read(1) == b""
+    except OSError:
+        return False
 
 
 def _restoring(kept: Path) -> Path:
@@ -257,7 +265,7 @@ def undo_writes(
         )
         if changed and kept is not None and _restoring(kept).exists():
             # A restore of ours stopped midway left the start of the copy: it is ours to finish.
-            changed = not _matches_copy(fs, path, kept, whole=False)
+            changed = not _matches_copy(fs, path, info, kept, whole=False)
         if kept is not None and not changed:
             try:
                 _restore(fs, kept, path)
@@ -267,7 +275,7 @@ def undo_writes(
                 continue  # its copy stays, with the previous content
             report.restored.append(obj.url)
         elif changed:
-            if kept is not None and _matches_copy(fs, path, kept, whole=True):
+            if kept is not None and _matches_copy(fs, path, info, kept, whole=True):
                 report.restored.append(obj.url)
             else:
                 report.changed_since.append(obj.url)

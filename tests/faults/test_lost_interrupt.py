@@ -24,6 +24,7 @@ from support.lost_interrupt import (
 )
 from support.wrapped_interrupt import (
     FailingCompensationAction,
+    RaisedAgainThenCompensationFailsAction,
     WrappedInExecuteAction,
     WrappedInterruptAction,
     signal_wrapped_in_another_error,
@@ -267,12 +268,19 @@ def test_a_signal_that_reaches_a_command_as_another_error_sets_its_exit_code(
 
 @pytest.mark.parametrize(
     "action",
-    [WrappedInterruptAction, FailingCompensationAction, MapInRollbackAction],
+    [
+        WrappedInterruptAction,
+        FailingCompensationAction,
+        RaisedAgainThenCompensationFailsAction,
+        MapInRollbackAction,
+    ],
     ids=[
         # a library raised its own error from the Ctrl-C: still interrupted, not failed
         "wrapped by a library",
         # a rollback that fails inside (and copes) is not the signal again: the rest is undone
         "ordinary error while it is handled",
+        # a library raised a new KeyboardInterrupt from it: still the same signal, taken in
+        "raised again by a library, then an ordinary error",
         # only a dropped Ctrl-C is raised again: a rollback's own context.map runs to the end
         "fan-out in the rollback",
     ],

@@ -215,7 +215,7 @@ def test_a_cancel_that_reaches_the_worker_twice_does_not_stop_its_rollback(
     with pytest.raises(KeyboardInterrupt):
         run_action(
             RepeatedCancelAction,
-            {"target": str(out)},
+            {"target": str(out), "notes": str(tmp_path / "notes.txt")},
             ctx=ctx,
             plugins=PluginHost(),
             journal=journal,
@@ -224,4 +224,7 @@ def test_a_cancel_that_reaches_the_worker_twice_does_not_stop_its_rollback(
     assert list(out.iterdir()) == []
     run = journal_run(journal, ctx)
     assert (run.state, [step.state for step in run.steps]) == ("rolled_back", ["rolled_back"])
+    # the late interruption did reach the rollback: its handler is the one the worker set
+    notes = (tmp_path / "notes.txt").read_text()
+    assert notes == "main thread: True; handler: synapse_sdk.interrupts"
     journal.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -332,3 +333,37 @@ def test_a_ctrl_c_after_an_actions_last_step_undoes_that_action_too(
             {"prepare": "rolled_back", "train": "rolled_back"},
         )
         assert snapshot(tmp_path) == existing
+
+
+def test_a_ctrl_c_after_the_last_action_before_the_pipeline_is_journalled_undoes_all(
+    tmp_path: Path,
+    journal: RunJournal,
+    existing: dict[str, bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A real SIGINT just before the section that journals the pipeline ``succeeded``."""
+    from synapse_sdk.pipeline import runner
+
+    section = runner.critical_section
+    sent: list[int] = []
+
+    @contextlib.contextmanager
+    def ctrl_c_first(*args: Any, **kwargs: Any) -> Any:
+        if not sent:  # the first section of the pipeline's own: its end
+            sent.append(signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+            for _spin in range(10_000):  # the handler runs here
+                pass
+        with section(*args, **kwargs):
+            yield
+
+    monkeypatch.setattr(runner, "critical_section", ctrl_c_first)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(chain(tmp_path), journal=journal)
+
+    assert sent
+    [top] = journal.list_runs(top_level=True)
+    assert top.state == "rolled_back"
+    assert {child.state for child in journal.children(top.run_id)} == {"rolled_back"}
+    assert snapshot(tmp_path) == existing

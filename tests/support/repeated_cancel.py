@@ -5,13 +5,18 @@ waiting for its items) raises ``KeyboardInterrupt`` of its own, and the task's m
 is interrupted as by SIGINT (``_thread.interrupt_main()``), which can come later, while
 the run is rolled back. Seen on a real cluster when the cancel was sent while the task
 was still starting. The step writes a file through ``context.storage`` and is then
-stopped the first way; its rollback is interrupted the second way.
+stopped the first way; its rollback is interrupted the second way, and notes (in the
+``notes`` file) that it ran in the main thread under the SDK's handler, where the
+interruption does arrive.
 """
 
 from __future__ import annotations
 
 import _thread
+import signal
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from synapse_sdk.actions.base import ActionContext, ActionParams
@@ -21,6 +26,7 @@ from synapse_sdk.plugins.steps import BaseStep, StepRegistry, StepResult
 
 class RepeatedCancelParams(ActionParams):
     target: str
+    notes: str
 
 
 class WriteThenCancelled(BaseStep[ActionContext]):
@@ -33,6 +39,10 @@ class WriteThenCancelled(BaseStep[ActionContext]):
         raise KeyboardInterrupt  # what ray.wait raises in a cancelled task
 
     def rollback(self, context: ActionContext, result: StepResult) -> None:
+        params: Any = context.params
+        handler = signal.getsignal(signal.SIGINT)
+        main = threading.current_thread() is threading.main_thread()
+        Path(params.notes).write_text(f"main thread: {main}; handler: {handler.__module__}")
         _thread.interrupt_main()  # the same cancel's signal, arriving late
         deadline = time.monotonic() + 2
         while time.monotonic() < deadline:  # its handler runs within this loop

@@ -69,6 +69,22 @@ class CtrlCWrappedByALibrary(BaseStep[ActionContext]):
         return StepResult(success=True)
 
 
+class CtrlCRaisedAgainByALibrary(BaseStep[ActionContext]):
+    """A library that cleans up after the user's Ctrl-C, then raises a new KeyboardInterrupt."""
+
+    name = "cleaning_library_call"
+    progress_weight = 1.0
+
+    def execute(self, context: ActionContext) -> StepResult:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _spin in range(1_000_000):  # the handler runs at a back edge of this loop
+                pass
+        except KeyboardInterrupt as caught:
+            raise KeyboardInterrupt("the library cleaned up") from caught
+        return StepResult(success=True)
+
+
 class WrappedInterruptAction(BaseAction[LostInterruptParams]):
     """Writes a file, then a library it calls turns the user's Ctrl-C into its own error."""
 
@@ -125,3 +141,14 @@ class FailingCompensationAction(BaseAction[LostInterruptParams]):
         registry.register(WriteSecond())
         registry.register(CompensateInRollback())
         registry.register(CtrlC())
+
+
+class RaisedAgainThenCompensationFailsAction(BaseAction[LostInterruptParams]):
+    """Writes a file; a step whose rollback fails inside; Ctrl-C raised again by a library."""
+
+    action_name = "raised-again-then-compensation-fails"
+
+    def setup_steps(self, registry: StepRegistry[Any]) -> None:
+        registry.register(WriteSecond())
+        registry.register(CompensateInRollback())
+        registry.register(CtrlCRaisedAgainByALibrary())
