@@ -21,6 +21,7 @@ from support.lost_interrupt import (
     LostInterruptAction,
     MapInRollbackAction,
     ctrl_c_in_a_weakref_callback,
+    signal_this_process,
 )
 from support.wrapped_interrupt import (
     FailingCompensationAction,
@@ -191,9 +192,7 @@ class _CtrlCAtTheEnd:
 
     @hookimpl
     def synapse_after_run(self, action: Any, context: Any, result: Any) -> None:
-        os.kill(os.getpid(), signal.SIGINT)
-        for _spin in range(10_000):  # the handler runs here, after every step finished
-            pass
+        signal_this_process(spins=10_000)  # the handler runs here, after every step finished
 
 
 class _DroppedCtrlCAtTheEnd:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from pipeline.conftest import chain, snapshot
+from support.lost_interrupt import signal_this_process
 from support.pipeline_actions import PrepareAction
 
 from synapse_sdk.errors import PipelineFailedError, RecoveryError
@@ -304,9 +305,7 @@ class _CtrlCAfterTraining:
     @hookimpl
     def synapse_after_run(self, action: Any, context: Any, result: Any) -> None:
         if action.name == "train":
-            os.kill(os.getpid(), signal.SIGINT)
-            for _spin in range(10_000):  # the handler runs here
-                pass
+            signal_this_process(spins=10_000)
 
 
 @pytest.mark.parametrize("keep_completed", [False, True], ids=["undo all", "keep completed"])
@@ -351,9 +350,7 @@ def test_a_ctrl_c_after_the_last_action_before_the_pipeline_is_journalled_undoes
     def ctrl_c_first(*args: Any, **kwargs: Any) -> Any:
         if not sent:  # the first section of the pipeline's own: its end
             sent.append(signal.SIGINT)
-            os.kill(os.getpid(), signal.SIGINT)
-            for _spin in range(10_000):  # the handler runs here
-                pass
+            signal_this_process(spins=10_000)
         with section(*args, **kwargs):
             yield
 

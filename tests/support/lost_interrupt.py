@@ -26,13 +26,22 @@ class _Anything:
     pass
 
 
+def signal_this_process(signum: int = signal.SIGINT, spins: int = 1_000_000) -> None:
+    """Send ``signum`` to this process and let its handler run, at a back edge of a loop.
+
+    A handler that raises ends the loop there; one that holds or drops the signal lets it
+    run ``spins`` times.
+    """
+    os.kill(os.getpid(), signum)
+    for _spin in range(spins):
+        pass
+
+
 def ctrl_c_in_a_weakref_callback() -> None:
     """Send SIGINT to this process so that its handler runs inside a weakref callback."""
 
     def callback(_: object) -> None:
-        os.kill(os.getpid(), signal.SIGINT)
-        for _spin in range(10_000):  # the handler runs at a back edge of this loop
-            pass
+        signal_this_process(spins=10_000)  # the exception is dropped: the loop runs on
 
     doomed = _Anything()
     kept = weakref.ref(doomed, callback)
@@ -95,9 +104,7 @@ class CtrlC(BaseStep[ActionContext]):
     progress_weight = 1.0
 
     def execute(self, context: ActionContext) -> StepResult:
-        os.kill(os.getpid(), signal.SIGINT)
-        for _spin in range(1_000_000):  # the handler raises here
-            pass
+        signal_this_process()
         raise AssertionError("the Ctrl-C never arrived")
 
 

@@ -8,11 +8,10 @@ The helpers here wrap explicitly, so the tests mean the same on every Python.
 
 from __future__ import annotations
 
-import os
 import signal
 from typing import Any
 
-from support.lost_interrupt import CtrlC, LostInterruptParams, WriteSecond
+from support.lost_interrupt import CtrlC, LostInterruptParams, WriteSecond, signal_this_process
 from synapse_sdk.actions.base import ActionContext
 from synapse_sdk.plugins import BaseAction
 from synapse_sdk.plugins.steps import (
@@ -32,9 +31,7 @@ class LibraryError(RuntimeError):
 def signal_wrapped_in_another_error(signum: int) -> None:
     """Send ``signum`` to this process; raise the handler's exception wrapped in LibraryError."""
     try:
-        os.kill(os.getpid(), signum)
-        for _spin in range(1_000_000):  # the handler runs at a back edge of this loop
-            pass
+        signal_this_process(signum)
     except BaseException as caught:
         raise LibraryError("the library was interrupted") from caught
 
@@ -46,9 +43,7 @@ class SignalOnSetName:
         self.signum = signum
 
     def __set_name__(self, owner: type, name: str) -> None:
-        os.kill(os.getpid(), self.signum)
-        for _spin in range(1_000_000):
-            pass
+        signal_this_process(self.signum)
 
 
 def class_created_under(signum: int) -> type:
@@ -77,9 +72,7 @@ class CtrlCRaisedAgainByALibrary(BaseStep[ActionContext]):
 
     def execute(self, context: ActionContext) -> StepResult:
         try:
-            os.kill(os.getpid(), signal.SIGINT)
-            for _spin in range(1_000_000):  # the handler runs at a back edge of this loop
-                pass
+            signal_this_process()
         except KeyboardInterrupt as caught:
             raise KeyboardInterrupt("the library cleaned up") from caught
         return StepResult(success=True)
