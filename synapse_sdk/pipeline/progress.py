@@ -10,7 +10,6 @@ the overall figure go back.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import threading
 from collections.abc import Sequence
@@ -50,7 +49,7 @@ class PipelineProgress:
             if percent <= self.last:
                 return
             self.last = percent
-        self.send(dataclasses.replace(event, percent=percent))
+        self.send(event._replace(percent=percent))
 
 
 class ActionBand:
@@ -68,9 +67,9 @@ class ActionBand:
     def emit(self, event: Event) -> None:
         if isinstance(event, ProgressEvent):
             percent = round(self.low + (self.high - self.low) * event.percent / 100)
-            self.pipeline.advance(percent, dataclasses.replace(event, step=self._named(event.step)))
+            self.pipeline.advance(percent, event._replace(step=self._named(event.step)))
         elif isinstance(event, StepEvent | LogEvent | MetricsEvent):
-            self.pipeline.send(dataclasses.replace(event, step=self._named(event.step)))
+            self.pipeline.send(event._replace(step=self._named(event.step)))
         else:
             self.pipeline.send(event)
 
