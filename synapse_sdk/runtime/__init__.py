@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from synapse_sdk.lazy import load_on_first_use
 from synapse_sdk.runtime.context import RuntimeContext
 from synapse_sdk.runtime.events import (
     Event,
@@ -44,6 +43,9 @@ _ON_FIRST_USE = {
 
 
 def __getattr__(name: str) -> Any:
+    # The loader (and importlib with it) is itself loaded on first use, as in ``synapse_sdk``.
+    from synapse_sdk.lazy import load_on_first_use
+
     return load_on_first_use(__name__, name, _ON_FIRST_USE, globals())
 
 
