@@ -10,8 +10,6 @@ JSON shape used by the JSON-lines sink and ``synapse run --json``: every dict ha
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any, ClassVar, Literal, NamedTuple
 
 from synapse_sdk.runtime.redacted import REDACTED
@@ -66,20 +64,27 @@ class ProgressEvent(_ProgressFields):
 
 class _LogFields(NamedTuple):
     message: str
-    level: str = "info"
-    step: str | None = None
-    data: Mapping[str, Any] = MappingProxyType({})
+    level: str
+    step: str | None
+    data: dict[str, Any]
 
 
 class LogEvent(_LogFields):
-    """A log line: ``message`` is the structlog event name, ``data`` its key/values.
-
-    ``data`` defaults to an empty read-only mapping (a named tuple's default is shared by
-    every instance, so it must not be a ``dict`` a sink could fill).
-    """
+    """A log line: ``message`` is the structlog event name, ``data`` its key/values."""
 
     __slots__ = ()
     kind: ClassVar[str] = "log"
+
+    def __new__(
+        cls,
+        message: str,
+        level: str = "info",
+        step: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> LogEvent:
+        # A named tuple's default is one object shared by every instance: an empty ``data``
+        # is made here, one per event, so that no sink can fill another event's.
+        return super().__new__(cls, message, level, step, {} if data is None else data)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,7 +92,7 @@ class LogEvent(_LogFields):
             "level": self.level,
             "message": self.message,
             "step": self.step,
-            "data": dict(self.data),
+            "data": self.data,
         }
 
 

@@ -13,6 +13,7 @@ from synapse_sdk.runtime.events import dumps
 EVENTS = [
     ProgressEvent(40, "train", 2, 5),
     LogEvent("connecting", "warning", "upload", {"host": "s3"}),
+    LogEvent("started"),
     MetricsEvent({"loss": 0.5}, "train"),
     StepEvent("upload", "rolled_back", None, True),
 ]
@@ -57,10 +58,11 @@ def test_kind_is_a_class_attribute_and_names_the_json_shape() -> None:
     assert sorted(kinds.values()) == ["log", "metrics", "progress", "step"]
 
 
-def test_a_log_events_default_data_is_shared_read_only_and_written_as_an_object() -> None:
+def test_each_log_event_without_data_has_its_own_empty_dict() -> None:
     first, second = LogEvent("started"), LogEvent("stopped")
 
-    with pytest.raises(TypeError):
-        first.data["leak"] = 1  # type: ignore[index]
+    first.data["leak"] = 1
+
     assert second.data == {}
-    assert json.loads(dumps(first.to_dict()))["data"] == {}
+    assert LogEvent("again").to_dict()["data"] == {}
+    assert json.loads(dumps(second.to_dict()))["data"] == {}
