@@ -11,7 +11,6 @@ import sys
 
 LOADED_ON_FIRST_USE = (
     "click",
-    "datetime",
     "fsspec",
     "json",
     "pathlib",
@@ -66,18 +65,6 @@ def test_a_step_writing_through_storage_loads_it_then() -> None:
     )
 
     assert printed_by(script) == ["False", "synapse_sdk.storage.journalled"]
-
-
-def test_the_first_step_result_loads_datetime_for_its_timestamp() -> None:
-    script = (
-        "import sys\n"
-        "from synapse_sdk.plugins.steps import StepResult\n"
-        "before = 'datetime' in sys.modules\n"
-        "stamp = StepResult(success=True).timestamp\n"
-        "print(before, type(stamp).__name__, stamp.utcoffset().total_seconds())"
-    )
-
-    assert printed_by(script) == ["False", "datetime", "0.0"]
 
 
 def test_the_console_script_imports_nothing_before_its_signal_handlers() -> None:

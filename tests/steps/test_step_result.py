@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from datetime import UTC, datetime, timedelta
+
+import pydantic
 
 from synapse_sdk.plugins.steps import StepResult
 
@@ -62,3 +65,18 @@ def test_every_field_can_be_given() -> None:
         True,
     )
     assert result.timestamp is stamp
+
+
+def test_its_type_hints_resolve_for_introspection_and_pydantic() -> None:
+    # Annotations are strings here; each must name something StepResult's module imports,
+    # or get_type_hints and pydantic (a model defined in a function, too) cannot read them.
+    hints = typing.get_type_hints(StepResult)
+
+    class Report(pydantic.BaseModel):
+        result: StepResult
+
+    report = Report(result=StepResult(success=True, data={"n": 1}))
+
+    assert hints["timestamp"] is datetime
+    assert report.model_dump()["result"]["data"] == {"n": 1}
+    assert report.model_dump()["result"]["timestamp"].tzinfo is not None
