@@ -18,7 +18,9 @@ LOADED_ON_FIRST_USE = (
     "pydantic",
     "rich",
     "structlog",
+    "synapse_sdk.engine.orchestrator",
     "synapse_sdk.fanout",
+    "synapse_sdk.interrupts",
     "synapse_sdk.journal",
     "synapse_sdk.runtime.settings",
     "synapse_sdk.runtime.sinks",
@@ -51,6 +53,21 @@ def test_the_step_api_loads_neither_storage_nor_the_libraries_it_uses_later() ->
     before = loaded_after("pass")
 
     assert loaded_after("import synapse_sdk.plugins.steps") - before == set()
+
+
+def test_the_orchestrator_is_loaded_when_first_named() -> None:
+    # A module that only defines steps does not pay for the run machinery; one that runs
+    # them gets the same class through the face as from its home module.
+    script = (
+        "import sys\n"
+        "import synapse_sdk.plugins.steps as face\n"
+        "before = 'synapse_sdk.engine.orchestrator' in sys.modules\n"
+        "from synapse_sdk.plugins.steps import Orchestrator\n"
+        "from synapse_sdk.engine.orchestrator import Orchestrator as home\n"
+        "print(before, Orchestrator is home, 'Orchestrator' in vars(face))"
+    )
+
+    assert printed_by(script) == ["False", "True", "True"]
 
 
 def test_a_step_writing_through_storage_loads_it_then() -> None:
