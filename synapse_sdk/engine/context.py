@@ -8,10 +8,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from synapse_sdk.runtime.context import RuntimeContext
-
 if TYPE_CHECKING:
     from synapse_sdk.engine.result import StepResult
+    from synapse_sdk.runtime.context import RuntimeContext
     from synapse_sdk.storage import Storage
 
 __all__ = ["BaseStepContext"]

@@ -22,6 +22,8 @@ LOADED_ON_FIRST_USE = (
     "synapse_sdk.fanout",
     "synapse_sdk.interrupts",
     "synapse_sdk.journal",
+    "synapse_sdk.runtime.context",
+    "synapse_sdk.runtime.events",
     "synapse_sdk.runtime.settings",
     "synapse_sdk.runtime.sinks",
     "synapse_sdk.storage",
