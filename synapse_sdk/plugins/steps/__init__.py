@@ -4,8 +4,9 @@ Everything here is defined in :mod:`synapse_sdk.engine`'s modules; this is the p
 authors import from. What a module that only defines steps does not need is loaded on
 first use, keeping ``import synapse_sdk.plugins.steps`` cheap: ``Orchestrator`` and
 ``OrchestratorResult`` (with the rollback and signal machinery, a third of the engine's
-import), ``RetryStep`` and ``TimeoutStep`` (``random``, ``signal`` and ``threading``).
-``from synapse_sdk.plugins.steps import Orchestrator`` loads the orchestrator then.
+import), ``RetryStep`` and ``TimeoutStep`` (``random``, ``signal`` and ``threading``), and
+``StepTimeout`` (the SDK's error tree). ``from synapse_sdk.plugins.steps import
+Orchestrator`` loads the orchestrator then.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,6 @@ from synapse_sdk.engine.context import BaseStepContext
 from synapse_sdk.engine.registry import StepRegistry
 from synapse_sdk.engine.result import StepResult
 from synapse_sdk.engine.utility import LoggingStep, StepWrapper, TimingStep, ValidationStep, unwrap
-from synapse_sdk.errors import StepTimeout
 
 __all__ = [
     "BaseStep",
@@ -37,12 +37,14 @@ __all__ = [
 if TYPE_CHECKING:
     from synapse_sdk.engine.orchestrator import Orchestrator, OrchestratorResult
     from synapse_sdk.engine.resilience import RetryStep, TimeoutStep
+    from synapse_sdk.errors import StepTimeout
 
 _ON_FIRST_USE = {
     "Orchestrator": "synapse_sdk.engine.orchestrator",
     "OrchestratorResult": "synapse_sdk.engine.orchestrator",
     "RetryStep": "synapse_sdk.engine.resilience",
     "TimeoutStep": "synapse_sdk.engine.resilience",
+    "StepTimeout": "synapse_sdk.errors",
 }
 
 
